@@ -1,0 +1,366 @@
+package errors
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Format writes a refusal on the wire: status, headers and body. It must not
+// write e.Err, which is internal.
+type Format interface {
+	WriteError(w http.ResponseWriter, r *http.Request, e *Error)
+}
+
+// FormatFunc lets a function be a Format: a provider's own error body is one
+// small function.
+type FormatFunc func(w http.ResponseWriter, r *http.Request, e *Error)
+
+// WriteError calls f(w, r, e).
+func (f FormatFunc) WriteError(w http.ResponseWriter, r *http.Request, e *Error) { f(w, r, e) }
+
+// The four built-in formats, ready to pass to Use. Each is a value of its
+// type with no realm; build the type yourself to set one
+// (errors.OAuthFormat{Realm: "orders"}).
+var (
+	// OAuth is RFC 6750: the WWW-Authenticate challenge and
+	// {"error","error_description"}.
+	OAuth Format = OAuthFormat{}
+	// Problem is RFC 9457 application/problem+json.
+	Problem Format = ProblemFormat{}
+	// Message is {"message":"Unauthorized"}, the status text as the body.
+	Message Format = MessageFormat{}
+	// Envelope is {"error":{"name","code","message"}}.
+	Envelope Format = EnvelopeFormat{}
+)
+
+type formatKey struct{}
+
+// Use returns a middleware that makes f the format for every refusal written
+// below it, by tollgate's layers and by the application's own handlers
+// through Write. Put it at the top of the chain. Use panics if f is nil.
+func Use(f Format) func(http.Handler) http.Handler {
+	if f == nil {
+		panic("errors.Use: nil Format")
+	}
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			next.ServeHTTP(w, r.WithContext(WithFormat(r.Context(), f)))
+		})
+	}
+}
+
+// WithFormat returns a copy of ctx in which f is the format Write uses.
+func WithFormat(ctx context.Context, f Format) context.Context {
+	return context.WithValue(ctx, formatKey{}, f)
+}
+
+// FormatFrom returns the format chosen for ctx by Use or WithFormat, or OAuth
+// if none was.
+func FormatFrom(ctx context.Context) Format {
+	if f, ok := ctx.Value(formatKey{}).(Format); ok {
+		return f
+	}
+	return OAuth
+}
+
+// Write writes err as a refusal in the request's format (see Use). An error
+// that is not an *Error (nor wraps one) is written as Unavailable without its
+// text. A nil err writes nothing.
+func Write(w http.ResponseWriter, r *http.Request, err error) {
+	if err == nil {
+		return
+	}
+	FormatFrom(r.Context()).WriteError(w, r, From(err))
+}
+
+// message is the client-facing sentence: e.Message, or a generic one for the
+// kind.
+func message(e *Error) string {
+	if e.Message != "" {
+		return e.Message
+	}
+	switch e.Kind {
+	case MissingToken:
+		return "Authentication is required"
+	case InvalidRequest:
+		return "The request is malformed"
+	case InvalidToken:
+		return "The access token is invalid"
+	case ExpiredToken:
+		return "The access token expired"
+	case InsufficientScope:
+		return "The access token does not grant the required scope"
+	case WrongTokenType:
+		return "The access token is of a type this resource does not accept"
+	case Forbidden:
+		return "Access to this resource is forbidden"
+	case IPDenied:
+		return "Access from this address is not allowed"
+	case RateLimited:
+		return "Too many requests"
+	case Unavailable:
+		return "The service is temporarily unavailable"
+	case Validation:
+		return "The request is invalid"
+	case Syntax:
+		return "The request could not be parsed"
+	}
+	if t := http.StatusText(e.HTTPStatus()); t != "" {
+		return t
+	}
+	return "The request was refused"
+}
+
+// oauthCode maps a kind to the RFC 6750 §3.1 error code, or "" where RFC 6750
+// has none (missing_token must carry no code; the others are not token
+// errors).
+func oauthCode(k Kind) string {
+	switch k {
+	case InvalidRequest:
+		return "invalid_request"
+	case InvalidToken, ExpiredToken:
+		return "invalid_token"
+	case InsufficientScope:
+		return "insufficient_scope"
+	}
+	return ""
+}
+
+// writeHeaders sets what every format sends: Cache-Control, the challenge on
+// 401 and on insufficient_scope, and Retry-After.
+func writeHeaders(w http.ResponseWriter, e *Error, realm, contentType string) int {
+	status := e.HTTPStatus()
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	if status == http.StatusUnauthorized || e.Kind == InsufficientScope {
+		h.Set("WWW-Authenticate", Challenge(realm, e))
+	}
+	if e.RetryAfter > 0 {
+		h.Set("Retry-After", strconv.FormatInt(RetryAfterSeconds(e.RetryAfter), 10))
+	}
+	return status
+}
+
+// RetryAfterSeconds is d in whole seconds, rounded up, at least 1.
+func RetryAfterSeconds(d time.Duration) int64 {
+	s := int64(math.Ceil(d.Seconds()))
+	if s < 1 {
+		s = 1
+	}
+	return s
+}
+
+// Challenge returns the RFC 6750 §3 WWW-Authenticate value for e:
+// `Bearer realm="…", error="…", error_description="…", scope="…"`. The error
+// attributes are left out for missing_token (§3.1: no credentials, no error
+// code). Characters RFC 6750 does not allow in an attribute are dropped, and
+// the realm is escaped as a quoted-string, so no value can break the header.
+func Challenge(realm string, e *Error) string {
+	var b strings.Builder
+	b.WriteString("Bearer")
+	sep := " "
+	attr := func(name, value string) {
+		b.WriteString(sep)
+		b.WriteString(name)
+		b.WriteString(`="`)
+		b.WriteString(value)
+		b.WriteByte('"')
+		sep = ", "
+	}
+	if realm != "" {
+		attr("realm", quoteEscape(realm))
+	}
+	code := oauthCode(e.Kind)
+	if code == "" {
+		return b.String()
+	}
+	attr("error", code)
+	if d := filterChars(message(e), false); d != "" {
+		attr("error_description", d)
+	}
+	if e.Kind == InsufficientScope && len(e.Scopes) > 0 {
+		scopes := make([]string, 0, len(e.Scopes))
+		for _, s := range e.Scopes {
+			if s = filterChars(s, true); s != "" {
+				scopes = append(scopes, s)
+			}
+		}
+		if len(scopes) > 0 {
+			attr("scope", strings.Join(scopes, " "))
+		}
+	}
+	return b.String()
+}
+
+// filterChars keeps what RFC 6750 §3 allows: %x20-21 / %x23-5B / %x5D-7E for
+// error_description; scope tokens are the same without the space.
+func filterChars(s string, scopeToken bool) string {
+	ok := func(c byte) bool {
+		if c == ' ' {
+			return !scopeToken
+		}
+		return c >= 0x21 && c <= 0x7e && c != '"' && c != '\\'
+	}
+	clean := true
+	for i := 0; i < len(s); i++ {
+		if !ok(s[i]) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if ok(s[i]) {
+			b = append(b, s[i])
+		}
+	}
+	return string(b)
+}
+
+// quoteEscape escapes a quoted-string's content (RFC 9110 §5.6.4) and drops
+// control characters.
+func quoteEscape(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case c < 0x20 || c == 0x7f:
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+func writeJSON(w http.ResponseWriter, status int, body any) {
+	w.WriteHeader(status)
+	// The bodies are built from strings and numbers: Encode cannot fail.
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+// OAuthFormat writes RFC 6750 refusals: the Bearer challenge on every 401
+// and on insufficient_scope, and a JSON body {"error", "error_description"}
+// whose error is the RFC 6750 code where there is one, the Kind otherwise
+// (missing_token, ip_denied, rate_limited, …).
+type OAuthFormat struct {
+	// Realm is the challenge's realm; empty leaves it out.
+	Realm string
+}
+
+// WriteError implements Format.
+func (f OAuthFormat) WriteError(w http.ResponseWriter, r *http.Request, e *Error) {
+	status := writeHeaders(w, e, f.Realm, "application/json")
+	code := oauthCode(e.Kind)
+	if code == "" {
+		code = string(e.Kind)
+	}
+	writeJSON(w, status, struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+	}{code, message(e)})
+}
+
+// ProblemFormat writes RFC 9457 application/problem+json: type about:blank,
+// title (the status text), status, detail (the message), and the extension
+// members code (the Kind), scopes (insufficient_scope) and retry_after
+// (seconds). 401s carry the Bearer challenge too.
+type ProblemFormat struct {
+	// Realm is the challenge's realm; empty leaves it out.
+	Realm string
+}
+
+// WriteError implements Format.
+func (f ProblemFormat) WriteError(w http.ResponseWriter, r *http.Request, e *Error) {
+	status := writeHeaders(w, e, f.Realm, "application/problem+json")
+	body := struct {
+		Type       string   `json:"type"`
+		Title      string   `json:"title"`
+		Status     int      `json:"status"`
+		Detail     string   `json:"detail"`
+		Code       Kind     `json:"code"`
+		Scopes     []string `json:"scopes,omitempty"`
+		RetryAfter int64    `json:"retry_after,omitempty"`
+	}{"about:blank", http.StatusText(status), status, message(e), e.Kind, nil, 0}
+	if e.Kind == InsufficientScope {
+		body.Scopes = e.Scopes
+	}
+	if e.RetryAfter > 0 {
+		body.RetryAfter = RetryAfterSeconds(e.RetryAfter)
+	}
+	writeJSON(w, status, body)
+}
+
+// MessageFormat writes {"message": status text}: "Unauthorized",
+// "Forbidden", "Too Many Requests". It says no more than the status does.
+type MessageFormat struct {
+	// Realm is the challenge's realm; empty leaves it out.
+	Realm string
+}
+
+// WriteError implements Format.
+func (f MessageFormat) WriteError(w http.ResponseWriter, r *http.Request, e *Error) {
+	status := writeHeaders(w, e, f.Realm, "application/json")
+	writeJSON(w, status, struct {
+		Message string `json:"message"`
+	}{http.StatusText(status)})
+}
+
+// EnvelopeFormat writes {"error":{"name","code","message"}}, with name and
+// code from the kind and status: UnauthorizedError/UNAUTHORIZED,
+// ForbiddenError/FORBIDDEN, ValidationException/VALIDATION_FAILURE,
+// SyntaxError/SYNTAX_ERROR, BadRequestError/BAD_REQUEST,
+// TooManyRequestsError/TOO_MANY_REQUESTS,
+// ServiceUnavailableError/SERVICE_UNAVAILABLE.
+type EnvelopeFormat struct {
+	// Realm is the challenge's realm; empty leaves it out.
+	Realm string
+}
+
+// WriteError implements Format.
+func (f EnvelopeFormat) WriteError(w http.ResponseWriter, r *http.Request, e *Error) {
+	status := writeHeaders(w, e, f.Realm, "application/json")
+	name, code := envelopeNames(e.Kind, status)
+	type inner struct {
+		Name    string `json:"name"`
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	}
+	writeJSON(w, status, struct {
+		Error inner `json:"error"`
+	}{inner{name, code, message(e)}})
+}
+
+func envelopeNames(k Kind, status int) (name, code string) {
+	switch k {
+	case Validation:
+		return "ValidationException", "VALIDATION_FAILURE"
+	case Syntax:
+		return "SyntaxError", "SYNTAX_ERROR"
+	}
+	switch status {
+	case http.StatusUnauthorized:
+		return "UnauthorizedError", "UNAUTHORIZED"
+	case http.StatusForbidden:
+		return "ForbiddenError", "FORBIDDEN"
+	case http.StatusTooManyRequests:
+		return "TooManyRequestsError", "TOO_MANY_REQUESTS"
+	case http.StatusServiceUnavailable:
+		return "ServiceUnavailableError", "SERVICE_UNAVAILABLE"
+	case http.StatusBadRequest:
+		return "BadRequestError", "BAD_REQUEST"
+	}
+	return "Error", "ERROR"
+}
