@@ -1,0 +1,174 @@
+package middleware
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	tgerrors "github.com/tollgate/tollgate/errors"
+	"github.com/tollgate/tollgate/principal"
+)
+
+// RevocationChecker is consulted on every authenticated request, after the
+// token was verified (cache hits included), so that a revoked token is
+// refused from the next request on. The revocation package implements it in
+// memory and on Redis. An error fails closed: the request is refused with
+// unavailable (503).
+type RevocationChecker interface {
+	Revoked(ctx context.Context, token string, p *principal.Principal) (bool, error)
+}
+
+// Refusal describes one refused request for the refusal hook. It never
+// carries the token.
+type Refusal struct {
+	// Kind is why the request was refused.
+	Kind tgerrors.Kind
+	// Issuer and ClientID identify the caller when the token was verified
+	// before the refusal (a revoked token, a wrong token type); they are
+	// empty when the token itself was refused.
+	Issuer, ClientID string
+	// Err is the internal cause, for the log.
+	Err error
+}
+
+// Option configures Authenticate.
+type Option func(*authenticator)
+
+// WithMaxTokenBytes caps the token's length (default DefaultMaxTokenBytes).
+// Longer tokens are refused as invalid_token before any parsing.
+func WithMaxTokenBytes(n int) Option {
+	return func(a *authenticator) { a.maxTokenBytes = n }
+}
+
+// FromQuery also accepts the token from the query parameter name
+// (RFC 6750 §2.3 uses "access_token"). Off by default: tokens in URLs end up
+// in logs and browser history. Parsing the query costs allocations on every
+// request.
+func FromQuery(name string) Option {
+	return func(a *authenticator) { a.queryParam = name }
+}
+
+// FromCookie also accepts the token from the cookie name. Off by default;
+// a cookie is sent by browsers on cross-site requests, so enable it only
+// with CSRF protection in place.
+func FromCookie(name string) Option {
+	return func(a *authenticator) { a.cookieName = name }
+}
+
+// WithRevocation consults c on every request after verification.
+func WithRevocation(c RevocationChecker) Option {
+	return func(a *authenticator) { a.revocation = c }
+}
+
+// OnRefusal replaces the refusal hook. The default logs each refusal
+// through slog.Default: unavailable at Warn, every other kind at Info, with
+// kind, issuer and client id. A nil fn reports nothing.
+func OnRefusal(fn func(r *http.Request, ref Refusal)) Option {
+	return func(a *authenticator) { a.onRefusal = fn }
+}
+
+type authenticator struct {
+	verifier      Verifier
+	maxTokenBytes int
+	queryParam    string
+	cookieName    string
+	revocation    RevocationChecker
+	onRefusal     func(*http.Request, Refusal)
+}
+
+// Authenticate returns a middleware that admits a request only with a bearer
+// token v accepts, and puts the caller's *principal.Principal in the request
+// context for later layers and the handler (principal.From).
+//
+// The token is read from the Authorization header (scheme matched without
+// regard to case, exactly one header), and from the query or a cookie only
+// when FromQuery or FromCookie enable them. What is refused, in the format
+// chosen by errors.Use, without reaching the handler:
+//
+//   - no bearer credential (no header, or another scheme): missing_token 401,
+//     whose challenge carries no error code (RFC 6750 §3.1);
+//   - several Authorization headers, several credentials, or "Bearer" with
+//     no token: invalid_request 400;
+//   - a token longer than the cap or outside the b64token charset:
+//     invalid_token 401, before any parsing or network call;
+//   - whatever v refuses, with v's kind (invalid_token, expired_token,
+//     unavailable);
+//   - a revoked token (WithRevocation): invalid_token 401; a revocation
+//     check that fails: unavailable 503.
+//
+// Authenticate panics if v is nil.
+func Authenticate(v Verifier, opts ...Option) func(http.Handler) http.Handler {
+	if v == nil {
+		panic("middleware.Authenticate: nil Verifier")
+	}
+	a := &authenticator{verifier: v, maxTokenBytes: DefaultMaxTokenBytes, onRefusal: logRefusal}
+	for _, o := range opts {
+		o(a)
+	}
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			p, err := a.authenticate(r)
+			if err != nil {
+				a.refuse(w, r, p, err)
+				return
+			}
+			next.ServeHTTP(w, r.WithContext(principal.NewContext(r.Context(), p)))
+		})
+	}
+}
+
+var errRevoked = tgerrors.New(tgerrors.InvalidToken, "")
+
+func (a *authenticator) authenticate(r *http.Request) (*principal.Principal, *tgerrors.Error) {
+	token, terr := a.extractToken(r)
+	if terr != nil {
+		return nil, terr
+	}
+	p, err := a.verifier.Verify(r.Context(), token)
+	if err != nil {
+		return nil, tgerrors.From(err)
+	}
+	if p == nil {
+		return nil, tgerrors.New(tgerrors.InvalidToken, "")
+	}
+	if a.revocation != nil {
+		revoked, err := a.revocation.Revoked(r.Context(), token, p)
+		if err != nil {
+			return p, tgerrors.Wrap(tgerrors.Unavailable, "", err)
+		}
+		if revoked {
+			return p, errRevoked
+		}
+	}
+	return p, nil
+}
+
+func (a *authenticator) refuse(w http.ResponseWriter, r *http.Request, p *principal.Principal, e *tgerrors.Error) {
+	if a.onRefusal != nil {
+		ref := Refusal{Kind: e.Kind, Err: e.Err}
+		if p != nil {
+			ref.Issuer, ref.ClientID = p.Issuer, p.ClientID
+		}
+		a.onRefusal(r, ref)
+	}
+	tgerrors.Write(w, r, e)
+}
+
+// logRefusal is the default refusal hook.
+func logRefusal(r *http.Request, ref Refusal) {
+	level := slog.LevelInfo
+	if ref.Kind == tgerrors.Unavailable {
+		level = slog.LevelWarn
+	}
+	attrs := []slog.Attr{slog.String("kind", string(ref.Kind))}
+	if ref.Issuer != "" {
+		attrs = append(attrs, slog.String("issuer", ref.Issuer))
+	}
+	if ref.ClientID != "" {
+		attrs = append(attrs, slog.String("client_id", ref.ClientID))
+	}
+	if ref.Err != nil {
+		attrs = append(attrs, slog.String("cause", ref.Err.Error()))
+	}
+	slog.LogAttrs(r.Context(), level, "tollgate: request refused", attrs...)
+}

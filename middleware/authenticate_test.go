@@ -1,0 +1,244 @@
+package middleware_test
+
+import (
+	"context"
+	"encoding/json"
+	stderrors "errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	tgerrors "github.com/tollgate/tollgate/errors"
+	"github.com/tollgate/tollgate/middleware"
+	"github.com/tollgate/tollgate/principal"
+)
+
+// fakeVerifier accepts "good-token" (and any token in accept) and refuses
+// everything else with invalid_token; it counts its calls.
+type fakeVerifier struct {
+	calls  atomic.Int64
+	accept map[string]*principal.Principal
+	err    error
+}
+
+func (f *fakeVerifier) Verify(ctx context.Context, token string) (*principal.Principal, error) {
+	f.calls.Add(1)
+	if f.err != nil {
+		return nil, f.err
+	}
+	if p, ok := f.accept[token]; ok {
+		return p, nil
+	}
+	return nil, tgerrors.New(tgerrors.InvalidToken, "")
+}
+
+var merchant = &principal.Principal{Subject: "m1", ClientID: "app-1", Issuer: "https://issuer.test", Type: "merchant", TokenID: "jti-1",
+	Scopes: []string{"can_read_order"}, Claims: map[string]any{"org_id": "org-7", "app_num": 12.0}}
+
+func newFake() *fakeVerifier {
+	return &fakeVerifier{accept: map[string]*principal.Principal{"good-token": merchant, "Z29vZA==": merchant}}
+}
+
+type outcome struct {
+	rec       *httptest.ResponseRecorder
+	reached   bool
+	principal *principal.Principal
+}
+
+func run(t *testing.T, mw func(http.Handler) http.Handler, req *http.Request) outcome {
+	t.Helper()
+	var o outcome
+	h := tgerrors.Use(tgerrors.OAuthFormat{Realm: "api"})(mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		o.reached = true
+		o.principal, _ = principal.From(r.Context())
+	})))
+	o.rec = httptest.NewRecorder()
+	h.ServeHTTP(o.rec, req)
+	return o
+}
+
+func oauthBody(t *testing.T, rec *httptest.ResponseRecorder) (code string) {
+	t.Helper()
+	var b struct {
+		Error string `json:"error"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &b); err != nil {
+		t.Fatalf("body %q: %v", rec.Body, err)
+	}
+	return b.Error
+}
+
+func TestAuthenticate(t *testing.T) {
+	long := strings.Repeat("a", middleware.DefaultMaxTokenBytes+1)
+	tests := []struct {
+		name          string
+		headers       []string // Authorization header lines
+		target        string
+		opts          []middleware.Option
+		cookie        string
+		wantStatus    int
+		wantCode      string // body "error"
+		wantChallenge string
+		wantVerify    bool // the verifier was consulted
+	}{
+		{name: "valid bearer token is admitted", headers: []string{"Bearer good-token"}, wantStatus: 200, wantVerify: true},
+		{name: "scheme is case-insensitive (bearer)", headers: []string{"bearer good-token"}, wantStatus: 200, wantVerify: true},
+		{name: "scheme is case-insensitive (BEARER)", headers: []string{"BEARER good-token"}, wantStatus: 200, wantVerify: true},
+		{name: "base64 padding is part of the token", headers: []string{"Bearer Z29vZA=="}, wantStatus: 200, wantVerify: true},
+		{name: "no Authorization header is missing_token without error code", wantStatus: 401, wantCode: "missing_token", wantChallenge: `Bearer realm="api"`},
+		{name: "another scheme counts as no credentials", headers: []string{"Basic dXNlcjpwYXNz"}, wantStatus: 401, wantCode: "missing_token", wantChallenge: `Bearer realm="api"`},
+		{name: "a scheme that only starts with bearer is another scheme", headers: []string{"Bearerx good-token"}, wantStatus: 401, wantCode: "missing_token"},
+		{name: "two Authorization headers are invalid_request", headers: []string{"Bearer good-token", "Bearer good-token"}, wantStatus: 400, wantCode: "invalid_request"},
+		{name: "Bearer without a token is invalid_request", headers: []string{"Bearer"}, wantStatus: 400, wantCode: "invalid_request"},
+		{name: "Bearer with only spaces is invalid_request", headers: []string{"Bearer   "}, wantStatus: 400, wantCode: "invalid_request"},
+		{name: "token outside the b64token charset is refused before verification", headers: []string{"Bearer good token"}, wantStatus: 401, wantCode: "invalid_token"},
+		{name: "padding in the middle is refused", headers: []string{"Bearer ab=cd"}, wantStatus: 401, wantCode: "invalid_token"},
+		{name: "non-ASCII token is refused", headers: []string{"Bearer t\u00f6ken"}, wantStatus: 401, wantCode: "invalid_token"},
+		{name: "oversized token is refused before verification", headers: []string{"Bearer " + long}, wantStatus: 401, wantCode: "invalid_token"},
+		{name: "token the verifier refuses is invalid_token", headers: []string{"Bearer forged"}, wantStatus: 401, wantCode: "invalid_token",
+			wantChallenge: `Bearer realm="api", error="invalid_token", error_description="The access token is invalid"`, wantVerify: true},
+		{name: "query token ignored unless enabled", target: "/?access_token=good-token", wantStatus: 401, wantCode: "missing_token"},
+		{name: "query token accepted when enabled", target: "/?access_token=good-token", opts: []middleware.Option{middleware.FromQuery("access_token")}, wantStatus: 200, wantVerify: true},
+		{name: "header and query token together are invalid_request", headers: []string{"Bearer good-token"}, target: "/?access_token=good-token",
+			opts: []middleware.Option{middleware.FromQuery("access_token")}, wantStatus: 400, wantCode: "invalid_request"},
+		{name: "query token given twice is invalid_request", target: "/?access_token=good-token&access_token=good-token",
+			opts: []middleware.Option{middleware.FromQuery("access_token")}, wantStatus: 400, wantCode: "invalid_request"},
+		{name: "cookie token ignored unless enabled", cookie: "good-token", wantStatus: 401, wantCode: "missing_token"},
+		{name: "cookie token accepted when enabled", cookie: "good-token", opts: []middleware.Option{middleware.FromCookie("session")}, wantStatus: 200, wantVerify: true},
+		{name: "header and cookie token together are invalid_request", headers: []string{"Bearer good-token"}, cookie: "good-token",
+			opts: []middleware.Option{middleware.FromCookie("session")}, wantStatus: 400, wantCode: "invalid_request"},
+		{name: "custom size cap applies", headers: []string{"Bearer good-token"}, opts: []middleware.Option{middleware.WithMaxTokenBytes(4)}, wantStatus: 401, wantCode: "invalid_token"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := newFake()
+			target := tt.target
+			if target == "" {
+				target = "/orders"
+			}
+			req := httptest.NewRequest("GET", target, nil)
+			for _, h := range tt.headers {
+				req.Header.Add("Authorization", h)
+			}
+			if tt.cookie != "" {
+				req.AddCookie(&http.Cookie{Name: "session", Value: tt.cookie})
+			}
+			opts := append([]middleware.Option{middleware.OnRefusal(nil)}, tt.opts...)
+			o := run(t, middleware.Authenticate(v, opts...), req)
+			if o.rec.Code != tt.wantStatus {
+				t.Fatalf("status %d, want %d; body %s", o.rec.Code, tt.wantStatus, o.rec.Body)
+			}
+			if (v.calls.Load() > 0) != tt.wantVerify {
+				t.Errorf("verifier called %d times, want called = %v", v.calls.Load(), tt.wantVerify)
+			}
+			if tt.wantStatus == 200 {
+				if !o.reached || o.principal != merchant {
+					t.Errorf("handler reached %v with principal %v", o.reached, o.principal)
+				}
+				return
+			}
+			if o.reached {
+				t.Error("a refused request reached the handler")
+			}
+			if code := oauthBody(t, o.rec); code != tt.wantCode {
+				t.Errorf("error %q, want %q", code, tt.wantCode)
+			}
+			if tt.wantChallenge != "" && o.rec.Header().Get("WWW-Authenticate") != tt.wantChallenge {
+				t.Errorf("challenge %q, want %q", o.rec.Header().Get("WWW-Authenticate"), tt.wantChallenge)
+			}
+		})
+	}
+}
+
+func TestVerifierKindsReachTheClient(t *testing.T) {
+	tests := []struct {
+		err        error
+		wantStatus int
+		wantCode   string
+	}{
+		{tgerrors.New(tgerrors.ExpiredToken, ""), 401, "invalid_token"},
+		{tgerrors.Wrap(tgerrors.Unavailable, "", stderrors.New("jwks: dial tcp 10.0.0.9:443")), 503, "unavailable"},
+		{stderrors.New("some internal failure at 10.0.0.9"), 503, "unavailable"},
+	}
+	for _, tt := range tests {
+		v := &fakeVerifier{err: tt.err}
+		req := httptest.NewRequest("GET", "/", nil)
+		req.Header.Set("Authorization", "Bearer abc")
+		o := run(t, middleware.Authenticate(v, middleware.OnRefusal(nil)), req)
+		if o.rec.Code != tt.wantStatus || oauthBody(t, o.rec) != tt.wantCode || o.reached {
+			t.Errorf("%v: status %d body %s reached %v", tt.err, o.rec.Code, o.rec.Body, o.reached)
+		}
+		if strings.Contains(o.rec.Body.String(), "10.0.0.9") {
+			t.Errorf("internal cause leaked: %s", o.rec.Body)
+		}
+	}
+}
+
+type revocations struct {
+	revoked map[string]bool
+	err     error
+}
+
+func (r revocations) Revoked(ctx context.Context, token string, p *principal.Principal) (bool, error) {
+	return r.revoked[p.TokenID], r.err
+}
+
+func TestRevocationIsConsultedAfterVerification(t *testing.T) {
+	tests := []struct {
+		name       string
+		checker    revocations
+		wantStatus int
+	}{
+		{"not revoked: admitted", revocations{}, 200},
+		{"revoked jti: invalid_token", revocations{revoked: map[string]bool{"jti-1": true}}, 401},
+		{"checker failing: fails closed with unavailable", revocations{err: stderrors.New("redis down")}, 503},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest("GET", "/", nil)
+			req.Header.Set("Authorization", "Bearer good-token")
+			o := run(t, middleware.Authenticate(newFake(), middleware.WithRevocation(tt.checker), middleware.OnRefusal(nil)), req)
+			if o.rec.Code != tt.wantStatus || o.reached != (tt.wantStatus == 200) {
+				t.Errorf("status %d reached %v, want %d", o.rec.Code, o.reached, tt.wantStatus)
+			}
+		})
+	}
+}
+
+func TestRefusalHookReportsKindIssuerAndClientButNeverTheToken(t *testing.T) {
+	var got []middleware.Refusal
+	hook := middleware.OnRefusal(func(r *http.Request, ref middleware.Refusal) { got = append(got, ref) })
+	mw := middleware.Authenticate(newFake(), hook, middleware.WithRevocation(revocations{revoked: map[string]bool{"jti-1": true}}))
+	for _, auth := range []string{"Bearer forged-secret-token", "Bearer good-token"} {
+		req := httptest.NewRequest("GET", "/", nil)
+		req.Header.Set("Authorization", auth)
+		run(t, mw, req)
+	}
+	if len(got) != 2 {
+		t.Fatalf("hook saw %d refusals, want 2", len(got))
+	}
+	if got[0].Kind != tgerrors.InvalidToken || got[0].Issuer != "" {
+		t.Errorf("first refusal %+v", got[0])
+	}
+	if got[1].Kind != tgerrors.InvalidToken || got[1].Issuer != merchant.Issuer || got[1].ClientID != merchant.ClientID {
+		t.Errorf("revoked refusal %+v, want issuer and client id", got[1])
+	}
+	for _, ref := range got {
+		if ref.Err != nil && strings.Contains(ref.Err.Error(), "forged-secret-token") {
+			t.Error("the hook was given the token")
+		}
+	}
+}
+
+func TestAuthenticateAdmittedRequestAllocatesOnlyTheContext(t *testing.T) {
+	h := middleware.Authenticate(newFake())(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	req := httptest.NewRequest("GET", "/", nil)
+	req.Header.Set("Authorization", "Bearer good-token")
+	rec := httptest.NewRecorder()
+	// One context node and one shallow copy of the request.
+	if n := testing.AllocsPerRun(200, func() { h.ServeHTTP(rec, req) }); n > 2 {
+		t.Errorf("an admitted request allocates %v times, want at most 2", n)
+	}
+}

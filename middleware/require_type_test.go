@@ -1,0 +1,99 @@
+package middleware_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/tollgate/tollgate/middleware"
+	"github.com/tollgate/tollgate/principal"
+)
+
+func withPrincipal(p *principal.Principal) *http.Request {
+	req := httptest.NewRequest("GET", "/orders", nil)
+	if p != nil {
+		req = req.WithContext(principal.NewContext(req.Context(), p))
+	}
+	return req
+}
+
+func TestRequireType(t *testing.T) {
+	customer := &principal.Principal{Subject: "c1", Type: "customer"}
+	tests := []struct {
+		name       string
+		types      []string
+		p          *principal.Principal
+		wantStatus int
+		wantCode   string
+	}{
+		{"merchant on a merchant route", []string{"merchant"}, merchant, 200, ""},
+		{"customer on a merchant route is wrong_token_type", []string{"merchant"}, customer, 403, "wrong_token_type"},
+		{"either type accepted", []string{"merchant", "customer"}, customer, 200, ""},
+		{"type names are exact", []string{"Merchant"}, merchant, 403, "wrong_token_type"},
+		{"no principal fails closed", []string{"merchant"}, nil, 401, "missing_token"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := run(t, middleware.RequireType(tt.types...), withPrincipal(tt.p))
+			if o.rec.Code != tt.wantStatus || o.reached != (tt.wantStatus == 200) {
+				t.Fatalf("status %d reached %v, want %d", o.rec.Code, o.reached, tt.wantStatus)
+			}
+			if tt.wantCode != "" && oauthBody(t, o.rec) != tt.wantCode {
+				t.Errorf("error %q, want %q", oauthBody(t, o.rec), tt.wantCode)
+			}
+		})
+	}
+}
+
+func TestRequireTenant(t *testing.T) {
+	tests := []struct {
+		name       string
+		claim      string
+		header     []string
+		p          *principal.Principal
+		wantStatus int
+		wantCode   string
+	}{
+		{"header equals the claim", "org_id", []string{"org-7"}, merchant, 200, ""},
+		{"numeric claim compared in decimal", "app_num", []string{"12"}, merchant, 200, ""},
+		{"header differs: forbidden", "org_id", []string{"org-8"}, merchant, 403, "forbidden"},
+		{"header missing: validation", "org_id", nil, merchant, 400, "validation"},
+		{"header empty: validation", "org_id", []string{""}, merchant, 400, "validation"},
+		{"header sent twice: validation", "org_id", []string{"org-7", "org-7"}, merchant, 400, "validation"},
+		{"token without the claim: forbidden", "tenant", []string{"org-7"}, merchant, 403, "forbidden"},
+		{"no principal fails closed", "org_id", []string{"org-7"}, nil, 401, "missing_token"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := withPrincipal(tt.p)
+			for _, v := range tt.header {
+				req.Header.Add("X-Organization-Id", v)
+			}
+			o := run(t, middleware.RequireTenant("x-organization-id", tt.claim), req)
+			if o.rec.Code != tt.wantStatus || o.reached != (tt.wantStatus == 200) {
+				t.Fatalf("status %d reached %v, want %d; body %s", o.rec.Code, o.reached, tt.wantStatus, o.rec.Body)
+			}
+			if tt.wantCode != "" && oauthBody(t, o.rec) != tt.wantCode {
+				t.Errorf("error %q, want %q", oauthBody(t, o.rec), tt.wantCode)
+			}
+		})
+	}
+}
+
+func TestChainRunsInOrder(t *testing.T) {
+	var order []string
+	mark := func(name string) func(http.Handler) http.Handler {
+		return func(next http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				order = append(order, name)
+				next.ServeHTTP(w, r)
+			})
+		}
+	}
+	middleware.Chain(mark("a"), mark("b"), mark("c"))(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		order = append(order, "handler")
+	})).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	if got := len(order); got != 4 || order[0] != "a" || order[1] != "b" || order[2] != "c" || order[3] != "handler" {
+		t.Errorf("order %v", order)
+	}
+}

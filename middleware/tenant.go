@@ -1,0 +1,63 @@
+package middleware
+
+import (
+	"net/http"
+	"strconv"
+
+	tgerrors "github.com/tollgate/tollgate/errors"
+	"github.com/tollgate/tollgate/principal"
+)
+
+// RequireTenant returns a middleware that binds a request header to a claim
+// of the token: an organization or app id header that must name the
+// tenant the token was issued for. A missing or empty header, or one sent
+// more than once, is refused with validation (400); a header that differs
+// from the claim, or a token without the claim, with forbidden (403); a
+// request with no principal with missing_token (401).
+//
+// The claim may be a JSON string or a number (compared in its shortest
+// decimal form); header and claim are compared exactly. RequireTenant panics
+// if header or claim is empty.
+func RequireTenant(header, claim string) func(http.Handler) http.Handler {
+	if header == "" || claim == "" {
+		panic("middleware.RequireTenant: header and claim are required")
+	}
+	header = http.CanonicalHeaderKey(header)
+	missing := tgerrors.New(tgerrors.Validation, "The "+header+" header is required")
+	mismatch := tgerrors.New(tgerrors.Forbidden, "The "+header+" header does not match the access token")
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			p, ok := principal.From(r.Context())
+			if !ok {
+				tgerrors.Write(w, r, errMissingToken)
+				return
+			}
+			values := r.Header[header]
+			if len(values) != 1 || values[0] == "" {
+				tgerrors.Write(w, r, missing)
+				return
+			}
+			if want, ok := claimString(p, claim); !ok || values[0] != want {
+				tgerrors.Write(w, r, mismatch)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// claimString renders a string or numeric claim for comparison with a header.
+func claimString(p *principal.Principal, name string) (string, bool) {
+	v, _ := p.Claim(name)
+	switch v := v.(type) {
+	case string:
+		return v, v != ""
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64), true
+	case int64:
+		return strconv.FormatInt(v, 10), true
+	case int:
+		return strconv.Itoa(v), true
+	}
+	return "", false
+}
