@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tollgate/tollgate/internal/reqstate"
 )
 
 // Format writes a refusal on the wire: status, headers and body. It must not
@@ -38,32 +40,38 @@ var (
 	Envelope Format = EnvelopeFormat{}
 )
 
-type formatKey struct{}
-
 // Use returns a middleware that makes f the format for every refusal written
 // below it, by tollgate's layers and by the application's own handlers
-// through Write. Put it at the top of the chain. Use panics if f is nil.
+// through Write. Put it at the top of the chain: as the first tollgate layer
+// it makes the request's one context node, which the layers below fill
+// without allocating. Use panics if f is nil.
 func Use(f Format) func(http.Handler) http.Handler {
 	if f == nil {
 		panic("errors.Use: nil Format")
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			next.ServeHTTP(w, r.WithContext(WithFormat(r.Context(), f)))
+			if ctx, isNew := reqstate.WithFormat(r.Context(), f); isNew {
+				r = r.WithContext(ctx)
+			}
+			next.ServeHTTP(w, r)
 		})
 	}
 }
 
-// WithFormat returns a copy of ctx in which f is the format Write uses.
+// WithFormat returns a context in which f is the format Write uses.
 func WithFormat(ctx context.Context, f Format) context.Context {
-	return context.WithValue(ctx, formatKey{}, f)
+	ctx, _ = reqstate.WithFormat(ctx, f)
+	return ctx
 }
 
 // FormatFrom returns the format chosen for ctx by Use or WithFormat, or OAuth
 // if none was.
 func FormatFrom(ctx context.Context) Format {
-	if f, ok := ctx.Value(formatKey{}).(Format); ok {
-		return f
+	if s := reqstate.From(ctx); s != nil {
+		if f, ok := s.Format.(Format); ok {
+			return f
+		}
 	}
 	return OAuth
 }

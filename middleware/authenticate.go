@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	tgerrors "github.com/tollgate/tollgate/errors"
+	"github.com/tollgate/tollgate/internal/reqstate"
 	"github.com/tollgate/tollgate/principal"
 )
 
@@ -112,7 +113,10 @@ func Authenticate(v Verifier, opts ...Option) func(http.Handler) http.Handler {
 				a.refuse(w, r, p, err)
 				return
 			}
-			next.ServeHTTP(w, r.WithContext(principal.NewContext(r.Context(), p)))
+			if ctx, isNew := reqstate.WithPrincipal(r.Context(), p); isNew {
+				r = r.WithContext(ctx)
+			}
+			next.ServeHTTP(w, r)
 		})
 	}
 }

@@ -18,6 +18,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/tollgate/tollgate/internal/reqstate"
 )
 
 // Principal is a caller whose token was verified. Treat it as read-only: the
@@ -112,16 +114,22 @@ func ParseScopes(claims map[string]any, names ...string) []string {
 	return out
 }
 
-type contextKey struct{}
-
-// NewContext returns a copy of ctx that carries p.
+// NewContext returns a context that carries p. Within a tollgate chain it
+// fills the request's existing context node in place when that node has no
+// principal yet, and returns ctx itself; otherwise it returns a new context.
+// Either way, hand the result down with r.WithContext.
 func NewContext(ctx context.Context, p *Principal) context.Context {
-	return context.WithValue(ctx, contextKey{}, p)
+	ctx, _ = reqstate.WithPrincipal(ctx, p)
+	return ctx
 }
 
 // From returns the principal that middleware.Authenticate put in ctx. It
 // reports false if the request was not authenticated.
 func From(ctx context.Context) (*Principal, bool) {
-	p, ok := ctx.Value(contextKey{}).(*Principal)
+	s := reqstate.From(ctx)
+	if s == nil {
+		return nil, false
+	}
+	p, ok := s.Principal.(*Principal)
 	return p, ok && p != nil
 }
