@@ -1,0 +1,389 @@
+package introspect
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	stderrors "errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+
+	tgerrors "github.com/tollgate/tollgate/errors"
+	"github.com/tollgate/tollgate/principal"
+)
+
+// Defaults for the zero fields of Config.
+const (
+	DefaultTimeout          = 5 * time.Second
+	DefaultMaxResponseBytes = 64 << 10
+	DefaultMaxTokenBytes    = 8 << 10
+	DefaultCacheSize        = 10_000
+	DefaultMaxTTL           = 5 * time.Minute
+	DefaultNegativeTTL      = 10 * time.Second
+)
+
+// Config describes the introspection endpoint and how answers are cached.
+// The zero value of every field but Endpoint and the credentials is a
+// sensible default.
+type Config struct {
+	// Endpoint is the introspection endpoint's absolute URL. It must be
+	// https, unless its host is a loopback address or AllowHTTP is set.
+	Endpoint string
+	// AllowHTTP permits a plain http:// Endpoint on a non-loopback host,
+	// for a network the operator trusts (a sidecar, a service mesh that
+	// encrypts). Tokens and credentials then travel in clear text.
+	AllowHTTP bool
+
+	// ClientID and ClientSecret authenticate this resource server to the
+	// endpoint with HTTP Basic, each form-encoded first (RFC 6749 §2.3.1).
+	ClientID, ClientSecret string
+	// BearerToken authenticates this resource server with a bearer token
+	// of its own instead. Exactly one of ClientID and BearerToken must be
+	// set.
+	BearerToken string
+
+	// HTTPClient sends the requests. Nil means a client that follows no
+	// redirects. Its Timeout, if any, applies on top of Timeout.
+	HTTPClient *http.Client
+	// Timeout bounds each introspection call. Zero means DefaultTimeout
+	// (5s).
+	Timeout time.Duration
+	// MaxResponseBytes caps the response body; a larger one is refused as
+	// unavailable. Zero means DefaultMaxResponseBytes (64 KiB).
+	MaxResponseBytes int64
+	// MaxTokenBytes caps the token; a longer one is refused as
+	// invalid_token without a call. Zero means DefaultMaxTokenBytes
+	// (8 KiB).
+	MaxTokenBytes int
+	// TokenTypeHint is sent as token_type_hint when set, e.g.
+	// "access_token".
+	TokenTypeHint string
+
+	// TokenType is the Principal.Type of every token this client accepts,
+	// e.g. "merchant".
+	TokenType string
+	// Audiences, when set, are the audiences this resource server answers
+	// to: an active token's aud must contain one of them.
+	Audiences []string
+	// ScopeClaims are the members the scopes are read from, in order (see
+	// principal.ParseScopes). Empty means principal.DefaultScopeClaims.
+	ScopeClaims []string
+
+	// CacheSize bounds each of the two caches, of active and of refused
+	// answers. Zero means DefaultCacheSize (10,000).
+	CacheSize int
+	// MaxTTL bounds how long an active answer is cached; it is also never
+	// cached past the token's exp. Zero means DefaultMaxTTL (5m).
+	MaxTTL time.Duration
+	// NegativeTTL is how long a refusal (inactive, expired, wrong audience)
+	// is cached. Zero means DefaultNegativeTTL (10s); a negative value
+	// disables negative caching.
+	NegativeTTL time.Duration
+
+	// Now is the clock. Nil means time.Now.
+	Now func() time.Time
+}
+
+// Client is an RFC 7662 introspection client with a cache; it implements
+// middleware.Verifier. It is safe for concurrent use.
+type Client struct {
+	endpoint      string
+	authorization string
+	tokenTypeHint string
+	httpClient    *http.Client
+	timeout       time.Duration
+	maxResponse   int64
+	maxToken      int
+	tokenType     string
+	audiences     []string
+	scopeClaims   []string
+	maxTTL        time.Duration
+	negativeTTL   time.Duration
+	now           func() time.Time
+
+	active  *lru.Cache[tokenKey, activeEntry]
+	refused *lru.Cache[tokenKey, refusedEntry]
+
+	mu       sync.Mutex
+	inflight map[tokenKey]*call
+	// waiting counts requests waiting on an introspection call; tests use
+	// it to release the endpoint only once every request has joined.
+	waiting atomic.Int64
+}
+
+type tokenKey [sha256.Size]byte
+
+type activeEntry struct {
+	p       *principal.Principal
+	expires time.Time
+}
+
+type refusedEntry struct {
+	kind    tgerrors.Kind
+	cause   error
+	expires time.Time
+}
+
+type call struct {
+	done chan struct{}
+	p    *principal.Principal
+	err  *tgerrors.Error
+}
+
+// New validates cfg and returns a Client. It does not contact the endpoint.
+func New(cfg Config) (*Client, error) {
+	u, err := url.Parse(cfg.Endpoint)
+	if err != nil || !u.IsAbs() || u.Host == "" {
+		return nil, fmt.Errorf("introspect: Endpoint %q is not an absolute URL", cfg.Endpoint)
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if !cfg.AllowHTTP && !isLoopback(u.Hostname()) {
+			return nil, fmt.Errorf("introspect: Endpoint %q is not https (RFC 7662 §4); set AllowHTTP to permit it", cfg.Endpoint)
+		}
+	default:
+		return nil, fmt.Errorf("introspect: Endpoint %q is neither https nor http", cfg.Endpoint)
+	}
+	var authorization string
+	switch {
+	case cfg.ClientID != "" && cfg.BearerToken != "":
+		return nil, stderrors.New("introspect: set either ClientID or BearerToken, not both")
+	case cfg.ClientID != "":
+		authorization = "Basic " + base64.StdEncoding.EncodeToString(
+			[]byte(url.QueryEscape(cfg.ClientID)+":"+url.QueryEscape(cfg.ClientSecret)))
+	case cfg.BearerToken != "":
+		authorization = "Bearer " + cfg.BearerToken
+	case cfg.ClientSecret != "":
+		return nil, stderrors.New("introspect: ClientSecret is set without ClientID")
+	default:
+		return nil, stderrors.New("introspect: the endpoint requires this server's credentials: set ClientID and ClientSecret, or BearerToken")
+	}
+	if cfg.Timeout < 0 || cfg.MaxResponseBytes < 0 || cfg.MaxTokenBytes < 0 || cfg.CacheSize < 0 || cfg.MaxTTL < 0 {
+		return nil, stderrors.New("introspect: Timeout, MaxResponseBytes, MaxTokenBytes, CacheSize and MaxTTL must not be negative")
+	}
+
+	c := &Client{
+		endpoint:      u.String(),
+		authorization: authorization,
+		tokenTypeHint: cfg.TokenTypeHint,
+		httpClient:    cfg.HTTPClient,
+		timeout:       orDefault(cfg.Timeout, DefaultTimeout),
+		maxResponse:   orDefault(cfg.MaxResponseBytes, DefaultMaxResponseBytes),
+		maxToken:      orDefault(cfg.MaxTokenBytes, DefaultMaxTokenBytes),
+		tokenType:     cfg.TokenType,
+		audiences:     append([]string(nil), cfg.Audiences...),
+		scopeClaims:   append([]string(nil), cfg.ScopeClaims...),
+		maxTTL:        orDefault(cfg.MaxTTL, DefaultMaxTTL),
+		negativeTTL:   orDefault(cfg.NegativeTTL, DefaultNegativeTTL),
+		now:           cfg.Now,
+		inflight:      make(map[tokenKey]*call),
+	}
+	if c.httpClient == nil {
+		c.httpClient = &http.Client{
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	size := orDefault(cfg.CacheSize, DefaultCacheSize)
+	// lru.New fails only on a non-positive size, excluded above.
+	c.active, _ = lru.New[tokenKey, activeEntry](size)
+	c.refused, _ = lru.New[tokenKey, refusedEntry](size)
+	return c, nil
+}
+
+func orDefault[T int | int64 | time.Duration](v, def T) T {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// Verify returns the principal token stands for, from the cache or from the
+// endpoint. It refuses with an *errors.Error: invalid_token for a malformed,
+// inactive or foreign token, expired_token for an expired one, unavailable
+// when the endpoint could not give a usable answer or ctx ended first.
+func (c *Client) Verify(ctx context.Context, token string) (*principal.Principal, error) {
+	if !c.wellFormed(token) {
+		return nil, tgerrors.New(tgerrors.InvalidToken, msgInvalid)
+	}
+	key := hashToken(token)
+	if p, err, ok := c.cached(key); ok {
+		if err != nil {
+			return nil, err
+		}
+		return p, nil
+	}
+	return c.join(ctx, key, token)
+}
+
+// wellFormed reports whether token is a non-empty RFC 6750 token68 of at
+// most maxToken bytes: 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" /
+// "/" ) *"=".
+func (c *Client) wellFormed(token string) bool {
+	if token == "" || len(token) > c.maxToken {
+		return false
+	}
+	i := 0
+	for ; i < len(token); i++ {
+		b := token[i]
+		if 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' ||
+			b == '-' || b == '.' || b == '_' || b == '~' || b == '+' || b == '/' {
+			continue
+		}
+		break
+	}
+	if i == 0 {
+		return false
+	}
+	for ; i < len(token); i++ {
+		if token[i] != '=' {
+			return false
+		}
+	}
+	return true
+}
+
+// hashToken is the SHA-256 of token. It reads the string's bytes in place:
+// converting to []byte would copy the token on every request, and Sum256
+// neither keeps nor modifies its input.
+func hashToken(token string) tokenKey {
+	return sha256.Sum256(unsafe.Slice(unsafe.StringData(token), len(token)))
+}
+
+// cached returns the fresh cached answer for key, if any.
+func (c *Client) cached(key tokenKey) (*principal.Principal, *tgerrors.Error, bool) {
+	if e, ok := c.active.Get(key); ok {
+		if c.now().Before(e.expires) {
+			return e.p, nil, true
+		}
+		c.active.Remove(key)
+	}
+	if c.negativeTTL > 0 {
+		if e, ok := c.refused.Get(key); ok {
+			if c.now().Before(e.expires) {
+				return nil, refusal(e.kind, e.cause), true
+			}
+			c.refused.Remove(key)
+		}
+	}
+	return nil, nil, false
+}
+
+// join waits for the introspection of token, starting it unless a call for
+// the same token is already in flight.
+func (c *Client) join(ctx context.Context, key tokenKey, token string) (*principal.Principal, error) {
+	c.mu.Lock()
+	cl, ok := c.inflight[key]
+	if !ok {
+		// A call may have finished between the cache miss and the lock.
+		if p, err, ok := c.cached(key); ok {
+			c.mu.Unlock()
+			if err != nil {
+				return nil, err
+			}
+			return p, nil
+		}
+		cl = &call{done: make(chan struct{})}
+		c.inflight[key] = cl
+		go c.run(ctx, key, token, cl)
+	}
+	c.waiting.Add(1)
+	c.mu.Unlock()
+	defer c.waiting.Add(-1)
+
+	select {
+	case <-cl.done:
+	case <-ctx.Done():
+		return nil, tgerrors.Wrap(tgerrors.Unavailable, msgUnavailable, ctx.Err())
+	}
+	if cl.err != nil {
+		// A fresh copy: the caller may annotate its error.
+		e := *cl.err
+		return nil, &e
+	}
+	return cl.p, nil
+}
+
+// run performs one introspection call, caches its answer and hands it to
+// every waiter. It keeps the values of the first request's ctx (for tracing)
+// but not its cancellation, so that one waiter giving up does not fail the
+// others; Timeout bounds it.
+func (c *Client) run(ctx context.Context, key tokenKey, token string, cl *call) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.timeout)
+	defer cancel()
+	p, err := c.introspect(ctx, token)
+	now := c.now()
+	switch {
+	case err == nil:
+		expires := now.Add(c.maxTTL)
+		if !p.ExpiresAt.IsZero() && p.ExpiresAt.Before(expires) {
+			expires = p.ExpiresAt
+		}
+		c.active.Add(key, activeEntry{p: p, expires: expires})
+	case err.Kind != tgerrors.Unavailable && c.negativeTTL > 0:
+		c.refused.Add(key, refusedEntry{kind: err.Kind, cause: err.Err, expires: now.Add(c.negativeTTL)})
+	}
+	cl.p, cl.err = p, err
+	c.mu.Lock()
+	delete(c.inflight, key)
+	c.mu.Unlock()
+	close(cl.done)
+}
+
+// Client-facing messages: fixed and generic; causes go in Err.
+const (
+	msgInvalid     = "The access token is invalid"
+	msgExpired     = "The access token expired"
+	msgUnavailable = "The service is temporarily unavailable"
+)
+
+func refusal(kind tgerrors.Kind, cause error) *tgerrors.Error {
+	msg := msgInvalid
+	switch kind {
+	case tgerrors.ExpiredToken:
+		msg = msgExpired
+	case tgerrors.Unavailable:
+		msg = msgUnavailable
+	}
+	return tgerrors.Wrap(kind, msg, cause)
+}
+
+// errInactive is the cause of a refusal of a token the endpoint called
+// inactive.
+var errInactive = stderrors.New("introspect: the token is not active")
+
+// buildRequest is the RFC 7662 §2.1 request for token.
+func (c *Client) buildRequest(ctx context.Context, token string) (*http.Request, error) {
+	form := url.Values{"token": {token}}
+	if c.tokenTypeHint != "" {
+		form.Set("token_type_hint", c.tokenTypeHint)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint, strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Authorization", c.authorization)
+	return req, nil
+}

@@ -1,0 +1,98 @@
+// Package introspect verifies opaque access tokens by asking the
+// authorization server about them (OAuth 2.0 Token Introspection, RFC 7662),
+// and caches the answers.
+//
+// A Client is a Verifier for middleware.Authenticate: Verify turns a bearer
+// token into the *principal.Principal it stands for, or refuses it with an
+// *errors.Error from github.com/tollgate/tollgate/errors.
+//
+//	c, err := introspect.New(introspect.Config{
+//		Endpoint:     "https://auth.example.com/oauth/introspect",
+//		ClientID:     "orders-api",
+//		ClientSecret: secret,
+//		TokenType:    "merchant",
+//	})
+//	handler := middleware.Authenticate(c)(mux)
+//
+// # The request
+//
+// Verify POSTs the token as an application/x-www-form-urlencoded body
+// (token, and token_type_hint when configured) and authenticates the
+// resource server itself, as RFC 7662 §2.1 requires: either HTTP Basic with
+// the client id and secret each form-encoded first (RFC 6749 §2.3.1, so a
+// secret containing ':' or non-ASCII survives), or a bearer token of its
+// own. Exactly one of the two must be configured. Every call has a timeout
+// (Config.Timeout) and the response body is read up to a cap
+// (Config.MaxResponseBytes). The default HTTP client follows no redirects:
+// a redirected POST would lose its body or carry the credentials elsewhere.
+// RFC 7662 §4 requires TLS, so New refuses an http:// endpoint unless its
+// host is a loopback address or Config.AllowHTTP is set.
+//
+// The token is checked before anything else: it must be at most
+// Config.MaxTokenBytes long and made of the RFC 6750 §2.1 token68 characters.
+// Anything else is refused as invalid_token without a network call, so
+// garbage never reaches the authorization server nor the cache.
+//
+// # The answer
+//
+// Only a JSON object whose "active" member is the JSON value true is an
+// active token; "true" as a string, 1, null or a missing member are all
+// inactive (RFC 7662 §2.2 defines active as a boolean, and anything looser is
+// a way to be fooled). An inactive token is refused with invalid_token (401).
+// Of an active answer, exp, iat and nbf must be numbers, aud a string or an
+// array of strings, and sub, client_id, iss, jti, username and token_type
+// strings; an answer that breaks these rules is treated like an unreachable
+// endpoint. The Principal gets:
+//
+//	Subject    sub            ClientID  client_id      Issuer     iss
+//	TokenID    jti ("" if none)          Audience  aud
+//	ExpiresAt  exp            IssuedAt  iat            NotBefore  nbf
+//	Scopes     principal.ParseScopes over Config.ScopeClaims
+//	Type       Config.TokenType (the response's token_type, usually
+//	           "Bearer", stays in Claims)
+//	Claims     the whole response, username and token_type included
+//
+// Even when the server says active, an exp that has passed is refused with
+// expired_token, an nbf still to come with invalid_token, and, when
+// Config.Audiences is set, an aud that names none of them with
+// invalid_token: the resource server checks what it relies on rather than
+// trusting every authorization server to have done so.
+//
+// # Failing closed
+//
+// An endpoint that cannot be reached, times out, answers anything but 200,
+// or answers with a body that is too large or is not the JSON object above
+// makes Verify return unavailable (503). Nothing is let through on a guess,
+// and these answers are never cached, so the next request asks again.
+// Tokens already cached keep being served while the endpoint is down, within
+// their cache lifetime.
+//
+// # The cache
+//
+// Answers are cached under the SHA-256 of the token, never the token itself,
+// so a memory dump of the cache yields no usable credential. An active
+// answer is kept until the earlier of the token's exp and Config.MaxTTL
+// after it was fetched, so a cached principal never outlives its token, and
+// a token revoked at the authorization server is forgotten within MaxTTL.
+// (For immediate revocation, use package revocation, which
+// middleware.Authenticate consults on every request, cache hits included.)
+// Refusals (inactive, expired, wrong audience) are kept for
+// Config.NegativeTTL, so a client retrying a dead token does not hammer the
+// authorization server. Active and refused answers live in two separate LRU
+// caches of Config.CacheSize entries each, so a flood of unknown tokens
+// cannot evict the active ones.
+//
+// Concurrent requests that miss the cache for the same token share one
+// introspection call: a thousand requests carrying a new token cause one
+// call, not a thousand. The call runs on its own, bounded by Config.Timeout,
+// so a waiting request that gives up (its context is cancelled) does not
+// cancel it for the others.
+//
+// Every request carrying the same token gets the same *principal.Principal:
+// it is immutable by contract, and route checks (scopes, token type) apply to
+// a cached principal exactly as to a fresh one.
+//
+// A cached hit costs one SHA-256 over the token (inherent: the cache is
+// keyed by the hash, so the token is not kept), one LRU lookup under a mutex,
+// and no allocation.
+package introspect

@@ -1,0 +1,173 @@
+package introspect
+
+import (
+	"context"
+	"encoding/json"
+	stderrors "errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"slices"
+	"time"
+
+	tgerrors "github.com/tollgate/tollgate/errors"
+	"github.com/tollgate/tollgate/principal"
+)
+
+// introspect asks the endpoint about token and judges the answer.
+func (c *Client) introspect(ctx context.Context, token string) (*principal.Principal, *tgerrors.Error) {
+	claims, err := c.fetch(ctx, token)
+	if err != nil {
+		return nil, refusal(tgerrors.Unavailable, err)
+	}
+	if active, _ := claims["active"].(bool); !active {
+		return nil, refusal(tgerrors.InvalidToken, errInactive)
+	}
+	p, err := c.principalOf(claims)
+	if err != nil {
+		return nil, refusal(tgerrors.Unavailable, err)
+	}
+	if kind, err := c.check(p); err != nil {
+		return nil, refusal(kind, err)
+	}
+	return p, nil
+}
+
+// fetch posts the request and decodes the body into a JSON object.
+func (c *Client) fetch(ctx context.Context, token string) (map[string]any, error) {
+	req, err := c.buildRequest(ctx, token)
+	if err != nil {
+		return nil, fmt.Errorf("introspect: building the request: %w", err)
+	}
+	resp, err := c.httpClient.Do(req)
+	if err != nil {
+		// The URL, and so the error text, holds no token: it is in the body.
+		return nil, fmt.Errorf("introspect: calling the endpoint: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, c.maxResponse+1))
+	if err != nil {
+		return nil, fmt.Errorf("introspect: reading the response: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("introspect: the endpoint answered %d", resp.StatusCode)
+	}
+	if int64(len(body)) > c.maxResponse {
+		return nil, fmt.Errorf("introspect: the response exceeds %d bytes", c.maxResponse)
+	}
+	var claims map[string]any
+	if err := json.Unmarshal(body, &claims); err != nil {
+		return nil, fmt.Errorf("introspect: the response is not JSON: %w", err)
+	}
+	if claims == nil {
+		return nil, stderrors.New("introspect: the response is not a JSON object")
+	}
+	return claims, nil
+}
+
+// principalOf builds the principal of an active answer, or reports a member
+// of the wrong type.
+func (c *Client) principalOf(claims map[string]any) (*principal.Principal, error) {
+	p := &principal.Principal{Type: c.tokenType, Claims: claims}
+	var err error
+	strs := []struct {
+		name string
+		dst  *string
+	}{
+		{"sub", &p.Subject}, {"client_id", &p.ClientID}, {"iss", &p.Issuer}, {"jti", &p.TokenID},
+		{"username", nil}, {"token_type", nil},
+	}
+	for _, s := range strs {
+		v, ok := claims[s.name]
+		if !ok {
+			continue
+		}
+		str, ok := v.(string)
+		if !ok {
+			return nil, fmt.Errorf("introspect: %q is not a string", s.name)
+		}
+		if s.dst != nil {
+			*s.dst = str
+		}
+	}
+	if p.ExpiresAt, err = numericDate(claims, "exp"); err != nil {
+		return nil, err
+	}
+	if p.IssuedAt, err = numericDate(claims, "iat"); err != nil {
+		return nil, err
+	}
+	if p.NotBefore, err = numericDate(claims, "nbf"); err != nil {
+		return nil, err
+	}
+	if p.Audience, err = audience(claims); err != nil {
+		return nil, err
+	}
+	p.Scopes = principal.ParseScopes(claims, c.scopeClaims...)
+	return p, nil
+}
+
+// maxSeconds keeps a NumericDate within what float64 holds exactly and
+// time.Time represents.
+const maxSeconds = 1 << 53
+
+// numericDate reads a NumericDate member (seconds since the epoch, possibly
+// fractional); the zero Time if it is absent.
+func numericDate(claims map[string]any, name string) (time.Time, error) {
+	v, ok := claims[name]
+	if !ok {
+		return time.Time{}, nil
+	}
+	f, ok := v.(float64)
+	if !ok || math.Abs(f) >= maxSeconds {
+		return time.Time{}, fmt.Errorf("introspect: %q is not a NumericDate", name)
+	}
+	sec, frac := math.Modf(f)
+	return time.Unix(int64(sec), int64(frac*1e9)), nil
+}
+
+// audience reads "aud": a string or an array of strings; null is taken as
+// absent.
+func audience(claims map[string]any) ([]string, error) {
+	switch v := claims["aud"].(type) {
+	case nil:
+		return nil, nil
+	case string:
+		return []string{v}, nil
+	case []any:
+		out := make([]string, 0, len(v))
+		for _, e := range v {
+			s, ok := e.(string)
+			if !ok {
+				return nil, stderrors.New(`introspect: "aud" holds a non-string`)
+			}
+			out = append(out, s)
+		}
+		return out, nil
+	}
+	return nil, stderrors.New(`introspect: "aud" is neither a string nor an array of strings`)
+}
+
+// Causes of refusals of tokens the endpoint called active.
+var (
+	errExpired     = stderrors.New("introspect: the token's exp has passed")
+	errNotYetValid = stderrors.New("introspect: the token's nbf is still to come")
+	errAudience    = stderrors.New("introspect: the token's aud names none of the configured audiences")
+)
+
+// check applies the resource server's own checks to an active answer.
+func (c *Client) check(p *principal.Principal) (tgerrors.Kind, error) {
+	now := c.now()
+	if !p.ExpiresAt.IsZero() && !now.Before(p.ExpiresAt) {
+		return tgerrors.ExpiredToken, errExpired
+	}
+	if !p.NotBefore.IsZero() && now.Before(p.NotBefore) {
+		return tgerrors.InvalidToken, errNotYetValid
+	}
+	if len(c.audiences) > 0 && !slices.ContainsFunc(p.Audience, func(a string) bool {
+		return slices.Contains(c.audiences, a)
+	}) {
+		return tgerrors.InvalidToken, errAudience
+	}
+	return "", nil
+}

@@ -1,0 +1,48 @@
+// Package revocation answers one question on every request: has this token
+// been revoked since it was issued?
+//
+// A verified token stays verified until it expires: a JWT's signature does
+// not change when its user logs out, and a cached introspection answer is
+// reused for minutes. A Checker closes that gap. middleware.Authenticate
+// consults it after the Verifier on every request, cache hits included, so a
+// revocation takes effect from the next request on.
+//
+// # What is revoked
+//
+// A token is revoked when either
+//
+//   - its ID is in the revoked-ID set: Principal.TokenID, the "jti" of a JWT
+//     or of an introspection answer. This is how a JWT is revoked without
+//     keeping the token. IDs are matched exactly and are not scoped by
+//     issuer: should two issuers share a jti, revoking one refuses both,
+//     which errs on the safe side.
+//   - its SHA-256 (TokenHash) is in the revoked-token set. This is how an
+//     opaque token, which has no ID of its own, is revoked. Only the hash is
+//     stored, so the revocation list holds no usable credential.
+//
+// Every revocation carries an until time, normally the token's own exp:
+// once the token has expired its verifier refuses it anyway, so the entry
+// is dropped then and the lists stay as small as the set of revoked tokens
+// that are still alive. A zero until keeps the entry for good, for tokens
+// that never expire.
+//
+// # Implementations
+//
+// Memory keeps both sets in the process: for a single replica, or for tests.
+// Its check is built for the hot path: for a token with a jti it does not
+// hash the token unless some token has been revoked by hash (an atomic count
+// says so), it takes only read locks, and it does not allocate. Its size is
+// bounded: when full, a revocation is refused with ErrFull rather than
+// silently dropping an older one, which would un-revoke a live token.
+//
+// Package redisrevocation keeps the sets in Redis, shared by every replica;
+// a check is one round trip.
+//
+// # Failing closed
+//
+// A Checker that returns an error has not said the token is good.
+// middleware.Authenticate then refuses the request with unavailable (503),
+// and so should any other caller: a revocation list that cannot be read must
+// not let a revoked token through. Memory never fails; redisrevocation fails
+// when Redis does, and its errors are *errors.Error of kind Unavailable.
+package revocation

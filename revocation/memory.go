@@ -1,0 +1,175 @@
+package revocation
+
+import (
+	"context"
+	"crypto/sha256"
+	stderrors "errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tollgate/tollgate/principal"
+)
+
+// DefaultMaxEntries bounds a Memory whose MemoryConfig.MaxEntries is zero.
+const DefaultMaxEntries = 100_000
+
+// sweepInterval is how often a revocation also drops every expired entry, so
+// that memory is returned without waiting for the list to fill.
+const sweepInterval = time.Minute
+
+// ErrFull is returned by a revocation that a full Memory cannot hold. The
+// token is then not revoked; the caller must know.
+var ErrFull = stderrors.New("revocation: the in-memory revocation list is full")
+
+// errEmptyID refuses a revocation of the empty ID, which would match every
+// token without a jti.
+var errEmptyID = stderrors.New("revocation: empty token ID")
+
+// MemoryConfig configures a Memory. The zero value is ready to use.
+type MemoryConfig struct {
+	// MaxEntries bounds the entries of both sets together. Zero means
+	// DefaultMaxEntries (100,000).
+	MaxEntries int
+	// Now is the clock. Nil means time.Now.
+	Now func() time.Time
+}
+
+// Memory is an in-process revocation list: a set of revoked token IDs and a
+// set of revoked token hashes, each entry kept until its until time. It is a
+// Checker, safe for concurrent use; checks take only a read lock and do not
+// allocate.
+type Memory struct {
+	now func() time.Time
+	max int
+
+	// ids and tokens map an entry to its until in Unix nanoseconds, 0 for
+	// never. The counts mirror their lengths so that a check can skip a set
+	// that is empty without a lock, and a JWT check can skip hashing.
+	mu         sync.RWMutex
+	ids        map[string]int64
+	tokens     map[[sha256.Size]byte]int64
+	idCount    atomic.Int64
+	tokenCount atomic.Int64
+	nextSweep  time.Time
+}
+
+var _ Checker = (*Memory)(nil)
+
+// NewMemory returns an empty Memory.
+func NewMemory(cfg MemoryConfig) *Memory {
+	m := &Memory{
+		now:    cfg.Now,
+		max:    cfg.MaxEntries,
+		ids:    make(map[string]int64),
+		tokens: make(map[[sha256.Size]byte]int64),
+	}
+	if m.now == nil {
+		m.now = time.Now
+	}
+	if m.max <= 0 {
+		m.max = DefaultMaxEntries
+	}
+	return m
+}
+
+// RevokeID revokes every token whose Principal.TokenID is jti, until until
+// (the token's exp; zero for ever). An until already past does nothing: the
+// token is refused as expired anyway. It returns ErrFull if the list is full
+// of live entries.
+func (m *Memory) RevokeID(jti string, until time.Time) error {
+	if jti == "" {
+		return errEmptyID
+	}
+	return revoke(m, m.ids, &m.idCount, jti, until)
+}
+
+// RevokeToken revokes token itself, until until (the token's exp; zero for
+// ever). Only its SHA-256 is kept. An until already past does nothing. It
+// returns ErrFull if the list is full of live entries.
+func (m *Memory) RevokeToken(token string, until time.Time) error {
+	return revoke(m, m.tokens, &m.tokenCount, hashToken(token), until)
+}
+
+func revoke[K comparable](m *Memory, set map[K]int64, count *atomic.Int64, key K, until time.Time) error {
+	now := m.now()
+	var exp int64
+	if !until.IsZero() {
+		if !until.After(now) {
+			return nil
+		}
+		exp = until.UnixNano()
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	old, present := set[key]
+	if !present && (len(m.ids)+len(m.tokens) >= m.max || !now.Before(m.nextSweep)) {
+		m.sweep(now)
+	}
+	switch {
+	case present && (old == 0 || exp != 0 && old >= exp):
+		// Already revoked for at least as long.
+	case present || len(m.ids)+len(m.tokens) < m.max:
+		set[key] = exp
+	default:
+		return ErrFull
+	}
+	count.Store(int64(len(set)))
+	return nil
+}
+
+// sweep drops every expired entry. m.mu must be held.
+func (m *Memory) sweep(now time.Time) {
+	n := now.UnixNano()
+	for k, exp := range m.ids {
+		if exp != 0 && exp <= n {
+			delete(m.ids, k)
+		}
+	}
+	for k, exp := range m.tokens {
+		if exp != 0 && exp <= n {
+			delete(m.tokens, k)
+		}
+	}
+	m.idCount.Store(int64(len(m.ids)))
+	m.tokenCount.Store(int64(len(m.tokens)))
+	m.nextSweep = now.Add(sweepInterval)
+}
+
+// Revoked reports whether p.TokenID or token has been revoked and the
+// revocation has not expired. It never returns an error. It hashes token
+// only when some token was revoked by hash, and does not allocate.
+func (m *Memory) Revoked(_ context.Context, token string, p *principal.Principal) (bool, error) {
+	if p != nil && p.TokenID != "" && m.idCount.Load() > 0 {
+		m.mu.RLock()
+		exp, ok := m.ids[p.TokenID]
+		m.mu.RUnlock()
+		if ok && m.live(exp) {
+			return true, nil
+		}
+	}
+	if m.tokenCount.Load() > 0 {
+		key := hashToken(token)
+		m.mu.RLock()
+		exp, ok := m.tokens[key]
+		m.mu.RUnlock()
+		if ok && m.live(exp) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// live reports whether an entry that expires at exp still holds. The clock
+// is read only here, for entries found.
+func (m *Memory) live(exp int64) bool {
+	return exp == 0 || m.now().UnixNano() < exp
+}
+
+// Len returns the number of entries held, expired ones not yet dropped
+// included.
+func (m *Memory) Len() int {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return len(m.ids) + len(m.tokens)
+}
