@@ -1,0 +1,362 @@
+package middleware
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"encoding/json"
+	stderrors "errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v3/jwk"
+)
+
+var (
+	errJWKSCooldown = stderrors.New("key set fetched recently; waiting for the cooldown")
+	errJWKSClosed   = stderrors.New("verifier closed")
+)
+
+// jwksSource is one issuer's remote key set. The request path reads set and
+// validUntil atomically and never locks; mu guards only the fetch
+// bookkeeping.
+type jwksSource struct {
+	issuer, url string
+	client      *http.Client
+	now         func() time.Time
+	onError     func(issuer string, err error)
+
+	fetchTimeout, cooldown, staleLimit time.Duration
+	refresh, minRefresh, maxRefresh    time.Duration
+	maxBytes                           int64
+
+	set        atomic.Pointer[keySet] // nil until the first successful fetch
+	validUntil atomic.Int64           // Now().UnixNano() past which set is stale; 0: never fetched
+
+	ctx context.Context
+	wg  *sync.WaitGroup
+
+	mu             sync.Mutex
+	closed         bool
+	inflight       *jwksFetch
+	lastTokenFetch time.Time     // when a token last caused a fetch
+	nextRefresh    time.Duration // when the background loop fetches next, after the last fetch
+}
+
+// jwksFetch is one fetch in flight; every request that needs it waits on
+// done, so concurrent requests share one fetch.
+type jwksFetch struct {
+	done chan struct{}
+	err  error
+}
+
+func newJWKSSource(issuer, url string, c *JWTConfig) *jwksSource {
+	return &jwksSource{
+		issuer: issuer, url: url, client: c.HTTPClient, now: c.Now, onError: c.OnRefreshError,
+		fetchTimeout: c.FetchTimeout, cooldown: c.UnknownKIDCooldown, staleLimit: c.StaleLimit,
+		refresh: c.RefreshInterval, minRefresh: c.MinRefreshInterval, maxRefresh: c.MaxRefreshInterval,
+		maxBytes:    c.MaxJWKSBytes,
+		nextRefresh: c.MinRefreshInterval,
+	}
+}
+
+func (r *jwksSource) start(ctx context.Context, wg *sync.WaitGroup) {
+	r.ctx, r.wg = ctx, wg
+}
+
+// stop forbids new fetches; the caller then waits on the WaitGroup.
+func (r *jwksSource) stop() {
+	r.mu.Lock()
+	r.closed = true
+	r.mu.Unlock()
+}
+
+func (r *jwksSource) stale(now time.Time) bool {
+	u := r.validUntil.Load()
+	return u == 0 || now.UnixNano() > u
+}
+
+// fetchNow returns the fetch in flight, or starts one. Unless force is set,
+// a fetch is started only if no token caused one within the cooldown; it
+// returns nil then, and the caller must not wait.
+func (r *jwksSource) fetchNow(force bool) *jwksFetch {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.inflight != nil {
+		return r.inflight
+	}
+	if r.closed {
+		return nil
+	}
+	now := r.now()
+	if !force {
+		if !r.lastTokenFetch.IsZero() && now.Sub(r.lastTokenFetch) < r.cooldown {
+			return nil
+		}
+		r.lastTokenFetch = now
+	}
+	f := &jwksFetch{done: make(chan struct{})}
+	r.inflight = f
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		err := r.fetch()
+		r.mu.Lock()
+		r.inflight = nil
+		r.mu.Unlock()
+		f.err = err
+		close(f.done)
+	}()
+	return f
+}
+
+// wait waits for f, or for ctx.
+func (r *jwksSource) wait(ctx context.Context, f *jwksFetch) error {
+	if f == nil {
+		r.mu.Lock()
+		closed := r.closed
+		r.mu.Unlock()
+		if closed {
+			return errJWKSClosed
+		}
+		return errJWKSCooldown
+	}
+	select {
+	case <-f.done:
+		return f.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// refreshLoop fetches the set again each time it is due, until ctx is done.
+func (r *jwksSource) refreshLoop(ctx context.Context) {
+	for {
+		r.mu.Lock()
+		d := r.nextRefresh
+		r.mu.Unlock()
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		_ = r.wait(ctx, r.fetchNow(true))
+	}
+}
+
+// key is the request path: the key for (kid, alg) from the current set, or
+// after one fetch shared with every other request that needs it.
+func (r *jwksSource) key(ctx context.Context, kid string, hasKID bool, a *jwsAlgorithm) (*verifyKey, uint64, error) {
+	for attempt := 0; ; attempt++ {
+		if set := r.set.Load(); set != nil && !r.stale(r.now()) {
+			if k := set.find(kid, hasKID, a); k != nil {
+				return k, set.gen, nil
+			}
+		}
+		if attempt == 1 {
+			break
+		}
+		// A nil fetch means the cooldown holds: look once more, in case a
+		// fetch finished since the first look, and refuse.
+		if f := r.fetchNow(false); f != nil {
+			select {
+			case <-f.done:
+			case <-ctx.Done():
+				return nil, 0, refuseUnavailable(fmt.Errorf("waiting for the key set of %s: %w", r.issuer, ctx.Err()))
+			}
+		}
+	}
+	if r.set.Load() == nil || r.stale(r.now()) {
+		return nil, 0, refuseUnavailable(fmt.Errorf("%w %s", errJWKSUnavailable, r.issuer))
+	}
+	return nil, 0, refuseInvalid(fmt.Errorf("%w: kid %q, alg %s", errJWTNoKey, kid, a.name))
+}
+
+// fetch downloads the set once. On success the set replaces the current one
+// (keeping its generation, and so the cache, if the keys are the same); on
+// failure the current set stays, until it is stale.
+func (r *jwksSource) fetch() error {
+	ctx, cancel := context.WithTimeout(r.ctx, r.fetchTimeout)
+	defer cancel()
+	set, maxAge, err := r.download(ctx)
+	now := r.now()
+	if err != nil {
+		r.mu.Lock()
+		r.nextRefresh = r.minRefresh
+		r.mu.Unlock()
+		if r.ctx.Err() == nil {
+			r.onError(r.issuer, err)
+		}
+		return err
+	}
+	next := r.refresh
+	if maxAge >= 0 {
+		next = maxAge
+	}
+	next = min(max(next, r.minRefresh), r.maxRefresh)
+	if old := r.set.Load(); set.sameKeys(old) {
+		set = old
+	} else {
+		set.gen = nextKeySetGen()
+		r.set.Store(set)
+	}
+	r.validUntil.Store(now.Add(next + r.staleLimit).UnixNano())
+	r.mu.Lock()
+	r.nextRefresh = next
+	r.mu.Unlock()
+	return nil
+}
+
+// download fetches and parses the set. maxAge is -1 without a max-age.
+func (r *jwksSource) download(ctx context.Context) (*keySet, time.Duration, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.url, nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	req.Header.Set("Accept", "application/jwk-set+json, application/json")
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+		return nil, 0, fmt.Errorf("GET %s: status %s", r.url, resp.Status)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, r.maxBytes+1))
+	if err != nil {
+		return nil, 0, fmt.Errorf("GET %s: %w", r.url, err)
+	}
+	if int64(len(body)) > r.maxBytes {
+		return nil, 0, fmt.Errorf("GET %s: key set larger than %d bytes", r.url, r.maxBytes)
+	}
+	set, err := parseJWKS(body)
+	if err != nil {
+		return nil, 0, fmt.Errorf("GET %s: %w", r.url, err)
+	}
+	return set, cacheMaxAge(resp.Header.Get("Cache-Control")), nil
+}
+
+// cacheMaxAge reads max-age from a Cache-Control header: -1 if absent, 0 for
+// no-cache or no-store.
+func cacheMaxAge(header string) time.Duration {
+	for d := range strings.SplitSeq(header, ",") {
+		d = strings.ToLower(strings.TrimSpace(d))
+		if d == "no-cache" || d == "no-store" {
+			return 0
+		}
+		if v, ok := strings.CutPrefix(d, "max-age="); ok {
+			n, err := strconv.ParseInt(strings.Trim(v, `"`), 10, 64)
+			if err != nil || n < 0 {
+				continue
+			}
+			return time.Duration(min(n, int64(365*24*3600))) * time.Second
+		}
+	}
+	return -1
+}
+
+// parseJWKS turns a JWK Set (RFC 7517 §5) into a keySet. It refuses the
+// whole set, so that the last good one stays in use, if it is not a JSON
+// object with a "keys" array, if a key has an unknown or symmetric "kty",
+// cannot be parsed, is too weak, or shares its kid with another key, or if
+// no signing key remains. Keys marked for encryption ("use" other than
+// "sig") and keys whose "alg" is no JWS algorithm tollgate supports are
+// skipped: they could never verify a token.
+func parseJWKS(body []byte) (*keySet, error) {
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return nil, fmt.Errorf("key set is not a JSON object: %w", err)
+	}
+	var raws []json.RawMessage
+	if err := json.Unmarshal(doc["keys"], &raws); err != nil || raws == nil {
+		return nil, stderrors.New(`key set has no "keys" array`)
+	}
+	set := &keySet{}
+	for i, raw := range raws {
+		k, err := parseJWK(raw)
+		if err != nil {
+			return nil, fmt.Errorf("key %d: %w", i, err)
+		}
+		if k == nil {
+			continue
+		}
+		if k.kid != "" && set.byID(k.kid) != nil {
+			return nil, fmt.Errorf("key %d: kid %q is used twice", i, k.kid)
+		}
+		set.keys = append(set.keys, k)
+	}
+	if len(set.keys) == 0 {
+		return nil, stderrors.New("key set holds no signing key")
+	}
+	return set, nil
+}
+
+// parseJWK returns nil, nil for a key to skip.
+func parseJWK(raw json.RawMessage) (*verifyKey, error) {
+	var meta map[string]any
+	if err := json.Unmarshal(raw, &meta); err != nil || meta == nil {
+		return nil, stderrors.New("not a JSON object")
+	}
+	strs := map[string]string{}
+	for _, name := range []string{"kty", "kid", "use", "alg"} {
+		if v, ok := meta[name]; ok {
+			s, ok := v.(string)
+			if !ok {
+				return nil, fmt.Errorf("%q is not a string", name)
+			}
+			strs[name] = s
+		}
+	}
+	switch strs["kty"] {
+	case "RSA", "EC", "OKP":
+	default:
+		return nil, fmt.Errorf("key type %q is not supported", strs["kty"])
+	}
+	if use, ok := strs["use"]; ok && use != "sig" {
+		return nil, nil
+	}
+	if alg, ok := strs["alg"]; ok {
+		if a := jwsAlgorithms[alg]; a == nil || a.family == familyHMAC {
+			return nil, nil
+		}
+	}
+	jk, err := jwk.ParseKey(raw)
+	if err != nil {
+		return nil, err
+	}
+	var pub any
+	if err := jwk.Export(jk, &pub); err != nil {
+		return nil, err
+	}
+	k := &verifyKey{kid: strs["kid"], alg: strs["alg"]}
+	switch p := pub.(type) {
+	case *rsa.PublicKey:
+		k.rsa = p
+	case *rsa.PrivateKey:
+		k.rsa = &p.PublicKey
+	case *ecdsa.PublicKey:
+		k.ec = p
+	case *ecdsa.PrivateKey:
+		k.ec = &p.PublicKey
+	case ed25519.PublicKey:
+		k.ed = p
+	case ed25519.PrivateKey:
+		k.ed = p.Public().(ed25519.PublicKey)
+	default:
+		return nil, fmt.Errorf("key of type %T cannot verify signatures", pub)
+	}
+	if err := k.check(); err != nil {
+		return nil, err
+	}
+	return k, nil
+}

@@ -1,0 +1,576 @@
+package middleware
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	stderrors "errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	tgerrors "github.com/tollgate/tollgate/errors"
+	"github.com/tollgate/tollgate/principal"
+)
+
+// Defaults for the zero fields of JWTConfig.
+const (
+	defaultJWTLeeway          = 30 * time.Second
+	defaultJWTCacheSize       = 10_000
+	defaultRefreshInterval    = time.Hour
+	defaultMinRefreshInterval = time.Minute
+	defaultMaxRefreshInterval = 24 * time.Hour
+	defaultUnknownKIDCooldown = 30 * time.Second
+	defaultStaleLimit         = 24 * time.Hour
+	defaultFetchTimeout       = 10 * time.Second
+	defaultMaxJWKSBytes       = 1 << 20
+)
+
+// maxJWTBytes bounds the token the verifier will decode. Longer tokens are
+// refused before any base64 or JSON work.
+const maxJWTBytes = 16 << 10
+
+// JWTConfig configures a JWTVerifier. Only Issuers is required; every other
+// zero field takes the documented default, which is the safe choice.
+type JWTConfig struct {
+	// Issuers are the token issuers to trust. A token's "iss" claim picks
+	// exactly one of them, compared byte for byte, before any key is looked
+	// up: a token from an unlisted issuer is refused without network access.
+	Issuers []Issuer
+
+	// Leeway is the clock skew allowed on "exp", "nbf" and "iat". Zero means
+	// 30 seconds; a negative value means no leeway at all.
+	Leeway time.Duration
+
+	// CacheSize bounds the verified-token cache, in entries. Zero means
+	// 10,000; a negative value disables the cache, so that every request
+	// verifies its token's signature.
+	CacheSize int
+
+	// HTTPClient fetches key sets. Nil means a client of the verifier's own
+	// (never http.DefaultClient, whose settings other code may change) that
+	// follows at most five redirects and none off https. Requests are bounded
+	// by FetchTimeout whatever the client's settings.
+	HTTPClient *http.Client
+
+	// RefreshInterval is how often a key set is fetched again when its
+	// response carries no Cache-Control max-age. Zero means one hour.
+	RefreshInterval time.Duration
+	// MinRefreshInterval and MaxRefreshInterval bound a max-age sent by the
+	// key-set endpoint (and RefreshInterval); a failed fetch is retried after
+	// MinRefreshInterval. Zero means one minute and 24 hours.
+	MinRefreshInterval, MaxRefreshInterval time.Duration
+
+	// UnknownKIDCooldown is the least time between two fetches of an
+	// issuer's key set caused by tokens (an unknown "kid", or no usable key
+	// set). Requests that arrive while such a fetch is in flight wait for it;
+	// requests that arrive during the cooldown after it are refused at once.
+	// Zero means 30 seconds.
+	UnknownKIDCooldown time.Duration
+
+	// StaleLimit is how long a key set keeps verifying tokens past the time
+	// it was due to be refreshed, while every fetch fails: a set fetched at
+	// T and due again after R serves until T+R+StaleLimit. Past that, the
+	// issuer's tokens, cached ones included, are refused as Unavailable (503)
+	// until a fetch succeeds. Zero means 24 hours.
+	StaleLimit time.Duration
+
+	// FetchTimeout bounds each key-set fetch, connection to last byte. Zero
+	// means 10 seconds.
+	FetchTimeout time.Duration
+
+	// MaxJWKSBytes bounds a key-set response body; a larger one is a failed
+	// fetch. Zero means 1 MiB.
+	MaxJWKSBytes int64
+
+	// Now is the clock for every time check: token lifetimes, the cache,
+	// the stale limit and the cooldown. Nil means time.Now. The background
+	// refresh is scheduled on real timers, not on Now.
+	Now func() time.Time
+
+	// OnRefreshError is called, from the fetching goroutine, each time a
+	// key-set fetch fails. Nil means a warning through slog.Default().
+	OnRefreshError func(issuer string, err error)
+}
+
+// Issuer is one trusted token issuer and the rules its tokens must meet.
+//
+// Exactly one key source must be given: JWKSURL (asymmetric keys fetched and
+// refreshed), Keys (asymmetric keys fixed at start-up), or HMACSecret (a
+// shared secret). Keys never come from the token: its "jwk", "jku", "x5u"
+// and "x5c" headers are refused, not followed.
+type Issuer struct {
+	// Issuer is the exact "iss" value of this issuer's tokens.
+	Issuer string
+
+	// JWKSURL is the issuer's JSON Web Key Set. It must be https, except on a
+	// loopback host (127.0.0.1, ::1, localhost) for tests.
+	JWKSURL string
+	// Keys are public keys fixed at start-up, looked up by the token's "kid".
+	Keys []StaticKey
+	// HMACSecret is a shared secret for HS256, HS384 or HS512. It must be at
+	// least as long as the output of every HMAC hash in Algorithms (32, 48 or
+	// 64 bytes): a shorter secret is refused at start-up.
+	HMACSecret []byte
+
+	// Audiences are the values accepted in the token's "aud": it must contain
+	// at least one of them. Required unless AnyAudience is set, because a
+	// token minted for another API of the same issuer must not be accepted
+	// here.
+	Audiences []string
+	// AnyAudience accepts a token whatever its "aud", or without one. Set it
+	// only for an issuer that mints tokens for this API alone.
+	AnyAudience bool
+
+	// Algorithms are the accepted "alg" values, required: RS256, RS384,
+	// RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA, or, with
+	// HMACSecret only, HS256, HS384, HS512. "none" is never accepted. A
+	// token's alg must also suit the key its kid names (an RSA key verifies
+	// only RS/PS algorithms, and only the JWK's own "alg" if it has one), so
+	// an RSA public key can never be used as an HMAC secret.
+	Algorithms []string
+
+	// TokenType is the Principal.Type given to this issuer's tokens, e.g.
+	// "customer". With TypeClaim it is the fallback.
+	TokenType string
+	// TypeClaim names a claim whose string value gives Principal.Type, mapped
+	// through TypeValues if that is non-nil. A token without the claim, or
+	// with a value TypeValues does not list, gets TokenType.
+	TypeClaim string
+	// TypeValues maps TypeClaim values to Principal.Type values.
+	TypeValues map[string]string
+
+	// RequiredTyp, if set, is the "typ" header every token must carry, e.g.
+	// "at+jwt" for RFC 9068 access tokens. It is compared case-insensitively
+	// and with or without the "application/" prefix. Setting it keeps this
+	// issuer's ID tokens and other JWTs from being used as access tokens.
+	RequiredTyp string
+
+	// ScopeClaims are the claims scopes are read from; nil means
+	// principal.DefaultScopeClaims. See principal.ParseScopes.
+	ScopeClaims []string
+	// ClientIDClaims are the claims Principal.ClientID is read from, the
+	// first string one winning; nil means "client_id", "azp", "cid".
+	ClientIDClaims []string
+}
+
+// StaticKey is a public key configured in code, for an issuer without a
+// JWKS endpoint.
+type StaticKey struct {
+	// ID is matched against the token's "kid". A token without a kid is
+	// verified by the only key suited to its alg, if there is exactly one.
+	ID string
+	// Algorithm, if set, is the only alg this key verifies.
+	Algorithm string
+	// Public is an *rsa.PublicKey (2048 bits or more), an *ecdsa.PublicKey
+	// (P-256, P-384 or P-521) or an ed25519.PublicKey.
+	Public crypto.PublicKey
+}
+
+var defaultClientIDClaims = []string{"client_id", "azp", "cid"}
+
+// JWTVerifier verifies signed JWT access tokens (compact JWS) from a fixed
+// list of issuers, and turns them into principals. It implements Verifier.
+//
+// # What a token must be
+//
+// The token's "iss" picks the issuer; only then is a key looked up, by the
+// pair (issuer, kid). The token is refused as InvalidToken unless it is a
+// compact JWS (three base64url parts without padding or whitespace: the JSON
+// serialization, JWE and unsecured tokens are refused), its header has an
+// "alg" the issuer allows and that suits the key, no "crit" (no extension is
+// understood, so RFC 7797's unencoded payload is refused with it), no
+// embedded or remote key ("jwk", "jku", "x5u", "x5c"), no "zip" or "enc",
+// and no nested JWT ("cty": "JWT"); its header and claims are JSON objects
+// without duplicate member names; the signature verifies; "aud" names one of
+// the issuer's audiences; "typ" matches RequiredTyp when set; "exp" is
+// present and not past, "nbf" is not in the future and "iat" not in the
+// future, each with Leeway. Which check failed is never told to the client
+// (it is in the error's Err for logs), except that an expired token whose
+// signature verified is refused as ExpiredToken, as RFC 6750 allows.
+//
+// # Keys
+//
+// A JWKS is fetched at start-up, then again in the background: after the
+// response's Cache-Control max-age, bounded by MinRefreshInterval and
+// MaxRefreshInterval, or after RefreshInterval. Requests read the keys
+// through an atomic pointer to an immutable set, without locking. A token
+// whose kid is not in the set (or that arrives while the issuer has no
+// usable set) causes one fetch, shared by every request that needs it; those
+// requests wait for it, at most FetchTimeout or until their own context
+// ends. Such fetches happen at most once per UnknownKIDCooldown; during the
+// cooldown these tokens are refused at once, so a flood of made-up kids costs
+// the issuer one fetch per cooldown and no request waits on a timer. A fetch
+// that fails (network error, timeout, non-200, a body over MaxJWKSBytes, bad
+// JSON, an empty set, a key of an unknown type or too weak) leaves the last
+// good set in place until StaleLimit past its refresh time; after that, and
+// before the first success, the issuer's tokens are refused as Unavailable
+// (503). A key removed from the set stops verifying at the next successful
+// fetch.
+//
+// # Verified-token cache
+//
+// A token that verified is remembered, by its exact bytes, with the
+// principal built from it, in a bounded LRU (CacheSize entries). A later
+// request with the same token is answered from memory, without allocating
+// and in a few hundred nanoseconds at most, while the clock is
+// before the token's "exp" (no leeway is added: past exp the token goes
+// through full verification, which may still accept it within Leeway, and
+// then refuses it), while the issuer's key set is the one that verified it
+// (a set with other keys drops the issuer's entries; a refresh that returns
+// the same keys keeps them), and within the stale limit. The principal is
+// shared by every request that presents the token: treat it as read-only.
+//
+// A JWTVerifier is safe for concurrent use. Close stops the background
+// refresh; so does cancelling the context given to NewJWTVerifier.
+type JWTVerifier struct {
+	issuers  map[string]*jwtIssuer
+	remotes  []*jwksSource
+	cache    *tokenCache
+	now      func() time.Time
+	leeway   time.Duration
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	closeOne sync.Once
+}
+
+// jwtIssuer is an Issuer compiled for the request path.
+type jwtIssuer struct {
+	name           string
+	algs           []*jwsAlgorithm
+	audiences      []string
+	anyAudience    bool
+	requiredTyp    string
+	tokenType      string
+	typeClaim      string
+	typeValues     map[string]string
+	scopeClaims    []string
+	clientIDClaims []string
+	static         *keySet     // Keys or HMACSecret
+	remote         *jwksSource // JWKSURL
+}
+
+// NewJWTVerifier checks cfg, fetches every issuer's JWKS once (waiting at
+// most FetchTimeout; a failure is reported through OnRefreshError, not
+// returned, and the issuer's tokens are Unavailable until a fetch succeeds),
+// and starts the background refresh, which runs until Close or until ctx is
+// done. It returns an error, and starts nothing, if cfg is invalid.
+func NewJWTVerifier(ctx context.Context, cfg JWTConfig) (*JWTVerifier, error) {
+	c, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	v := &JWTVerifier{issuers: make(map[string]*jwtIssuer, len(c.Issuers)), now: c.Now, leeway: c.Leeway}
+	for i, is := range c.Issuers {
+		ji, err := compileIssuer(is)
+		if err != nil {
+			return nil, fmt.Errorf("middleware: JWTConfig.Issuers[%d] (%q): %w", i, is.Issuer, err)
+		}
+		if _, dup := v.issuers[is.Issuer]; dup {
+			return nil, fmt.Errorf("middleware: JWTConfig.Issuers[%d]: issuer %q is listed twice", i, is.Issuer)
+		}
+		if is.JWKSURL != "" {
+			ji.remote = newJWKSSource(is.Issuer, is.JWKSURL, &c)
+			v.remotes = append(v.remotes, ji.remote)
+		}
+		v.issuers[is.Issuer] = ji
+	}
+	if c.CacheSize > 0 {
+		v.cache = newTokenCache(c.CacheSize)
+	}
+	ctx, v.cancel = context.WithCancel(ctx)
+	for _, r := range v.remotes {
+		r.start(ctx, &v.wg)
+	}
+	for _, r := range v.remotes {
+		r.wait(ctx, r.fetchNow(true))
+	}
+	for _, r := range v.remotes {
+		v.wg.Add(1)
+		go func() {
+			defer v.wg.Done()
+			r.refreshLoop(ctx)
+		}()
+	}
+	return v, nil
+}
+
+// Close stops the background refresh and waits for it to end. Tokens keep
+// being verified with the keys held at that moment, until the stale limit.
+// Close is safe to call more than once.
+func (v *JWTVerifier) Close() error {
+	v.closeOne.Do(func() {
+		v.cancel()
+		for _, r := range v.remotes {
+			r.stop()
+		}
+		v.wg.Wait()
+	})
+	return nil
+}
+
+// Refresh fetches every issuer's JWKS now, ignoring the cooldown, and
+// returns the failures joined. It is for operators who know a rotation just
+// happened, and for tests, which use it instead of waiting for the timer.
+func (v *JWTVerifier) Refresh(ctx context.Context) error {
+	var errs []error
+	for _, r := range v.remotes {
+		call := r.fetchNow(true)
+		if err := r.wait(ctx, call); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", r.issuer, err))
+		}
+	}
+	return stderrors.Join(errs...)
+}
+
+// Verify returns the principal token stands for, or an *errors.Error of kind
+// InvalidToken, ExpiredToken or Unavailable whose Err says why. A token seen
+// before is answered from the cache without allocating.
+func (v *JWTVerifier) Verify(ctx context.Context, token string) (*principal.Principal, error) {
+	if v.cache != nil {
+		if e := v.cache.get(token); e != nil {
+			if p := v.fromCache(e); p != nil {
+				return p, nil
+			}
+			v.cache.remove(token)
+		}
+	}
+	return v.verify(ctx, token)
+}
+
+func (v *JWTVerifier) fromCache(e *cacheEntry) *principal.Principal {
+	now := v.now()
+	if !now.Before(e.exp) {
+		return nil
+	}
+	if r := e.issuer.remote; r != nil {
+		set := r.set.Load()
+		if set == nil || set.gen != e.gen || r.stale(now) {
+			return nil
+		}
+	}
+	return e.principal
+}
+
+func (c *JWTConfig) withDefaults() (JWTConfig, error) {
+	out := *c
+	if len(out.Issuers) == 0 {
+		return out, stderrors.New("middleware: JWTConfig.Issuers is empty: no token could ever be accepted")
+	}
+	durations := []struct {
+		name string
+		d    *time.Duration
+		def  time.Duration
+	}{
+		{"RefreshInterval", &out.RefreshInterval, defaultRefreshInterval},
+		{"MinRefreshInterval", &out.MinRefreshInterval, defaultMinRefreshInterval},
+		{"MaxRefreshInterval", &out.MaxRefreshInterval, defaultMaxRefreshInterval},
+		{"UnknownKIDCooldown", &out.UnknownKIDCooldown, defaultUnknownKIDCooldown},
+		{"StaleLimit", &out.StaleLimit, defaultStaleLimit},
+		{"FetchTimeout", &out.FetchTimeout, defaultFetchTimeout},
+	}
+	for _, d := range durations {
+		if *d.d < 0 {
+			return out, fmt.Errorf("middleware: JWTConfig.%s is negative (%v)", d.name, *d.d)
+		}
+		if *d.d == 0 {
+			*d.d = d.def
+		}
+	}
+	if out.MinRefreshInterval > out.MaxRefreshInterval {
+		return out, fmt.Errorf("middleware: JWTConfig.MinRefreshInterval (%v) exceeds MaxRefreshInterval (%v)", out.MinRefreshInterval, out.MaxRefreshInterval)
+	}
+	switch {
+	case out.Leeway == 0:
+		out.Leeway = defaultJWTLeeway
+	case out.Leeway < 0:
+		out.Leeway = 0
+	}
+	if out.CacheSize == 0 {
+		out.CacheSize = defaultJWTCacheSize
+	}
+	if out.MaxJWKSBytes < 0 {
+		return out, fmt.Errorf("middleware: JWTConfig.MaxJWKSBytes is negative (%d)", out.MaxJWKSBytes)
+	}
+	if out.MaxJWKSBytes == 0 {
+		out.MaxJWKSBytes = defaultMaxJWKSBytes
+	}
+	if out.HTTPClient == nil {
+		out.HTTPClient = &http.Client{CheckRedirect: checkJWKSRedirect}
+	}
+	if out.Now == nil {
+		out.Now = time.Now
+	}
+	if out.OnRefreshError == nil {
+		out.OnRefreshError = func(issuer string, err error) {
+			slog.Default().Warn("tollgate: JWKS fetch failed", "issuer", issuer, "error", err)
+		}
+	}
+	return out, nil
+}
+
+func compileIssuer(is Issuer) (*jwtIssuer, error) {
+	if is.Issuer == "" {
+		return nil, stderrors.New("the Issuer field is empty")
+	}
+	sources := 0
+	for _, set := range []bool{is.JWKSURL != "", len(is.Keys) > 0, len(is.HMACSecret) > 0} {
+		if set {
+			sources++
+		}
+	}
+	if sources != 1 {
+		return nil, stderrors.New("exactly one of JWKSURL, Keys and HMACSecret must be set")
+	}
+	if len(is.Audiences) == 0 && !is.AnyAudience {
+		return nil, stderrors.New("no Audiences: list this API's audiences, or set AnyAudience to accept tokens minted for any API")
+	}
+	if slices.Contains(is.Audiences, "") {
+		return nil, stderrors.New("an empty string in Audiences")
+	}
+	if len(is.Algorithms) == 0 {
+		return nil, stderrors.New("no Algorithms: list the algorithms this issuer signs with")
+	}
+	ji := &jwtIssuer{
+		name:           is.Issuer,
+		audiences:      slices.Clone(is.Audiences),
+		anyAudience:    is.AnyAudience,
+		requiredTyp:    normalizeTyp(is.RequiredTyp),
+		tokenType:      is.TokenType,
+		typeClaim:      is.TypeClaim,
+		typeValues:     is.TypeValues,
+		scopeClaims:    slices.Clone(is.ScopeClaims),
+		clientIDClaims: slices.Clone(is.ClientIDClaims),
+	}
+	if ji.clientIDClaims == nil {
+		ji.clientIDClaims = defaultClientIDClaims
+	}
+	hmacKeys := len(is.HMACSecret) > 0
+	for _, name := range is.Algorithms {
+		a := jwsAlgorithms[name]
+		if a == nil {
+			return nil, fmt.Errorf("algorithm %q is not supported (never \"none\"; names are case-sensitive)", name)
+		}
+		if (a.family == familyHMAC) != hmacKeys {
+			if hmacKeys {
+				return nil, fmt.Errorf("algorithm %s needs an asymmetric key, but this issuer has an HMACSecret", name)
+			}
+			return nil, fmt.Errorf("algorithm %s needs HMACSecret; it is never allowed with public keys", name)
+		}
+		if hmacKeys && len(is.HMACSecret) < a.hash.Size() {
+			return nil, fmt.Errorf("HMACSecret is %d bytes; %s needs at least %d", len(is.HMACSecret), name, a.hash.Size())
+		}
+		if !slices.Contains(ji.algs, a) {
+			ji.algs = append(ji.algs, a)
+		}
+	}
+	switch {
+	case is.JWKSURL != "":
+		if err := checkJWKSURL(is.JWKSURL); err != nil {
+			return nil, err
+		}
+	case hmacKeys:
+		ji.static = &keySet{gen: nextKeySetGen(), keys: []*verifyKey{{secret: slices.Clone(is.HMACSecret)}}}
+	default:
+		set := &keySet{gen: nextKeySetGen()}
+		for i, sk := range is.Keys {
+			k, err := staticKey(sk)
+			if err != nil {
+				return nil, fmt.Errorf("static key %d (%q): %w", i, sk.ID, err)
+			}
+			if k.alg != "" && !slices.ContainsFunc(ji.algs, func(a *jwsAlgorithm) bool { return a.name == k.alg }) {
+				return nil, fmt.Errorf("static key %d (%q): its Algorithm %s is not in Algorithms", i, sk.ID, k.alg)
+			}
+			if !slices.ContainsFunc(ji.algs, k.suits) {
+				return nil, fmt.Errorf("static key %d (%q): no algorithm in Algorithms suits this key", i, sk.ID)
+			}
+			if k.kid != "" && set.byID(k.kid) != nil {
+				return nil, fmt.Errorf("static key %d: key ID %q is used twice", i, sk.ID)
+			}
+			set.keys = append(set.keys, k)
+		}
+		ji.static = set
+	}
+	return ji, nil
+}
+
+func staticKey(sk StaticKey) (*verifyKey, error) {
+	k := &verifyKey{kid: sk.ID, alg: sk.Algorithm}
+	switch pub := sk.Public.(type) {
+	case *rsa.PublicKey:
+		k.rsa = pub
+	case *ecdsa.PublicKey:
+		k.ec = pub
+	case ed25519.PublicKey:
+		k.ed = pub
+	case nil:
+		return nil, stderrors.New("no Public key")
+	default:
+		return nil, fmt.Errorf("the Public key is a %T; want *rsa.PublicKey, *ecdsa.PublicKey or ed25519.PublicKey", sk.Public)
+	}
+	if err := k.check(); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+func checkJWKSURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("JWKSURL: %w", err)
+	}
+	if u.Host == "" {
+		return fmt.Errorf("JWKSURL %q has no host", raw)
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		host := u.Hostname()
+		if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
+			return nil
+		}
+	}
+	return fmt.Errorf("JWKSURL %q must be https (plain http only on a loopback host), since whoever can alter the key set can mint tokens", raw)
+}
+
+// checkJWKSRedirect keeps the default client from following a redirect off
+// https, or round in circles.
+func checkJWKSRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= 5 {
+		return stderrors.New("too many redirects")
+	}
+	return checkJWKSURL(req.URL.String())
+}
+
+func normalizeTyp(typ string) string {
+	typ = strings.ToLower(typ)
+	return strings.TrimPrefix(typ, "application/")
+}
+
+// The messages the client sees. Which check failed is in Err, never here.
+const (
+	msgInvalidToken = "The access token is invalid"
+	msgExpiredToken = "The access token expired"
+	msgUnavailable  = "The service is temporarily unavailable"
+)
+
+func refuseInvalid(cause error) error {
+	return &tgerrors.Error{Kind: tgerrors.InvalidToken, Message: msgInvalidToken, Err: cause}
+}
+
+func refuseExpired(cause error) error {
+	return &tgerrors.Error{Kind: tgerrors.ExpiredToken, Message: msgExpiredToken, Err: cause}
+}
+
+func refuseUnavailable(cause error) error {
+	return &tgerrors.Error{Kind: tgerrors.Unavailable, Message: msgUnavailable, Err: cause}
+}

@@ -1,0 +1,49 @@
+package middleware_test
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/tollgate/tollgate/authtest"
+	tgerrors "github.com/tollgate/tollgate/errors"
+	"github.com/tollgate/tollgate/middleware"
+)
+
+// A verifier for one issuer with a JWKS endpoint. Its tokens must be meant
+// for this API (aud) and signed with RS256 or ES256 by a key in the set.
+func ExampleNewJWTVerifier() {
+	idp, err := authtest.NewLocalIssuer()
+	if err != nil {
+		panic(err)
+	}
+	defer idp.Close()
+
+	ctx := context.Background()
+	v, err := middleware.NewJWTVerifier(ctx, middleware.JWTConfig{
+		Issuers: []middleware.Issuer{{
+			Issuer:     idp.URL(),
+			JWKSURL:    idp.JWKSURL(),
+			Audiences:  []string{"orders-api"},
+			Algorithms: []string{"RS256", "ES256"},
+			TokenType:  "customer",
+		}},
+	})
+	if err != nil {
+		panic(err)
+	}
+	defer v.Close()
+
+	token := idp.Mint(map[string]any{"sub": "user-1", "aud": "orders-api", "scope": "orders:read orders:write"})
+	p, err := v.Verify(ctx, token)
+	fmt.Println(p.Subject, p.Type, p.Scopes, err)
+
+	_, err = v.Verify(ctx, idp.Mint(map[string]any{"sub": "user-1", "aud": "billing-api"}))
+	fmt.Println(tgerrors.KindOf(err))
+
+	_, err = v.Verify(ctx, idp.Mint(map[string]any{"sub": "user-1", "aud": "orders-api", "exp": 1}))
+	fmt.Println(tgerrors.KindOf(err))
+	// Output:
+	// user-1 customer [orders:read orders:write] <nil>
+	// invalid_token
+	// expired_token
+}

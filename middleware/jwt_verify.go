@@ -1,0 +1,382 @@
+package middleware
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	stderrors "errors"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/tollgate/tollgate/principal"
+)
+
+// The causes a token is refused for, carried in errors.Error.Err for logs
+// and for errors.Is in tests. None of them reaches the client.
+var (
+	errJWTMalformed      = stderrors.New("not a compact JWS")
+	errJWTDuplicate      = stderrors.New("duplicate JSON member name")
+	errJWTHeader         = stderrors.New("header refused")
+	errJWTUnknownIssuer  = stderrors.New("issuer not trusted")
+	errJWTAlgorithm      = stderrors.New("algorithm not allowed for this issuer")
+	errJWTType           = stderrors.New("typ header not accepted")
+	errJWTAudience       = stderrors.New("audience not accepted")
+	errJWTClaim          = stderrors.New("claim malformed or missing")
+	errJWTNoKey          = stderrors.New("no key suits the token's kid and alg")
+	errJWTSignature      = stderrors.New("signature does not verify")
+	errJWTExpired        = stderrors.New("token expired")
+	errJWTNotYetValid    = stderrors.New("token not valid yet (nbf)")
+	errJWTIssuedInFuture = stderrors.New("token issued in the future (iat)")
+	errJWKSUnavailable   = stderrors.New("no valid key set for the issuer")
+)
+
+// base64URL is the only alphabet a compact JWS may use (RFC 7515 §2: no
+// padding, no line breaks, no whitespace). Go's decoder skips '\r' and '\n',
+// so the bytes are checked before it sees them.
+var base64URL = func() (t [256]bool) {
+	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") {
+		t[c] = true
+	}
+	return t
+}()
+
+// strictB64 refuses non-zero trailing bits, so that one token has exactly
+// one spelling.
+var strictB64 = base64.RawURLEncoding.Strict()
+
+// splitCompact returns the positions of the two dots of a compact JWS, after
+// checking that the token is three non-empty base64url parts. This refuses
+// the JWS JSON serialization, JWE (five parts), unsecured JWS (empty
+// signature), padding and whitespace.
+func splitCompact(token string) (d1, d2 int, err error) {
+	if len(token) > maxJWTBytes {
+		return 0, 0, fmt.Errorf("%w: longer than %d bytes", errJWTMalformed, maxJWTBytes)
+	}
+	d1, d2 = -1, -1
+	for i := 0; i < len(token); i++ {
+		c := token[i]
+		switch {
+		case base64URL[c]:
+		case c == '.' && d1 < 0:
+			d1 = i
+		case c == '.' && d2 < 0:
+			d2 = i
+		default:
+			return 0, 0, fmt.Errorf("%w: unexpected byte %q at %d", errJWTMalformed, c, i)
+		}
+	}
+	if d2 < 0 || d1 == 0 || d2 == d1+1 || d2 == len(token)-1 {
+		return 0, 0, fmt.Errorf("%w: want three non-empty parts", errJWTMalformed)
+	}
+	return d1, d2, nil
+}
+
+// decodeObject decodes one base64url part holding a JSON object. Duplicate
+// member names are refused rather than resolved: RFC 7515 §5.2 and RFC 7519
+// §4 allow either, and refusing leaves no room for two parsers to read the
+// same token differently.
+func decodeObject(part string) (map[string]any, error) {
+	b, err := strictB64.DecodeString(part)
+	if err != nil {
+		return nil, fmt.Errorf("%w: base64url: %v", errJWTMalformed, err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("%w: JSON: %v", errJWTMalformed, err)
+	}
+	if m == nil {
+		return nil, fmt.Errorf("%w: not a JSON object", errJWTMalformed)
+	}
+	if topLevelMembers(b) != len(m) {
+		return nil, errJWTDuplicate
+	}
+	return m, nil
+}
+
+// topLevelMembers counts the members of the JSON object in b, which must be
+// valid JSON: one ':' per member at depth 1 outside strings. Names that are
+// equal once unescaped ("a" and "\u0061") are one map key but two members,
+// so the count exposes them too.
+func topLevelMembers(b []byte) int {
+	n, depth, inString, escaped := 0, 0, false, false
+	for _, c := range b {
+		if inString {
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+		case ':':
+			if depth == 1 {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+type jwsHeader struct {
+	alg, kid, typ string
+	hasKID        bool
+}
+
+// parseHeader reads the members the verifier uses and refuses those that
+// would have it trust something other than its configuration (RFC 8725
+// §3.1, §3.10 and RFC 7515 §4.1.11). Other members are ignored, as RFC 7515
+// requires.
+func parseHeader(h map[string]any) (jwsHeader, error) {
+	var out jwsHeader
+	for name, val := range h {
+		switch name {
+		case "alg", "kid", "typ", "cty":
+			s, ok := val.(string)
+			if !ok {
+				return out, fmt.Errorf("%w: %q is not a string", errJWTHeader, name)
+			}
+			switch name {
+			case "alg":
+				out.alg = s
+			case "kid":
+				out.kid, out.hasKID = s, true
+			case "typ":
+				out.typ = s
+			case "cty":
+				if normalizeTyp(s) == "jwt" {
+					return out, fmt.Errorf("%w: nested JWT (cty %q)", errJWTHeader, s)
+				}
+			}
+		case "crit", "b64":
+			return out, fmt.Errorf("%w: %q: no JWS extension is supported", errJWTHeader, name)
+		case "jwk", "jku", "x5u", "x5c":
+			return out, fmt.Errorf("%w: %q: keys are never taken from the token", errJWTHeader, name)
+		case "zip", "enc":
+			return out, fmt.Errorf("%w: %q belongs to JWE", errJWTHeader, name)
+		}
+	}
+	if out.alg == "" {
+		return out, fmt.Errorf("%w: no alg", errJWTHeader)
+	}
+	return out, nil
+}
+
+func (is *jwtIssuer) algorithm(name string) *jwsAlgorithm {
+	for _, a := range is.algs {
+		if a.name == name {
+			return a
+		}
+	}
+	return nil
+}
+
+// tokenTimes are a token's registered time claims.
+type tokenTimes struct {
+	exp, nbf, iat    time.Time
+	hasNBF, hasIAT   bool
+	audience         []string
+	subject, tokenID string
+}
+
+func readClaims(claims map[string]any) (tokenTimes, error) {
+	var t tokenTimes
+	var ok bool
+	var err error
+	if t.exp, ok, err = numericDate(claims, "exp"); err != nil {
+		return t, err
+	} else if !ok {
+		return t, fmt.Errorf("%w: no exp", errJWTClaim)
+	}
+	if t.nbf, t.hasNBF, err = numericDate(claims, "nbf"); err != nil {
+		return t, err
+	}
+	if t.iat, t.hasIAT, err = numericDate(claims, "iat"); err != nil {
+		return t, err
+	}
+	switch aud := claims["aud"].(type) {
+	case nil:
+	case string:
+		t.audience = []string{aud}
+	case []any:
+		t.audience = make([]string, len(aud))
+		for i, a := range aud {
+			s, ok := a.(string)
+			if !ok {
+				return t, fmt.Errorf("%w: aud holds a non-string", errJWTClaim)
+			}
+			t.audience[i] = s
+		}
+	default:
+		return t, fmt.Errorf("%w: aud is neither a string nor an array", errJWTClaim)
+	}
+	for _, c := range []struct {
+		name string
+		dst  *string
+	}{{"sub", &t.subject}, {"jti", &t.tokenID}} {
+		if v, present := claims[c.name]; present {
+			s, ok := v.(string)
+			if !ok {
+				return t, fmt.Errorf("%w: %s is not a string", errJWTClaim, c.name)
+			}
+			*c.dst = s
+		}
+	}
+	return t, nil
+}
+
+// maxNumericDate keeps seconds exactly representable and far from int64
+// overflow once turned into a time.
+const maxNumericDate = 1 << 50
+
+func numericDate(claims map[string]any, name string) (time.Time, bool, error) {
+	v, present := claims[name]
+	if !present {
+		return time.Time{}, false, nil
+	}
+	f, ok := v.(float64)
+	if !ok || math.Abs(f) > maxNumericDate {
+		return time.Time{}, false, fmt.Errorf("%w: %s is not a NumericDate", errJWTClaim, name)
+	}
+	sec := math.Floor(f)
+	return time.Unix(int64(sec), int64((f-sec)*1e9)), true, nil
+}
+
+func (is *jwtIssuer) acceptsAudience(aud []string) bool {
+	if is.anyAudience {
+		return true
+	}
+	for _, a := range aud {
+		if slices.Contains(is.audiences, a) {
+			return true
+		}
+	}
+	return false
+}
+
+// verify is the full path for a token the cache does not answer. Checks that
+// need no key come first, so that a token refused anyway never costs a key
+// lookup, a fetch or a signature check.
+func (v *JWTVerifier) verify(ctx context.Context, token string) (*principal.Principal, error) {
+	d1, d2, err := splitCompact(token)
+	if err != nil {
+		return nil, refuseInvalid(err)
+	}
+	hm, err := decodeObject(token[:d1])
+	if err != nil {
+		return nil, refuseInvalid(fmt.Errorf("header: %w", err))
+	}
+	h, err := parseHeader(hm)
+	if err != nil {
+		return nil, refuseInvalid(err)
+	}
+	claims, err := decodeObject(token[d1+1 : d2])
+	if err != nil {
+		return nil, refuseInvalid(fmt.Errorf("claims: %w", err))
+	}
+	iss, _ := claims["iss"].(string)
+	is := v.issuers[iss]
+	if is == nil {
+		return nil, refuseInvalid(fmt.Errorf("%w: %q", errJWTUnknownIssuer, iss))
+	}
+	alg := is.algorithm(h.alg)
+	if alg == nil {
+		return nil, refuseInvalid(fmt.Errorf("%w: %q", errJWTAlgorithm, h.alg))
+	}
+	if is.requiredTyp != "" && normalizeTyp(h.typ) != is.requiredTyp {
+		return nil, refuseInvalid(fmt.Errorf("%w: %q", errJWTType, h.typ))
+	}
+	tc, err := readClaims(claims)
+	if err != nil {
+		return nil, refuseInvalid(err)
+	}
+	if !is.acceptsAudience(tc.audience) {
+		return nil, refuseInvalid(fmt.Errorf("%w: %q", errJWTAudience, tc.audience))
+	}
+	sig, err := strictB64.DecodeString(token[d2+1:])
+	if err != nil {
+		return nil, refuseInvalid(fmt.Errorf("%w: signature: %v", errJWTMalformed, err))
+	}
+
+	key, gen, err := v.key(ctx, is, h, alg)
+	if err != nil {
+		return nil, err
+	}
+	if !verifySignature(alg, key, token[:d2], sig) {
+		return nil, refuseInvalid(errJWTSignature)
+	}
+
+	now := v.now()
+	if !now.Before(tc.exp.Add(v.leeway)) {
+		return nil, refuseExpired(fmt.Errorf("%w at %v", errJWTExpired, tc.exp))
+	}
+	if tc.hasNBF && now.Add(v.leeway).Before(tc.nbf) {
+		return nil, refuseInvalid(fmt.Errorf("%w: nbf %v", errJWTNotYetValid, tc.nbf))
+	}
+	if tc.hasIAT && tc.iat.After(now.Add(v.leeway)) {
+		return nil, refuseInvalid(fmt.Errorf("%w: iat %v", errJWTIssuedInFuture, tc.iat))
+	}
+
+	p := is.principal(claims, &tc)
+	if v.cache != nil && now.Before(tc.exp) {
+		v.cache.put(token, &cacheEntry{principal: p, exp: tc.exp, issuer: is, gen: gen})
+	}
+	return p, nil
+}
+
+// key finds the key for the token's (issuer, kid) and alg.
+func (v *JWTVerifier) key(ctx context.Context, is *jwtIssuer, h jwsHeader, a *jwsAlgorithm) (*verifyKey, uint64, error) {
+	if is.static != nil {
+		if k := is.static.find(h.kid, h.hasKID, a); k != nil {
+			return k, is.static.gen, nil
+		}
+		return nil, 0, refuseInvalid(fmt.Errorf("%w: kid %q, alg %s", errJWTNoKey, h.kid, a.name))
+	}
+	return is.remote.key(ctx, h.kid, h.hasKID, a)
+}
+
+func (is *jwtIssuer) principal(claims map[string]any, tc *tokenTimes) *principal.Principal {
+	p := &principal.Principal{
+		Subject:   tc.subject,
+		Issuer:    is.name,
+		Type:      is.tokenType,
+		TokenID:   tc.tokenID,
+		Audience:  tc.audience,
+		Scopes:    principal.ParseScopes(claims, is.scopeClaims...),
+		ExpiresAt: tc.exp,
+		Claims:    claims,
+	}
+	if tc.hasIAT {
+		p.IssuedAt = tc.iat
+	}
+	if tc.hasNBF {
+		p.NotBefore = tc.nbf
+	}
+	for _, name := range is.clientIDClaims {
+		if s, ok := claims[name].(string); ok && s != "" {
+			p.ClientID = s
+			break
+		}
+	}
+	if is.typeClaim != "" {
+		if s, ok := claims[is.typeClaim].(string); ok {
+			if is.typeValues == nil {
+				p.Type = s
+			} else if t, ok := is.typeValues[s]; ok {
+				p.Type = t
+			}
+		}
+	}
+	return p
+}
