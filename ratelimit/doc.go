@@ -1,0 +1,82 @@
+// Package ratelimit is tollgate's rate-limiting middleware: token buckets
+// per key, the X-RateLimit-* headers on every response, and 429
+// rate_limited refusals in the request's error format.
+//
+//	limit := ratelimit.New(ratelimit.Config{
+//		Limits: []ratelimit.Limit{
+//			{Name: "burst", Events: 10, Per: time.Second},
+//			{Name: "hourly", Events: 1000, Per: time.Hour},
+//		},
+//	})
+//	handler := errors.Use(errors.Envelope)(ipfilter(authenticate(limit(mux))))
+//
+// # The model
+//
+// Each Limit is a token bucket of Capacity tokens (Burst, or Events), full
+// at first, refilled at Events per Per. A request takes one token from every
+// limit of its key, or, if any of them has less than one, takes nothing and
+// is refused. A key with several limits (a burst per second and a quota per
+// hour) is therefore decided atomically.
+//
+// # Keys
+//
+// Config.Key names the bucket: KeyByPrincipal (client id, else subject),
+// KeyByIP (IPv4 whole, IPv6 by /64), KeyByIPPrefix, KeyByHeader, KeyByRoute,
+// or any func(*http.Request) (string, bool) the application writes;
+// FirstKey and JoinKeys combine them. The default is the principal, falling
+// back to the client IP resolved by ipfilter. A request with no key at all
+// (no principal and no client IP, as on a Unix socket) is not waved
+// through: all such requests share one bucket, "anonymous", under the same
+// limits.
+//
+// An account's own limit comes from Config.LimitFor: LimitFromClaim reads it
+// from a numeric claim of the token, or the application looks it up.
+//
+// # Headers
+//
+// Every response, allowed or refused, carries:
+//
+//	X-RateLimit-Limit      the bucket's capacity: the most requests that can
+//	                       be made back to back from a full bucket.
+//	X-RateLimit-Remaining  whole tokens left after this request: how many
+//	                       more requests would succeed right now.
+//	X-RateLimit-Reset      when the bucket will be full again (Remaining back
+//	                       to Limit), as a Unix time in seconds, rounded up;
+//	                       with Config.ResetSeconds, as seconds from now.
+//
+// A token bucket has no fixed window: tokens trickle back one every
+// Per/Events, so Remaining can grow before Reset. Reset is the conservative
+// answer, the moment the full Limit is available again. A refused request
+// also carries Retry-After: the whole seconds, rounded up, until one token
+// is back.
+//
+// With several limits, the headers describe the most restrictive one: on a
+// refusal the limit that refused with the longest wait, otherwise the one
+// with the fewest tokens left.
+//
+// With Config.IETFHeaders, the structured fields of
+// draft-ietf-httpapi-ratelimit-headers-10 are added:
+//
+//	RateLimit-Policy: "burst";q=10;w=1, "hourly";q=1000;w=3600
+//	RateLimit: "burst";r=9;t=1
+//
+// RateLimit-Policy lists every limit of the key, with q its capacity and w
+// the seconds an empty bucket takes to fill (Limit.Window, rounded up);
+// RateLimit reports the most restrictive limit with r as Remaining and t as
+// the seconds until it is full again. The draft is not final; the
+// X-RateLimit-* headers are what clients rely on today.
+//
+// # Stores
+//
+// The default MemoryStore keeps buckets in sharded, bounded LRU caches
+// (MaxKeys, default 100,000; evictions are counted by Evictions) and decides
+// exactly under contention: the clock is read under the shard lock and a
+// bucket's time never runs backwards. ratelimit/redisstore shares the same
+// limits between replicas with one Redis round trip per decision, and fails
+// open onto a local MemoryStore or closed with 503, as configured.
+//
+// A Store error refuses the request with 503 unavailable and Retry-After
+// (the store's, or 1 s).
+// A limit is never lifted because something failed, unless a store was
+// configured to fail open.
+package ratelimit

@@ -1,0 +1,241 @@
+package ratelimit_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tollgate/tollgate/ratelimit"
+)
+
+func TestMemoryStoreIsExactUnderContention(t *testing.T) {
+	clocks := map[string]func() time.Time{
+		"frozen fake clock": newClock().Now,
+		// A real clock with a refill slow enough that no token comes
+		// back during the test: the case x/time/rate's Allow gets wrong.
+		"real clock": time.Now,
+	}
+	for name, now := range clocks {
+		t.Run(name, func(t *testing.T) {
+			s := ratelimit.NewMemoryStore(ratelimit.MemoryConfig{Now: now})
+			limits := []ratelimit.Limit{{Events: 100, Per: time.Hour}}
+			var allowed atomic.Int64
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			for range 1000 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-start
+					d, err := s.Allow(context.Background(), "one-key", limits)
+					if err != nil {
+						t.Error(err)
+					}
+					if d.Allowed {
+						allowed.Add(1)
+					}
+				}()
+			}
+			close(start)
+			wg.Wait()
+			if got := allowed.Load(); got != 100 {
+				t.Fatalf("1,000 concurrent requests on a bucket of 100: %d allowed, want exactly 100", got)
+			}
+		})
+	}
+}
+
+func TestMemoryStoreDecisions(t *testing.T) {
+	perSecond := []ratelimit.Limit{{Name: "s", Events: 1, Per: time.Second, Burst: 3}}
+	type step struct {
+		advance time.Duration
+		want    ratelimit.Decision
+	}
+	tests := []struct {
+		name   string
+		limits []ratelimit.Limit
+		steps  []step
+	}{
+		{
+			name:   "a full bucket allows Burst requests, then refuses until a token is back",
+			limits: perSecond,
+			steps: []step{
+				{want: ratelimit.Decision{Allowed: true, Limit: 3, Remaining: 2, Reset: time.Second}},
+				{want: ratelimit.Decision{Allowed: true, Limit: 3, Remaining: 1, Reset: 2 * time.Second}},
+				{want: ratelimit.Decision{Allowed: true, Limit: 3, Remaining: 0, Reset: 3 * time.Second}},
+				{want: ratelimit.Decision{Limit: 3, Remaining: 0, Reset: 3 * time.Second, RetryAfter: time.Second}},
+				{advance: 400 * time.Millisecond, want: ratelimit.Decision{Limit: 3, Remaining: 0, Reset: 2600 * time.Millisecond, RetryAfter: 600 * time.Millisecond}},
+				{advance: 600 * time.Millisecond, want: ratelimit.Decision{Allowed: true, Limit: 3, Remaining: 0, Reset: 3 * time.Second}},
+			},
+		},
+		{
+			name:   "the bucket refills up to its capacity and no further",
+			limits: perSecond,
+			steps: []step{
+				{want: ratelimit.Decision{Allowed: true, Limit: 3, Remaining: 2, Reset: time.Second}},
+				{advance: time.Hour, want: ratelimit.Decision{Allowed: true, Limit: 3, Remaining: 2, Reset: time.Second}},
+			},
+		},
+		{
+			name:   "a clock that goes backwards refills nothing",
+			limits: perSecond,
+			steps: []step{
+				{want: ratelimit.Decision{Allowed: true, Limit: 3, Remaining: 2, Reset: time.Second}},
+				{advance: -time.Hour, want: ratelimit.Decision{Allowed: true, Limit: 3, Remaining: 1, Reset: 2 * time.Second}},
+				{advance: time.Hour, want: ratelimit.Decision{Allowed: true, Limit: 3, Remaining: 0, Reset: 3 * time.Second}},
+			},
+		},
+		{
+			name: "with several limits the one with fewest tokens left is reported",
+			limits: []ratelimit.Limit{
+				{Name: "burst", Events: 3, Per: time.Second},
+				{Name: "quota", Events: 2, Per: time.Hour},
+			},
+			steps: []step{
+				{want: ratelimit.Decision{Allowed: true, Index: 1, Limit: 2, Remaining: 1, Reset: 30 * time.Minute}},
+				{want: ratelimit.Decision{Allowed: true, Index: 1, Limit: 2, Remaining: 0, Reset: time.Hour}},
+				{want: ratelimit.Decision{Index: 1, Limit: 2, Remaining: 0, Reset: time.Hour, RetryAfter: 30 * time.Minute}},
+			},
+		},
+		{
+			name: "a refusal reports the limit that refused with the longest wait",
+			limits: []ratelimit.Limit{
+				{Name: "burst", Events: 1, Per: time.Second},
+				{Name: "quota", Events: 1, Per: time.Hour},
+			},
+			steps: []step{
+				{want: ratelimit.Decision{Allowed: true, Index: 1, Limit: 1, Remaining: 0, Reset: time.Hour}},
+				{want: ratelimit.Decision{Index: 1, Limit: 1, Remaining: 0, Reset: time.Hour, RetryAfter: time.Hour}},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clock := newClock()
+			s := ratelimit.NewMemoryStore(ratelimit.MemoryConfig{Now: clock.Now})
+			for i, st := range tt.steps {
+				clock.Advance(st.advance)
+				got, err := s.Allow(context.Background(), "k", tt.limits)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got.At = time.Time{} // the clock is checked in TestMemoryStoreDecisionCarriesItsTime
+				if got != st.want {
+					t.Fatalf("request %d: got %+v, want %+v", i+1, got, st.want)
+				}
+			}
+		})
+	}
+}
+
+func TestMemoryStoreKeysHaveTheirOwnBuckets(t *testing.T) {
+	s := ratelimit.NewMemoryStore(ratelimit.MemoryConfig{Now: newClock().Now})
+	limits := []ratelimit.Limit{{Events: 1, Per: time.Minute}}
+	for _, key := range []string{"a", "b"} {
+		if d, _ := s.Allow(context.Background(), key, limits); !d.Allowed {
+			t.Fatalf("first request for %q refused", key)
+		}
+	}
+	if d, _ := s.Allow(context.Background(), "a", limits); d.Allowed {
+		t.Fatal(`second request for "a" allowed`)
+	}
+}
+
+func TestMemoryStoreIsBoundedAndCountsEvictions(t *testing.T) {
+	s := ratelimit.NewMemoryStore(ratelimit.MemoryConfig{MaxKeys: 10, Shards: 1, Now: newClock().Now})
+	limits := []ratelimit.Limit{{Events: 1, Per: time.Minute}}
+	for i := range 25 {
+		s.Allow(context.Background(), fmt.Sprint("key", i), limits)
+	}
+	if got := s.Len(); got != 10 {
+		t.Errorf("Len() = %d, want MaxKeys = 10", got)
+	}
+	if got := s.Evictions(); got != 15 {
+		t.Errorf("Evictions() = %d, want 15", got)
+	}
+	// The least recently used key went first: key0 starts again full.
+	if d, _ := s.Allow(context.Background(), "key0", limits); !d.Allowed {
+		t.Error("evicted key0 was refused; want a fresh bucket")
+	}
+	if d, _ := s.Allow(context.Background(), "key24", limits); d.Allowed {
+		t.Error("key24, still held, was allowed a second request")
+	}
+}
+
+func TestMemoryStoreRefusalByOneLimitTakesNothingFromTheOthers(t *testing.T) {
+	clock := newClock()
+	s := ratelimit.NewMemoryStore(ratelimit.MemoryConfig{Now: clock.Now})
+	limits := []ratelimit.Limit{
+		{Name: "burst", Events: 10, Per: time.Second, Burst: 1},
+		{Name: "quota", Events: 3, Per: 24 * time.Hour},
+	}
+	// 100 ms apart, the burst bucket always has its token back; the quota
+	// allows 3. Refusals by the burst limit in between must not count.
+	want := []bool{true, false, false, false}
+	for i, w := range want {
+		if d, _ := s.Allow(context.Background(), "k", limits); d.Allowed != w {
+			t.Fatalf("request %d at once: allowed = %v, want %v", i+1, d.Allowed, w)
+		}
+	}
+	for i, w := range []bool{true, true, false} {
+		clock.Advance(100 * time.Millisecond)
+		d, _ := s.Allow(context.Background(), "k", limits)
+		if d.Allowed != w {
+			t.Fatalf("request %d later: allowed = %v, want %v (%+v)", i+1, d.Allowed, w, d)
+		}
+		if !w && d.Index != 1 {
+			t.Errorf("refusal reported limit %d, want the quota (1)", d.Index)
+		}
+	}
+}
+
+func TestMemoryStoreCarriesUsageOverWhenAKeysLimitsChange(t *testing.T) {
+	s := ratelimit.NewMemoryStore(ratelimit.MemoryConfig{Now: newClock().Now})
+	small := []ratelimit.Limit{{Name: "plan", Events: 5, Per: time.Hour}}
+	large := []ratelimit.Limit{{Name: "plan", Events: 100, Per: time.Hour}}
+	for range 5 {
+		s.Allow(context.Background(), "acct", small)
+	}
+	d, _ := s.Allow(context.Background(), "acct", large)
+	d.At = time.Time{}
+	if want := (ratelimit.Decision{Allowed: true, Limit: 100, Remaining: 94, Reset: 6 * 36 * time.Second}); d != want {
+		t.Fatalf("after an upgrade from 5 to 100 with 5 used: %+v, want %+v", d, want)
+	}
+	d, _ = s.Allow(context.Background(), "acct", small)
+	if d.Allowed {
+		t.Errorf("after a downgrade back to 5 with 6 used: %+v, want refused", d)
+	}
+}
+
+func TestMemoryStoreDecisionCarriesItsTime(t *testing.T) {
+	clock := newClock()
+	s := ratelimit.NewMemoryStore(ratelimit.MemoryConfig{Now: clock.Now})
+	limits := []ratelimit.Limit{{Events: 1, Per: time.Second}}
+	clock.Advance(time.Minute)
+	d, _ := s.Allow(context.Background(), "k", limits)
+	if !d.At.Equal(clock.Now()) {
+		t.Errorf("At = %v, want the clock's %v", d.At, clock.Now())
+	}
+	clock.Advance(-time.Minute)
+	d, _ = s.Allow(context.Background(), "k", limits)
+	if want := clock.Now().Add(time.Minute); !d.At.Equal(want) {
+		t.Errorf("after the clock went back: At = %v, want the bucket's last time %v", d.At, want)
+	}
+}
+
+func TestMemoryStoreStaysWithinMaxKeysAcrossShards(t *testing.T) {
+	s := ratelimit.NewMemoryStore(ratelimit.MemoryConfig{MaxKeys: 1000, Shards: 64, Now: newClock().Now})
+	limits := []ratelimit.Limit{{Events: 1, Per: time.Minute}}
+	for i := range 5000 {
+		s.Allow(context.Background(), fmt.Sprint("key", i), limits)
+	}
+	if got := s.Len(); got > 1000 || got < 900 {
+		t.Errorf("Len() = %d, want at most MaxKeys = 1000 (and not far below)", got)
+	}
+	if got, want := s.Evictions(), uint64(5000-s.Len()); got != want {
+		t.Errorf("Evictions() = %d, want %d", got, want)
+	}
+}

@@ -1,0 +1,266 @@
+package ratelimit
+
+import (
+	stderrors "errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tollgate/tollgate/errors"
+	"github.com/tollgate/tollgate/principal"
+)
+
+// Config configures New. Only Limits is required: Config{Limits:
+// []Limit{{Events: 100, Per: time.Minute}}} limits every caller, by
+// principal or else by client IP, to 100 requests a minute in memory.
+type Config struct {
+	// Limits are the buckets every key is counted against; a request must
+	// find a token in each. Several limits make a burst and a quota:
+	// {Events: 10, Per: time.Second} and {Events: 1000, Per: time.Hour}.
+	// Required unless LimitFor answers for every request.
+	Limits []Limit
+
+	// LimitFor returns an account's own limits, read from a claim (see
+	// LimitFromClaim) or looked up by the application. p is nil on
+	// requests without a principal. A nil or empty result means Limits.
+	// It is called on every request, so it should be cheap (cache
+	// lookups). A result that fails Limit.Validate refuses the request
+	// with 503 unavailable: it is the application's configuration error,
+	// and failing open would lift the limit. Default: nil (Limits for
+	// everyone).
+	LimitFor func(r *http.Request, p *principal.Principal) []Limit
+
+	// Key names the bucket a request is counted against. Requests for
+	// which it reports no key share one bucket, keyed "anonymous", rather
+	// than going unlimited. Default: FirstKey(KeyByPrincipal, KeyByIP).
+	Key KeyFunc
+
+	// Store holds the buckets. Default: a MemoryStore with MaxKeys, Shards
+	// and Now from this Config. Use ratelimit/redisstore to share limits
+	// between replicas. When Store returns an error the request is refused
+	// with 503 unavailable (a store that fails open answers from its own
+	// fallback instead of returning an error). Limiters that share one
+	// Store share buckets where both key and limit name agree, so give
+	// them distinct limit names (or keys) unless that is the intent.
+	Store Store
+
+	// MaxKeys and Shards configure the default MemoryStore (see
+	// MemoryConfig). Ignored when Store is set.
+	MaxKeys, Shards int
+
+	// Now is the clock of the default MemoryStore, and of
+	// X-RateLimit-Reset when a store's Decision carries no time. Default:
+	// time.Now.
+	Now func() time.Time
+
+	// ResetSeconds writes X-RateLimit-Reset as seconds from now rather than
+	// as a Unix time in seconds. Default: false (Unix time, as GitHub and
+	// most providers send it).
+	ResetSeconds bool
+
+	// IETFHeaders adds the RateLimit-Policy and RateLimit fields of
+	// draft-ietf-httpapi-ratelimit-headers-10 beside the X-RateLimit-*
+	// ones. Default: false.
+	IETFHeaders bool
+}
+
+// anonymousKey is the one bucket shared by requests the KeyFunc has no key
+// for.
+const anonymousKey = "anonymous"
+
+// Canonical header names, so that setting them is a map assignment.
+const (
+	hLimit     = "X-Ratelimit-Limit"
+	hRemaining = "X-Ratelimit-Remaining"
+	hReset     = "X-Ratelimit-Reset"
+	hPolicy    = "Ratelimit-Policy"
+	hRateLimit = "Ratelimit"
+)
+
+type limiter struct {
+	cfg    Config
+	limits []Limit
+	// Precomputed for the configured limits.
+	limitValue []string // X-RateLimit-Limit per limit
+	policy     string   // RateLimit-Policy
+}
+
+// New returns a middleware that counts every request against its key's
+// limits and refuses it with 429 rate_limited, and Retry-After, once a limit
+// is spent. Every response carries X-RateLimit-Limit, X-RateLimit-Remaining
+// and X-RateLimit-Reset for the most restrictive limit (see Decision), and
+// with IETFHeaders the draft-10 RateLimit-Policy and RateLimit fields.
+// Refusals are written with errors.Write in the request's format.
+//
+// New panics if a limit is invalid, or if there are no Limits and no
+// LimitFor.
+func New(cfg Config) func(http.Handler) http.Handler {
+	if cfg.Store == nil {
+		cfg.Store = NewMemoryStore(MemoryConfig{MaxKeys: cfg.MaxKeys, Shards: cfg.Shards, Now: cfg.Now})
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Key == nil {
+		cfg.Key = FirstKey(KeyByPrincipal, KeyByIP)
+	}
+	l := &limiter{cfg: cfg}
+	if len(cfg.Limits) > 0 || cfg.LimitFor == nil {
+		limits, err := normalize(cfg.Limits)
+		if err != nil {
+			panic("ratelimit.New: " + err.Error())
+		}
+		l.limits = limits
+		for _, lim := range limits {
+			l.limitValue = append(l.limitValue, strconv.Itoa(lim.Capacity()))
+		}
+		l.policy = policyHeader(limits)
+	}
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			l.serve(next, w, r)
+		})
+	}
+}
+
+func (l *limiter) serve(next http.Handler, w http.ResponseWriter, r *http.Request) {
+	limits, static := l.limits, true
+	if l.cfg.LimitFor != nil {
+		p, _ := principal.From(r.Context())
+		if own := l.cfg.LimitFor(r, p); len(own) > 0 {
+			var err error
+			if limits, err = normalize(own); err != nil {
+				errors.Write(w, r, errors.Wrap(errors.Unavailable, "", err))
+				return
+			}
+			static = false
+		}
+	}
+	if len(limits) == 0 {
+		errors.Write(w, r, errors.Wrap(errors.Unavailable, "", stderrors.New("ratelimit: LimitFor returned no limits and Config.Limits is empty")))
+		return
+	}
+	key, ok := l.cfg.Key(r)
+	if !ok {
+		key = anonymousKey
+	}
+	d, err := l.cfg.Store.Allow(r.Context(), key, limits)
+	if err != nil {
+		e := errors.From(err)
+		if e.Kind == errors.Unavailable && e.RetryAfter == 0 {
+			e = &errors.Error{Kind: errors.Unavailable, RetryAfter: time.Second, Err: err}
+		}
+		errors.Write(w, r, e)
+		return
+	}
+	l.writeHeaders(w.Header(), d, limits, static)
+	if !d.Allowed {
+		errors.Write(w, r, &errors.Error{Kind: errors.RateLimited, RetryAfter: d.RetryAfter})
+		return
+	}
+	next.ServeHTTP(w, r)
+}
+
+// writeHeaders sets the rate-limit headers with two allocations: one string
+// holding every number, sliced, and one backing array for the header
+// values.
+func (l *limiter) writeHeaders(h http.Header, d Decision, limits []Limit, static bool) {
+	if d.Index < 0 || d.Index >= len(limits) {
+		d.Index = 0
+	}
+	lim := limits[d.Index]
+	resetSecs := ceilSeconds(d.Reset)
+	reset := resetSecs
+	if !l.cfg.ResetSeconds {
+		at := d.At
+		if at.IsZero() {
+			at = l.cfg.Now()
+		}
+		reset = ceilUnix(at.Add(d.Reset))
+	}
+
+	var buf [128]byte
+	b := buf[:0]
+	var limitValue string
+	limitStart := len(b)
+	if static {
+		limitValue = l.limitValue[d.Index]
+	} else {
+		b = strconv.AppendInt(b, int64(d.Limit), 10)
+	}
+	limitEnd := len(b)
+	b = strconv.AppendInt(b, int64(d.Remaining), 10)
+	remainingEnd := len(b)
+	b = strconv.AppendInt(b, reset, 10)
+	resetEnd := len(b)
+	if l.cfg.IETFHeaders {
+		b = append(b, '"')
+		b = append(b, lim.Name...)
+		b = append(b, `";r=`...)
+		b = strconv.AppendInt(b, int64(d.Remaining), 10)
+		b = append(b, ";t="...)
+		b = strconv.AppendInt(b, resetSecs, 10)
+	}
+	s := string(b)
+	if !static {
+		limitValue = s[limitStart:limitEnd]
+	}
+
+	n := 3
+	if l.cfg.IETFHeaders {
+		n = 5
+	}
+	vals := make([]string, n)
+	vals[0] = limitValue
+	vals[1] = s[limitEnd:remainingEnd]
+	vals[2] = s[remainingEnd:resetEnd]
+	h[hLimit] = vals[0:1:1]
+	h[hRemaining] = vals[1:2:2]
+	h[hReset] = vals[2:3:3]
+	if l.cfg.IETFHeaders {
+		vals[3] = l.policy
+		if !static {
+			vals[3] = policyHeader(limits)
+		}
+		vals[4] = s[resetEnd:]
+		h[hPolicy] = vals[3:4:4]
+		h[hRateLimit] = vals[4:5:5]
+	}
+}
+
+// policyHeader is the RateLimit-Policy value: every limit as a structured
+// field item, `"name";q=capacity;w=window-seconds`.
+func policyHeader(limits []Limit) string {
+	var b strings.Builder
+	for i, l := range limits {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('"')
+		b.WriteString(l.Name)
+		b.WriteString(`";q=`)
+		b.WriteString(strconv.Itoa(l.Capacity()))
+		b.WriteString(";w=")
+		b.WriteString(strconv.FormatInt(ceilSeconds(l.Window()), 10))
+	}
+	return b.String()
+}
+
+// ceilSeconds is d in whole seconds, rounded up.
+func ceilSeconds(d time.Duration) int64 {
+	s := int64(d / time.Second)
+	if d%time.Second > 0 {
+		s++
+	}
+	return s
+}
+
+// ceilUnix is t as a Unix time in whole seconds, rounded up.
+func ceilUnix(t time.Time) int64 {
+	s := t.Unix()
+	if t.Nanosecond() > 0 {
+		s++
+	}
+	return s
+}

@@ -1,0 +1,407 @@
+package redisstore_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tollgate/tollgate/errors"
+	"github.com/tollgate/tollgate/ratelimit"
+	"github.com/tollgate/tollgate/ratelimit/redisstore"
+)
+
+func TestTwoStoresShareOneBudget(t *testing.T) {
+	p := prefix(t)
+	a := redisstore.New(redisstore.Config{Client: sharedRedis(t), Prefix: p})
+	b := redisstore.New(redisstore.Config{Client: sharedRedis(t), Prefix: p})
+	ctx := context.Background()
+
+	t.Run("requests alternating between replicas draw on one bucket", func(t *testing.T) {
+		limits := []ratelimit.Limit{{Name: "hourly", Events: 5, Per: time.Hour}}
+		var got []bool
+		for i := range 8 {
+			s := a
+			if i%2 == 1 {
+				s = b
+			}
+			d, err := s.Allow(ctx, "client:alternating", limits)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, d.Allowed)
+		}
+		want := []bool{true, true, true, true, true, false, false, false}
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("allowed = %v, want %v", got, want)
+			}
+		}
+	})
+
+	t.Run("400 concurrent requests over two replicas on a bucket of 50 let exactly 50 through", func(t *testing.T) {
+		limits := []ratelimit.Limit{{Events: 50, Per: time.Hour}}
+		allowed := concurrently(400, func(i int) bool {
+			s := a
+			if i%2 == 1 {
+				s = b
+			}
+			d, err := s.Allow(ctx, "client:concurrent", limits)
+			if err != nil {
+				t.Error(err)
+			}
+			return d.Allowed
+		})
+		if allowed != 50 {
+			t.Fatalf("%d allowed, want exactly 50", allowed)
+		}
+	})
+}
+
+// The Redis store must report what the in-memory store reports. Redis runs
+// on its own clock, so durations may differ by the time the test takes,
+// never by a second.
+func TestDecisionsMatchTheMemoryStore(t *testing.T) {
+	client := sharedRedis(t)
+	tests := []struct {
+		name     string
+		limits   []ratelimit.Limit
+		requests int
+	}{
+		{"one limit, past its burst", []ratelimit.Limit{{Name: "m", Events: 3, Per: time.Minute}}, 5},
+		{"burst smaller than the quota", []ratelimit.Limit{{Name: "q", Events: 1000, Per: time.Hour, Burst: 2}}, 4},
+		{"a burst and a quota: the quota runs out first", []ratelimit.Limit{
+			{Name: "burst", Events: 10, Per: time.Second},
+			{Name: "daily", Events: 3, Per: 24 * time.Hour},
+		}, 5},
+		{"a burst and a quota: the burst runs out first", []ratelimit.Limit{
+			{Name: "burst", Events: 2, Per: time.Hour},
+			{Name: "daily", Events: 1000, Per: 24 * time.Hour},
+		}, 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			frozen := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+			mem := ratelimit.NewMemoryStore(ratelimit.MemoryConfig{Now: func() time.Time { return frozen }})
+			rs := redisstore.New(redisstore.Config{Client: client, Prefix: prefix(t)})
+			for i := range tt.requests {
+				want, _ := mem.Allow(context.Background(), "k", tt.limits)
+				got, err := rs.Allow(context.Background(), "k", tt.limits)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.Allowed != want.Allowed || got.Index != want.Index || got.Limit != want.Limit || got.Remaining != want.Remaining {
+					t.Fatalf("request %d: redis %+v, memory %+v", i+1, got, want)
+				}
+				if d := want.Reset - got.Reset; d < 0 || d >= time.Second {
+					t.Errorf("request %d: Reset redis %v, memory %v", i+1, got.Reset, want.Reset)
+				}
+				if d := want.RetryAfter - got.RetryAfter; d < 0 || d >= time.Second {
+					t.Errorf("request %d: RetryAfter redis %v, memory %v", i+1, got.RetryAfter, want.RetryAfter)
+				}
+				if got.At.IsZero() {
+					t.Errorf("request %d: no server time in the decision", i+1)
+				}
+			}
+		})
+	}
+}
+
+func TestAKeysLimitsLandInOneSlotAndExpire(t *testing.T) {
+	client := sharedRedis(t)
+	p := prefix(t)
+	s := redisstore.New(redisstore.Config{Client: client, Prefix: p})
+	limits := []ratelimit.Limit{
+		{Name: "burst", Events: 10, Per: time.Second},
+		{Name: "hourly", Events: 1000, Per: time.Hour},
+	}
+	if _, err := s.Allow(context.Background(), "client:app-1", limits); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"burst", "hourly"} {
+		key := p + "{client:app-1}:" + name
+		ttl, err := client.PTTL(context.Background(), key).Result()
+		if err != nil || ttl <= 0 {
+			t.Errorf("%s: PTTL = %v, %v; want a key that expires", key, ttl, err)
+		}
+	}
+}
+
+func TestRedisCarriesUsageOverWhenAKeysLimitsChange(t *testing.T) {
+	s := redisstore.New(redisstore.Config{Client: sharedRedis(t), Prefix: prefix(t)})
+	small := []ratelimit.Limit{{Name: "plan", Events: 5, Per: time.Hour}}
+	large := []ratelimit.Limit{{Name: "plan", Events: 100, Per: time.Hour}}
+	for range 5 {
+		s.Allow(context.Background(), "acct", small)
+	}
+	d, err := s.Allow(context.Background(), "acct", large)
+	if err != nil || !d.Allowed || d.Remaining != 94 {
+		t.Fatalf("after an upgrade from 5 to 100 with 5 used: %+v, %v; want allowed with 94 left", d, err)
+	}
+}
+
+func TestMiddlewareOverRedisSendsTheSameHeaders(t *testing.T) {
+	limit := ratelimit.New(ratelimit.Config{
+		Limits:      []ratelimit.Limit{{Name: "minute", Events: 2, Per: time.Minute}},
+		Store:       redisstore.New(redisstore.Config{Client: sharedRedis(t), Prefix: prefix(t)}),
+		IETFHeaders: true,
+	})
+	reached := 0
+	h := errors.Use(errors.Problem)(limit(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reached++ })))
+	type want struct {
+		status               int
+		remaining, rl, retry string
+	}
+	for i, w := range []want{
+		{200, "1", `"minute";r=1;t=30`, ""},
+		{200, "0", `"minute";r=0;t=60`, ""},
+		{429, "0", `"minute";r=0;t=60`, "30"},
+	} {
+		rec := httptest.NewRecorder()
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.RemoteAddr = "192.0.2.9:1"
+		h.ServeHTTP(rec, r)
+		got := want{rec.Code, rec.Header().Get("X-RateLimit-Remaining"), rec.Header().Get("RateLimit"), rec.Header().Get("Retry-After")}
+		if got != w {
+			t.Errorf("request %d: %+v, want %+v", i+1, got, w)
+		}
+		if rec.Header().Get("X-RateLimit-Limit") != "2" || rec.Header().Get("RateLimit-Policy") != `"minute";q=2;w=60` {
+			t.Errorf("request %d: Limit %q, Policy %q", i+1, rec.Header().Get("X-RateLimit-Limit"), rec.Header().Get("RateLimit-Policy"))
+		}
+	}
+	if reached != 2 {
+		t.Errorf("handler reached %d times, want 2", reached)
+	}
+}
+
+// syncBuffer is a log sink safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// countingStore is a fallback that records how often it decided.
+type countingStore struct {
+	calls atomic.Int64
+	ratelimit.Store
+}
+
+func (c *countingStore) Allow(ctx context.Context, key string, limits []ratelimit.Limit) (ratelimit.Decision, error) {
+	c.calls.Add(1)
+	return c.Store.Allow(ctx, key, limits)
+}
+
+func TestRedisOutageFollowsThePolicyAndRecovers(t *testing.T) {
+	limits := []ratelimit.Limit{{Events: 100, Per: time.Hour}}
+	tests := []struct {
+		name       string
+		failClosed bool
+		// while Redis is down
+		wantStatus   int
+		wantFallback bool
+		wantLog      string
+	}{
+		{"fail open: a local limiter decides", false, http.StatusOK, true, "failing open onto a local limiter"},
+		{"fail closed: 503 unavailable", true, http.StatusServiceUnavailable, false, "failing closed with 503"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := startOwnRedis(t)
+			client := redis.NewClient(&redis.Options{Addr: srv.addr, ContextTimeoutEnabled: true, MaxRetries: -1})
+			t.Cleanup(func() { client.Close() })
+			var logs syncBuffer
+			now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+			var clockMu sync.Mutex
+			fallback := &countingStore{Store: ratelimit.NewMemoryStore(ratelimit.MemoryConfig{})}
+			store := redisstore.New(redisstore.Config{
+				Client:        client,
+				FailClosed:    tt.failClosed,
+				Fallback:      fallback,
+				RetryInterval: 5 * time.Second,
+				Logger:        slog.New(slog.NewTextHandler(&logs, nil)),
+				Now: func() time.Time {
+					clockMu.Lock()
+					defer clockMu.Unlock()
+					return now
+				},
+			})
+			advance := func(d time.Duration) { clockMu.Lock(); now = now.Add(d); clockMu.Unlock() }
+			reached := 0
+			h := errors.Use(errors.Envelope)(ratelimit.New(ratelimit.Config{Limits: limits, Store: store})(
+				http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reached++ })))
+			send := func() *httptest.ResponseRecorder {
+				rec := httptest.NewRecorder()
+				r := httptest.NewRequest(http.MethodGet, "/", nil)
+				r.RemoteAddr = "192.0.2.9:1"
+				h.ServeHTTP(rec, r)
+				return rec
+			}
+
+			if rec := send(); rec.Code != http.StatusOK || fallback.calls.Load() != 0 {
+				t.Fatalf("with Redis up: status %d, fallback calls %d; want 200 from Redis", rec.Code, fallback.calls.Load())
+			}
+
+			srv.stop()
+			for i := range 3 {
+				reachedBefore := reached
+				rec := send()
+				if rec.Code != tt.wantStatus {
+					t.Fatalf("Redis down, request %d: status %d, want %d; body %s", i+1, rec.Code, tt.wantStatus, rec.Body)
+				}
+				if rec.Code != http.StatusOK && reached != reachedBefore {
+					t.Errorf("Redis down, request %d: refused but the handler was reached", i+1)
+				}
+				if tt.failClosed && rec.Header().Get("Retry-After") != "5" {
+					t.Errorf("Redis down, fail closed: Retry-After %q, want the retry interval, 5", rec.Header().Get("Retry-After"))
+				}
+				if !tt.failClosed && rec.Header().Get("X-RateLimit-Remaining") == "" {
+					t.Errorf("Redis down, fail open: no X-RateLimit-Remaining from the local limiter")
+				}
+				advance(time.Second)
+			}
+			if got := fallback.calls.Load() > 0; got != tt.wantFallback {
+				t.Errorf("fallback used = %v, want %v", got, tt.wantFallback)
+			}
+			if n := strings.Count(logs.String(), tt.wantLog); n != 1 {
+				t.Errorf("log has %q %d times, want once:\n%s", tt.wantLog, n, logs.String())
+			}
+
+			srv.start()
+			advance(5 * time.Second) // past RetryInterval
+			calls := fallback.calls.Load()
+			if rec := send(); rec.Code != http.StatusOK {
+				t.Fatalf("Redis back: status %d, want 200", rec.Code)
+			}
+			if fallback.calls.Load() != calls {
+				t.Error("Redis back and RetryInterval passed: the fallback still decided")
+			}
+			if !strings.Contains(logs.String(), "redis is back") {
+				t.Errorf("recovery not logged:\n%s", logs.String())
+			}
+		})
+	}
+}
+
+func TestSlowRedisCountsAsUnavailable(t *testing.T) {
+	// A server that accepts connections and never answers.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var conns []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	client := redis.NewClient(&redis.Options{Addr: l.Addr().String(), ContextTimeoutEnabled: true, MaxRetries: -1, Protocol: 2})
+	defer client.Close()
+	var logs syncBuffer
+	fallback := &countingStore{Store: ratelimit.NewMemoryStore(ratelimit.MemoryConfig{})}
+	s := redisstore.New(redisstore.Config{
+		Client:   client,
+		Timeout:  50 * time.Millisecond,
+		Fallback: fallback,
+		Logger:   slog.New(slog.NewTextHandler(&logs, nil)),
+	})
+	d, err := s.Allow(context.Background(), "k", []ratelimit.Limit{{Events: 1, Per: time.Minute}})
+	if err != nil || !d.Allowed {
+		t.Fatalf("Allow = %+v, %v; want allowed by the fallback", d, err)
+	}
+	if fallback.calls.Load() != 1 {
+		t.Errorf("fallback calls = %d, want 1", fallback.calls.Load())
+	}
+	if !strings.Contains(logs.String(), "redis unavailable") {
+		t.Errorf("timeout not logged:\n%s", logs.String())
+	}
+}
+
+// commandCounter is a go-redis hook that records every command sent.
+type commandCounter struct {
+	mu   sync.Mutex
+	cmds []string
+}
+
+func (c *commandCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (c *commandCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		c.mu.Lock()
+		c.cmds = append(c.cmds, cmd.Name())
+		c.mu.Unlock()
+		return next(ctx, cmd)
+	}
+}
+
+func (c *commandCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		c.mu.Lock()
+		c.cmds = append(c.cmds, "pipeline")
+		c.mu.Unlock()
+		return next(ctx, cmds)
+	}
+}
+
+func TestEachDecisionIsOneRoundTrip(t *testing.T) {
+	client := sharedRedis(t)
+	counter := &commandCounter{}
+	client.AddHook(counter)
+	s := redisstore.New(redisstore.Config{Client: client, Prefix: prefix(t)})
+	limits := []ratelimit.Limit{
+		{Name: "burst", Events: 10, Per: time.Second},
+		{Name: "hourly", Events: 1000, Per: time.Hour},
+	}
+	// The first decision may load the script (EVALSHA, NOSCRIPT, EVAL).
+	if _, err := s.Allow(context.Background(), "k", limits); err != nil {
+		t.Fatal(err)
+	}
+	counter.mu.Lock()
+	counter.cmds = nil
+	counter.mu.Unlock()
+	for range 5 {
+		if _, err := s.Allow(context.Background(), "k", limits); err != nil {
+			t.Fatal(err)
+		}
+	}
+	counter.mu.Lock()
+	defer counter.mu.Unlock()
+	if got := strings.Join(counter.cmds, " "); got != "evalsha evalsha evalsha evalsha evalsha" {
+		t.Errorf("commands for 5 decisions: %q, want one EVALSHA each", got)
+	}
+}
