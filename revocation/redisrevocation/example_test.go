@@ -2,11 +2,13 @@ package redisrevocation_test
 
 import (
 	"context"
+	"fmt"
 	"log"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	tgerrors "github.com/tollgate/tollgate/errors"
 	"github.com/tollgate/tollgate/principal"
 	"github.com/tollgate/tollgate/revocation/redisrevocation"
 )
@@ -30,4 +32,18 @@ func Example() {
 	if err != nil || isRevoked {
 		log.Print("refuse the request")
 	}
+}
+
+// A revocation list that cannot answer fails closed: Revoked returns an
+// unavailable error, and middleware.Authenticate refuses the request with
+// 503 rather than letting a possibly revoked token through.
+func Example_failClosed() {
+	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
+	defer client.Close()
+	revoked := redisrevocation.New(client, redisrevocation.Config{})
+
+	p := &principal.Principal{Subject: "user-7", TokenID: "jti-7"}
+	isRevoked, err := revoked.Revoked(context.Background(), "eyJhbGciOiJSUzI1NiJ9.e30.c2ln", p)
+	fmt.Println(isRevoked, tgerrors.KindOf(err))
+	// Output: false unavailable
 }
