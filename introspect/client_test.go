@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tollgate/tollgate/authtest"
+
 	tgerrors "github.com/tollgate/tollgate/errors"
 	"github.com/tollgate/tollgate/principal"
 )
@@ -25,25 +27,7 @@ import (
 // t0 is the tests' "now"; every exp and iat below is relative to it.
 var t0 = time.Unix(1_900_000_000, 0)
 
-// clock is an injectable clock that moves only when told.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: t0} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+func newClock() *authtest.Clock { return authtest.NewClock(t0) }
 
 // endpoint is a fake introspection endpoint that counts its calls and
 // records the last request.
@@ -100,7 +84,7 @@ func activeFor(d time.Duration) string {
 	return fmt.Sprintf(`{"active":true,"sub":"u1","scope":"read","exp":%d}`, t0.Add(d).Unix())
 }
 
-func newClient(t *testing.T, ep *endpoint, clk *clock, modify func(*Config)) *Client {
+func newClient(t *testing.T, ep *endpoint, clk *authtest.Clock, modify func(*Config)) *Client {
 	t.Helper()
 	cfg := Config{Endpoint: ep.URL, ClientID: "orders-api", ClientSecret: "s3cret", Now: clk.Now}
 	if modify != nil {

@@ -16,25 +16,10 @@ import (
 const testAudience = "orders-api"
 
 // testClock is a clock tests move by hand; nothing sleeps.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+type testClock = authtest.Clock
 
 func newTestClock() *testClock {
-	return &testClock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
+	return authtest.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 }
 
 // refreshErrors records OnRefreshError calls.

@@ -8,27 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tollgate/tollgate/authtest"
+
 	"github.com/tollgate/tollgate/principal"
 )
 
 var t0 = time.Unix(1_900_000_000, 0)
-
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 const (
 	jwt    = "eyJhbGciOiJSUzI1NiJ9.eyJqdGkiOiJqdGktMSJ9.c2ln"
@@ -73,7 +58,7 @@ func TestMemoryRevocation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			clk := &clock{now: t0}
+			clk := authtest.NewClock(t0)
 			m := NewMemory(MemoryConfig{Now: clk.Now})
 			if err := tt.revoke(m); err != nil {
 				t.Fatalf("revoke: %v", err)
@@ -95,7 +80,7 @@ func TestMemoryRefusesTheEmptyID(t *testing.T) {
 }
 
 func TestAFullMemoryRefusesRatherThanForgets(t *testing.T) {
-	clk := &clock{now: t0}
+	clk := authtest.NewClock(t0)
 	m := NewMemory(MemoryConfig{MaxEntries: 2, Now: clk.Now})
 	if err := m.RevokeID("a", t0.Add(time.Minute)); err != nil {
 		t.Fatal(err)
@@ -123,7 +108,7 @@ func TestAFullMemoryRefusesRatherThanForgets(t *testing.T) {
 }
 
 func TestExpiredEntriesAreDropped(t *testing.T) {
-	clk := &clock{now: t0}
+	clk := authtest.NewClock(t0)
 	m := NewMemory(MemoryConfig{Now: clk.Now})
 	for _, id := range []string{"a", "b", "c"} {
 		if err := m.RevokeID(id, t0.Add(time.Minute)); err != nil {

@@ -5,10 +5,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tollgate/tollgate/authtest"
 
 	"github.com/tollgate/tollgate/ipfilter"
 )
@@ -22,34 +23,16 @@ const (
 	proxyIP    = "10.0.0.1"
 )
 
-// clock is the one fake time every layer reads.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 type env struct {
 	t       *testing.T
-	clock   *clock
+	clock   *authtest.Clock
 	api     http.Handler
 	reached atomic.Int64 // requests that got to an application handler
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{t: t, clock: &clock{now: time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)}}
+	e := &env{t: t, clock: authtest.NewClock(time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC))}
 	accounts := &ipfilter.MemoryAccounts{}
 	if err := accounts.Set("acme", "203.0.113.0/24"); err != nil {
 		t.Fatal(err)

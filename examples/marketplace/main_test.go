@@ -5,7 +5,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,19 +13,6 @@ import (
 )
 
 const audience = "https://api.marketplace.example"
-
-// clock is the time of the issuer and the verifier alike, moved by the test.
-type clock struct{ ns atomic.Int64 }
-
-func newClock(t time.Time) *clock {
-	c := &clock{}
-	c.set(t)
-	return c
-}
-
-func (c *clock) now() time.Time          { return time.Unix(0, c.ns.Load()) }
-func (c *clock) set(t time.Time)         { c.ns.Store(t.UnixNano()) }
-func (c *clock) advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 // countingHandlers returns the API's handlers, recording which ran.
 func countingHandlers(reached *[]string) handlers {
@@ -51,7 +37,7 @@ func countingHandlers(reached *[]string) handlers {
 // on one clock.
 type fixture struct {
 	start time.Time
-	clk   *clock
+	clk   *authtest.Clock
 	iss   *authtest.Issuer
 	v     *middleware.JWTVerifier
 }
@@ -59,9 +45,9 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	f := &fixture{start: time.Now().Truncate(time.Second)}
-	f.clk = newClock(f.start)
-	f.iss = authtest.NewIssuer(t, authtest.WithClock(f.clk.now), authtest.WithLifetime(48*time.Hour))
-	v, err := newVerifier(t.Context(), config{Issuer: f.iss.URL(), JWKSURL: f.iss.JWKSURL(), Audience: audience, Now: f.clk.now})
+	f.clk = authtest.NewClock(f.start)
+	f.iss = authtest.NewIssuer(t, authtest.WithClock(f.clk.Now), authtest.WithLifetime(48*time.Hour))
+	v, err := newVerifier(t.Context(), config{Issuer: f.iss.URL(), JWKSURL: f.iss.JWKSURL(), Audience: audience, Now: f.clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +184,7 @@ func TestMarketplace(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f.clk.set(f.start.Add(tt.at))
+			f.clk.Set(f.start.Add(tt.at))
 			got := do(t, f.v, tt.method, tt.path, tt.header, tt.body)
 			if got != tt.want {
 				t.Errorf("got  %+v\nwant %+v", got, tt.want)
@@ -343,7 +329,7 @@ func TestKeyRotation(t *testing.T) {
 		t.Errorf("new kid within the cooldown: %+v, want %+v", got, refused)
 	}
 	wantFetches(2)
-	f.clk.advance(31 * time.Second)
+	f.clk.Advance(31 * time.Second)
 	if got := get(third); got != ok {
 		t.Errorf("new kid after the cooldown: %+v, want %+v", got, ok)
 	}

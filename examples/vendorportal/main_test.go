@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,18 +15,6 @@ import (
 )
 
 const audience = "https://api.vendorportal.example"
-
-// clock is the time of the issuer and the verifier alike, moved by the test.
-type clock struct{ ns atomic.Int64 }
-
-func newClock(t time.Time) *clock {
-	c := &clock{}
-	c.set(t)
-	return c
-}
-
-func (c *clock) now() time.Time  { return time.Unix(0, c.ns.Load()) }
-func (c *clock) set(t time.Time) { c.ns.Store(t.UnixNano()) }
 
 func b64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
 
@@ -47,10 +34,10 @@ func countingHandlers(reached *[]string) handlers {
 
 func TestVendorPortal(t *testing.T) {
 	start := time.Now().Truncate(time.Second)
-	clk := newClock(start)
-	iss := authtest.NewIssuer(t, authtest.WithClock(clk.now))
-	other := authtest.NewIssuer(t, authtest.WithClock(clk.now))
-	v, err := newVerifier(t.Context(), config{Issuer: iss.URL(), JWKSURL: iss.JWKSURL(), Audience: audience, Now: clk.now})
+	clk := authtest.NewClock(start)
+	iss := authtest.NewIssuer(t, authtest.WithClock(clk.Now))
+	other := authtest.NewIssuer(t, authtest.WithClock(clk.Now))
+	v, err := newVerifier(t.Context(), config{Issuer: iss.URL(), JWKSURL: iss.JWKSURL(), Audience: audience, Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +138,7 @@ func TestVendorPortal(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			clk.set(start.Add(tt.at))
+			clk.Set(start.Add(tt.at))
 			var reached []string
 			api := newAPI(v, countingHandlers(&reached))
 			r := httptest.NewRequest(tt.method, tt.path, strings.NewReader(tt.body))
