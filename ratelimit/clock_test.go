@@ -1,28 +1,12 @@
 package ratelimit_test
 
 import (
-	"sync"
 	"time"
+
+	"github.com/tollgate/tollgate/authtest"
 )
 
-// fakeClock is a clock tests move by hand, so no test sleeps.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *fakeClock {
-	return &fakeClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
+// newClock returns a clock tests move by hand, so no test sleeps.
+func newClock() *authtest.Clock {
+	return authtest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 }

@@ -54,6 +54,13 @@
 // refusal the limit that refused with the longest wait, otherwise the one
 // with the fewest tokens left.
 //
+// The header values are shared between responses where they can be (the
+// configured capacities, small numbers, Unix seconds), which is what keeps
+// an allowed request down to one allocation, its key. Each is a []string
+// of length and capacity 1, so Header.Add, Header.Set and append by a later
+// handler are safe; writing into one in place (h[name][0] = v) is not, as
+// it would change every response that carries the same value.
+//
 // With Config.IETFHeaders, the structured fields of
 // draft-ietf-httpapi-ratelimit-headers-10 are added:
 //
@@ -68,12 +75,14 @@
 //
 // # Stores
 //
-// The default MemoryStore keeps buckets in sharded, bounded LRU caches
-// (MaxKeys, default 100,000; evictions are counted by Evictions) and decides
-// exactly under contention: the clock is read under the shard lock and a
-// bucket's time never runs backwards. ratelimit/redisstore shares the same
-// limits between replicas with one Redis round trip per decision, and fails
-// open onto a local MemoryStore or closed with 503, as configured.
+// The default MemoryStore keeps an x/time/rate Limiter per limit of each
+// key in sharded, bounded LRU caches (MaxKeys, default 100,000; evictions
+// are counted by Evictions) and decides exactly under contention: the
+// clock is read under the shard lock, a shard's time never runs backwards,
+// and the limiters are only ever given that time. ratelimit/redisstore
+// shares the same limits between replicas with one Redis round trip per
+// decision, and fails open onto a local MemoryStore or closed with 503, as
+// configured.
 //
 // A Store error refuses the request with 503 unavailable and Retry-After
 // (the store's, or 1 s).

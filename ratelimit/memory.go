@@ -5,11 +5,13 @@ import (
 	"hash/maphash"
 	"math"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
+	"golang.org/x/time/rate"
 )
 
 // MemoryConfig configures a MemoryStore. The zero value is ready to use.
@@ -19,7 +21,8 @@ type MemoryConfig struct {
 	// the new key's shard is evicted; its next request starts with a full
 	// bucket, so size MaxKeys above the number of keys active within the
 	// longest limit's Window, and watch Evictions. Default: 100,000 (about
-	// 21 MB with one limit per key: some 215 bytes a key).
+	// 28 MB with one limit per key: some 280 bytes a key, 80 more per
+	// further limit).
 	MaxKeys int
 	// Shards is how many independently locked parts the keys are spread
 	// over, so concurrent requests on different keys rarely wait for one
@@ -30,50 +33,70 @@ type MemoryConfig struct {
 	Now func() time.Time
 }
 
-// MemoryStore is the in-process Store: token buckets per key, held in
-// sharded least-recently-used caches bounded by MaxKeys. It is safe for
-// concurrent use.
+// MemoryStore is the in-process Store: for every key, one x/time/rate token
+// bucket (a rate.Limiter) per limit, held in sharded least-recently-used
+// caches bounded by MaxKeys. It is safe for concurrent use.
 //
-// It is exact under contention. The clock is read after the shard's lock is
-// taken, and a bucket's clock never moves backwards, so concurrent requests
-// on one key are decided one after another against a consistent time: 1,000
-// goroutines on a full bucket of 100 let exactly 100 through. (x/time/rate's
-// Limiter.Allow reads the clock before taking its lock, which lets a
-// goroutine with an older time refill a bucket twice under load.)
+// A decision is made under the key's shard lock, against a time read under
+// that lock, and a shard's time never runs backwards: concurrent requests on
+// one key are decided one after another, each at a time no earlier than the
+// last, so 1,000 goroutines on a full bucket of 100 let exactly 100 through.
+// This is what a bare Limiter.Allow cannot promise: it reads time.Now before
+// taking the limiter's lock, so under load a goroutine holding an older time
+// moves the limiter's clock back and the time in between is refilled twice
+// (golang/go#56287). Here the limiters are only ever given that locked,
+// monotonic time, through their *At and *N(t) methods.
 //
-// The buckets are x/time/rate's token bucket, computed inline under the
-// shard lock rather than held as rate.Limiter values: 8 bytes per limit
-// instead of 80 with a mutex of its own, one lock per decision instead of
-// one per limit, and all of a key's limits decided atomically. A decision
-// on a known key does not allocate.
+// A key's limits are decided atomically: the request is allowed only if
+// every limiter has a whole token at that time (TokensAt), and only then
+// does it take one from each (AllowN); a refusal by one limit takes nothing
+// from the others. The headers are computed from the same TokensAt and the
+// limit's own Events per Per. Each limiter's rate is rounded up by two
+// units in the last place, so that float rounding never leaves a client
+// that waited exactly RetryAfter a hair short of its token.
+//
+// When a key's limits change (an account's plan changed), what the key had
+// used carries over by limit name (see Store), through x/time/rate's API,
+// which has no setter for the tokens. A limiter that stays in place (its
+// limit keeps its position, and either is the first or the key gained no
+// limits) is carried over exactly: SetLimitAt and SetBurstAt give it the
+// new rate and burst, and the difference in capacity is taken with AllowN
+// or, on an upgrade, given back with a negative AllowN (a negative count
+// returns tokens; golang/go#54082). Any other limit gets a fresh limiter
+// holding the whole tokens it had left, rounded down, since a limiter
+// cannot be given a fraction of a token: at most one token less than
+// exact, never more. A limit the key did not have starts full.
+//
+// A decision on a known key does not allocate.
 type MemoryStore struct {
 	shards []memShard
 	mask   uint64
 	seed   maphash.Seed
 	epoch  time.Time
-	// elapsed is the clock, as nanoseconds since epoch. With the default
-	// clock it reads only the monotonic clock, which costs less than
-	// time.Now.
-	elapsed func() int64
+	now    func() time.Time // nil: the default clock (see elapsed)
 
 	maxKeys int64
 	keys    atomic.Int64
 }
 
 type memShard struct {
-	mu        sync.Mutex // held while the clock is read and a bucket decided
+	mu sync.Mutex // held while the clock is read and a bucket decided
+	// last is the shard's latest time, nanoseconds since the store's
+	// epoch: a clock that goes back finds the shard's time standing still.
+	last      int64
 	lru       *simplelru.LRU[string, *bucket]
 	evictions atomic.Uint64
 	_         [64]byte // keeps neighbouring shards' locks off one cache line
 }
 
-// bucket is all of one key's limits. The common single-limit case needs no
-// second allocation.
+// bucket is all of one key's limits: limiter(i) counts limits[i]. The
+// common single-limit case needs no second allocation. A bucket is only
+// touched under its shard's lock, so the limiters' own mutexes are never
+// contended.
 type bucket struct {
-	limits []Limit // the limits the tokens were computed for
-	last   int64   // nanoseconds since the store's epoch
-	tokens float64
-	more   []float64 // tokens of limits[1:]
+	limits []Limit // the limits the limiters were set for
+	first  rate.Limiter
+	more   []rate.Limiter // limits[1:]
 }
 
 // NewMemoryStore returns an empty MemoryStore. It panics if MaxKeys or
@@ -101,11 +124,9 @@ func NewMemoryStore(cfg MemoryConfig) *MemoryStore {
 	}
 	if cfg.Now == nil {
 		s.epoch = time.Now()
-		s.elapsed = func() int64 { return int64(time.Since(s.epoch)) }
 	} else {
-		now := cfg.Now
-		s.epoch = now()
-		s.elapsed = func() int64 { return int64(now().Sub(s.epoch)) }
+		s.now = cfg.Now
+		s.epoch = s.now()
 	}
 	// Keys do not hash perfectly evenly, so a shard may hold up to twice
 	// its share; the store-wide count keeps the total at MaxKeys.
@@ -143,109 +164,179 @@ func (s *MemoryStore) Len() int {
 	return n
 }
 
+// elapsed is the clock, as nanoseconds since epoch. The default clock reads
+// only the monotonic clock, which costs less than time.Now.
+func (s *MemoryStore) elapsed() int64 {
+	if s.now == nil {
+		return int64(time.Since(s.epoch))
+	}
+	return int64(s.now().Sub(s.epoch))
+}
+
 // Allow implements Store. limits must be valid (see Limit.Validate); it
 // never returns an error.
 func (s *MemoryStore) Allow(_ context.Context, key string, limits []Limit) (Decision, error) {
-	var buf [4]LimitState
-	states := buf[:0]
+	var buf [4]float64
+	tokens := buf[:0] // per limit, after this request
 	if len(limits) > len(buf) {
-		states = make([]LimitState, 0, len(limits))
+		tokens = make([]float64, 0, len(limits))
 	}
 	sh := &s.shards[maphash.String(s.seed, key)&s.mask]
 
 	sh.mu.Lock()
-	now := s.elapsed()
+	now := max(s.elapsed(), sh.last)
+	sh.last = now
+	at := s.epoch.Add(time.Duration(now))
 	b, ok := sh.lru.Get(key)
 	if !ok {
 		if s.keys.Add(1) > s.maxKeys && sh.lru.Len() > 0 {
 			sh.lru.RemoveOldest()
 		}
-		b = newBucket(limits, now)
+		b = newBucket(limits, at)
 		sh.lru.Add(key, b)
 	} else if !sameLimits(b.limits, limits) {
-		b.adapt(limits)
+		b.adapt(limits, at)
 	}
-	if now < b.last {
-		now = b.last
-	}
-	elapsed := float64(now - b.last)
-	b.last = now
 	allowed := true
-	for i, l := range limits {
-		t := b.tokenPtr(i)
-		capacity := l.Capacity()
-		perToken := float64(l.Per) / float64(l.Events) // nanoseconds per token
-		*t = math.Min(float64(capacity), *t+elapsed/perToken)
-		// Written as if the request is allowed; fixed below if not.
-		st := LimitState{
-			Limit:     capacity,
-			Remaining: int(*t - 1),
-			Reset:     ceilDuration((float64(capacity) - *t + 1) * perToken),
-		}
-		if *t < 1 {
+	for i := range limits {
+		t := b.limiter(i).TokensAt(at)
+		if t < 1 {
 			allowed = false
-			st.RetryAfter = ceilDuration((1 - *t) * perToken)
 		}
-		states = append(states, st)
+		tokens = append(tokens, t)
 	}
 	if allowed {
 		for i := range limits {
-			*b.tokenPtr(i) -= 1
-		}
-	} else {
-		for i, l := range limits {
-			t := *b.tokenPtr(i)
-			states[i].Remaining = int(t)
-			states[i].Reset = ceilDuration((float64(l.Capacity()) - t) * float64(l.Per) / float64(l.Events))
+			b.limiter(i).AllowN(at, 1)
+			tokens[i]--
 		}
 	}
 	sh.mu.Unlock()
-	var d Decision
-	if len(states) == 1 {
-		st := &states[0]
-		d = Decision{Allowed: allowed, Limit: st.Limit, Remaining: st.Remaining, Reset: st.Reset, RetryAfter: st.RetryAfter}
-	} else {
-		d = Combine(states)
+
+	if len(limits) == 1 {
+		st := limitState(limits[0], tokens[0], allowed)
+		return Decision{Allowed: allowed, Limit: st.Limit, Remaining: st.Remaining, Reset: st.Reset, RetryAfter: st.RetryAfter, At: at}, nil
 	}
-	d.At = s.epoch.Add(time.Duration(now))
+	var sbuf [4]LimitState
+	states := sbuf[:0]
+	if len(limits) > len(sbuf) {
+		states = make([]LimitState, 0, len(limits))
+	}
+	for i, l := range limits {
+		states = append(states, limitState(l, tokens[i], allowed))
+	}
+	d := Combine(states)
+	d.At = at
 	return d, nil
 }
 
-func newBucket(limits []Limit, now int64) *bucket {
-	b := &bucket{limits: limits, last: now, tokens: float64(limits[0].Capacity())}
+// limitState reports a limit that holds tokens after the decision: taken
+// from if the request was allowed, untouched if it was refused.
+func limitState(l Limit, tokens float64, allowed bool) LimitState {
+	capacity := l.Capacity()
+	perToken := float64(l.Per) / float64(l.Events) // nanoseconds per token
+	st := LimitState{
+		Limit:     capacity,
+		Remaining: int(tokens),
+		Reset:     ceilDuration((float64(capacity) - tokens) * perToken),
+	}
+	if !allowed && tokens < 1 {
+		st.RetryAfter = ceilDuration((1 - tokens) * perToken)
+	}
+	return st
+}
+
+func newBucket(limits []Limit, at time.Time) *bucket {
+	b := &bucket{limits: limits}
 	if len(limits) > 1 {
-		b.more = make([]float64, len(limits)-1)
-		for i, l := range limits[1:] {
-			b.more[i] = float64(l.Capacity())
-		}
+		b.more = make([]rate.Limiter, len(limits)-1)
+	}
+	for i, l := range limits {
+		setLimiter(b.limiter(i), l, at, l.Capacity())
 	}
 	return b
 }
 
-func (b *bucket) tokenPtr(i int) *float64 {
+func (b *bucket) limiter(i int) *rate.Limiter {
 	if i == 0 {
-		return &b.tokens
+		return &b.first
 	}
 	return &b.more[i-1]
 }
 
-// adapt carries a key's usage over to a new set of limits (an account's
-// plan changed): limits are matched by name, and what the key had used of
-// the old capacity stays used of the new one, so an upgrade from 5 to 100
-// after 5 requests leaves 95, and a downgrade never refills. A limit the key
-// did not have before starts full.
-func (b *bucket) adapt(limits []Limit) {
-	used := make(map[string]float64, len(b.limits))
-	for i, l := range b.limits {
-		used[l.Name] = float64(l.Capacity()) - *b.tokenPtr(i)
+// limiterRate is l's refill rate in tokens per second, for x/time/rate,
+// rounded up by two units in the last place: float rounding in the
+// limiter's refill (elapsed seconds × rate) then never falls short of the
+// whole token that a wait of RetryAfter promised.
+func limiterRate(l Limit) rate.Limit {
+	r := float64(l.Events) / l.Per.Seconds()
+	return rate.Limit(math.Nextafter(math.Nextafter(r, math.Inf(1)), math.Inf(1)))
+}
+
+// setLimiter sets lim, whatever it held, to count l and hold tokens whole
+// tokens at time at.
+func setLimiter(lim *rate.Limiter, l Limit, at time.Time, tokens int) {
+	// A burst of 0 caps whatever tokens lim held to none.
+	lim.SetBurstAt(at, 0)
+	lim.SetBurstAt(at, l.Capacity())
+	lim.SetLimitAt(at, limiterRate(l))
+	lim.AllowN(at, -tokens) // a negative count returns tokens
+}
+
+// carryOver moves lim, which counted old, to count l at time at, keeping
+// what the key had used of old's capacity as used of l's: an upgrade from 5
+// to 100 after 5 requests leaves 95, and a downgrade never refills.
+func carryOver(lim *rate.Limiter, old, l Limit, at time.Time) {
+	oldCap, newCap := old.Capacity(), l.Capacity()
+	if newCap > oldCap {
+		lim.SetBurstAt(at, newCap) // so the tokens given back fit
 	}
-	if n := len(limits) - 1; cap(b.more) >= n {
+	if lim.TokensAt(at) > float64(oldCap-newCap) {
+		// Takes the capacity lost, or with a negative count gives the
+		// capacity gained; a burst of at least oldCap holds either.
+		lim.AllowN(at, oldCap-newCap)
+	} else {
+		// Used more than the new capacity: empty, as a burst of 0
+		// caps the tokens to none.
+		lim.SetBurstAt(at, 0)
+	}
+	lim.SetBurstAt(at, newCap)
+	lim.SetLimitAt(at, limiterRate(l))
+}
+
+// adapt carries a key's usage over to a new set of limits (see MemoryStore
+// for how exactly).
+func (b *bucket) adapt(limits []Limit, at time.Time) {
+	old := b.limits
+	var buf [4]float64
+	used := buf[:0] // of each old limit's capacity, read before any limiter is reset
+	if len(old) > len(buf) {
+		used = make([]float64, 0, len(old))
+	}
+	for i, l := range old {
+		used = append(used, float64(l.Capacity())-b.limiter(i).TokensAt(at))
+	}
+	n := len(limits) - 1
+	kept := len(old) // limiters at positions below kept still hold their state
+	if cap(b.more) >= n {
 		b.more = b.more[:n]
 	} else {
-		b.more = make([]float64, n)
+		b.more = make([]rate.Limiter, n)
+		kept = 1
 	}
 	for i, l := range limits {
-		*b.tokenPtr(i) = max(0, float64(l.Capacity())-used[l.Name])
+		j := slices.IndexFunc(old, func(o Limit) bool { return o.Name == l.Name })
+		switch {
+		case j == i && i < kept:
+			if old[i] != l {
+				carryOver(b.limiter(i), old[i], l, at)
+			}
+		case j >= 0:
+			left := l.Capacity() - int(math.Ceil(used[j]))
+			setLimiter(b.limiter(i), l, at, max(0, left))
+		default:
+			setLimiter(b.limiter(i), l, at, l.Capacity())
+		}
 	}
 	b.limits = limits
 }

@@ -3,10 +3,13 @@ package ratelimit_test
 import (
 	"context"
 	"fmt"
+	"math/big"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	tgerrors "github.com/tollgate/tollgate/errors"
 
 	"github.com/tollgate/tollgate/ratelimit"
 )
@@ -237,5 +240,187 @@ func TestMemoryStoreStaysWithinMaxKeysAcrossShards(t *testing.T) {
 	}
 	if got, want := s.Evictions(), uint64(5000-s.Len()); got != want {
 		t.Errorf("Evictions() = %d, want %d", got, want)
+	}
+}
+
+func TestMemoryStoreAllowsAClientThatWaitedRetryAfter(t *testing.T) {
+	// Every rate, not only round ones: at some (625 an hour is one) a
+	// float refill computed without care falls a hair short of the token
+	// that RetryAfter promised.
+	for _, per := range []time.Duration{time.Second, time.Minute, time.Hour, 7 * time.Second} {
+		for events := 1; events <= 1000; events++ {
+			clock := newClock()
+			s := ratelimit.NewMemoryStore(ratelimit.MemoryConfig{Now: clock.Now})
+			limits := []ratelimit.Limit{{Events: events, Per: per, Burst: 1}}
+			s.Allow(context.Background(), "k", limits)
+			for i := range 5 {
+				d, _ := s.Allow(context.Background(), "k", limits)
+				if d.Allowed {
+					t.Fatalf("%d per %v, wait %d: allowed before RetryAfter", events, per, i+1)
+				}
+				clock.Advance(d.RetryAfter)
+				if d, _ := s.Allow(context.Background(), "k", limits); !d.Allowed {
+					t.Fatalf("%d per %v, wait %d: refused after waiting RetryAfter: %+v", events, per, i+1, d)
+				}
+			}
+		}
+	}
+}
+
+func TestMemoryStoreRefusalsUnderContentionTakeNothingFromTheOtherLimits(t *testing.T) {
+	s := ratelimit.NewMemoryStore(ratelimit.MemoryConfig{Now: newClock().Now})
+	burst := ratelimit.Limit{Name: "burst", Events: 100, Per: time.Hour}
+	quota := ratelimit.Limit{Name: "quota", Events: 50, Per: time.Hour}
+	var allowed atomic.Int64
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for range 1000 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			if d, _ := s.Allow(context.Background(), "k", []ratelimit.Limit{burst, quota}); d.Allowed {
+				allowed.Add(1)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	if got := allowed.Load(); got != 50 {
+		t.Fatalf("1,000 concurrent requests under a quota of 50: %d allowed, want exactly 50", got)
+	}
+	// The 950 refused by the quota took nothing from the burst limit.
+	d, _ := s.Allow(context.Background(), "k", []ratelimit.Limit{burst})
+	if !d.Allowed || d.Remaining != 49 {
+		t.Errorf("the burst limit alone afterwards: %+v, want allowed with 49 left of 100", d)
+	}
+}
+
+func TestMemoryStoreCarriesUsageOverByLimitName(t *testing.T) {
+	burst := ratelimit.Limit{Name: "burst", Events: 10, Per: time.Hour}
+	quota := ratelimit.Limit{Name: "quota", Events: 20, Per: time.Hour}
+	daily := ratelimit.Limit{Name: "daily", Events: 30, Per: 24 * time.Hour}
+	tests := []struct {
+		name          string
+		before, after []ratelimit.Limit
+		// left is the tokens of each limit of after once five requests
+		// were allowed under before.
+		left []int
+	}{
+		{"the same limits in another order keep what was used", []ratelimit.Limit{burst, quota}, []ratelimit.Limit{quota, burst}, []int{15, 5}},
+		{"a limit added starts full, the others keep what was used", []ratelimit.Limit{burst, quota}, []ratelimit.Limit{burst, quota, daily}, []int{5, 15, 30}},
+		{"a limit removed is forgotten, the others keep what was used", []ratelimit.Limit{burst, quota, daily}, []ratelimit.Limit{daily, quota}, []int{25, 15}},
+		{"a raised burst keeps what was used", []ratelimit.Limit{burst}, []ratelimit.Limit{{Name: "burst", Events: 10, Per: time.Hour, Burst: 15}}, []int{10}},
+		{"a lowered rate keeps what was used", []ratelimit.Limit{quota}, []ratelimit.Limit{{Name: "quota", Events: 20, Per: 24 * time.Hour}}, []int{15}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := ratelimit.NewMemoryStore(ratelimit.MemoryConfig{Now: newClock().Now})
+			for range 5 {
+				if d, _ := s.Allow(context.Background(), "k", tt.before); !d.Allowed {
+					t.Fatalf("setting up: refused %+v", d)
+				}
+			}
+			// Each probe takes a token from every limit.
+			for i := range tt.after {
+				if got, want := probe(t, s, tt.after, i), tt.left[i]-1-i; got != want {
+					t.Errorf("%s: %d left, want %d", tt.after[i].Name, got, want)
+				}
+			}
+		})
+	}
+}
+
+func TestMemoryStoreEmptiesABucketWhoseNewCapacityIsBelowWhatWasUsed(t *testing.T) {
+	clock := newClock()
+	s := ratelimit.NewMemoryStore(ratelimit.MemoryConfig{Now: clock.Now})
+	for range 5 {
+		s.Allow(context.Background(), "k", []ratelimit.Limit{{Name: "plan", Events: 20, Per: time.Hour}})
+	}
+	lower := []ratelimit.Limit{{Name: "plan", Events: 3, Per: time.Hour}}
+	d, _ := s.Allow(context.Background(), "k", lower)
+	if d.Allowed || d.RetryAfter != 20*time.Minute {
+		t.Fatalf("5 used, capacity now 3: %+v, want refused until one token is back in 20m", d)
+	}
+	// Empty, not in debt: one token's time later a request goes through.
+	clock.Advance(d.RetryAfter)
+	if d, _ := s.Allow(context.Background(), "k", lower); !d.Allowed {
+		t.Errorf("after RetryAfter: %+v, want allowed", d)
+	}
+}
+
+// probe reports how many tokens limits[i] of key "k" has left after one
+// more request, which takes a token from every limit. It raises every
+// other limit's Burst by 1,000 for that request, so that limits[i] is
+// reported; since every limit keeps its position, both that change and
+// the next probe's undoing it carry the tokens over exactly.
+func probe(t *testing.T, s *ratelimit.MemoryStore, limits []ratelimit.Limit, i int) int {
+	t.Helper()
+	raised := make([]ratelimit.Limit, len(limits))
+	for j, l := range limits {
+		if j != i {
+			l.Burst = l.Capacity() + 1000
+		}
+		raised[j] = l
+	}
+	d, _ := s.Allow(context.Background(), "k", raised)
+	if !d.Allowed || d.Index != i {
+		t.Fatalf("probing %s: %+v, want allowed and reported", limits[i].Name, d)
+	}
+	return d.Remaining
+}
+
+// Float arithmetic must not push a wait over a whole second: a client
+// told Retry-After: 1 comes back in one second and is admitted.
+func TestRetryAfterIsNotInflatedByRounding(t *testing.T) {
+	clk := newClock()
+	s := ratelimit.NewMemoryStore(ratelimit.MemoryConfig{Now: clk.Now})
+	limits := []ratelimit.Limit{{Events: 3, Per: time.Minute}}
+	for range 3 {
+		if d, _ := s.Allow(context.Background(), "k", limits); !d.Allowed {
+			t.Fatal("a full bucket refused")
+		}
+	}
+	clk.Advance(19 * time.Second) // 0.95 of a token back: one second to go
+	d, _ := s.Allow(context.Background(), "k", limits)
+	if d.Allowed {
+		t.Fatal("admitted before a token was back")
+	}
+	if got := tgerrors.RetryAfterSeconds(d.RetryAfter); got != 1 {
+		t.Errorf("Retry-After %d (from %v), want 1", got, d.RetryAfter)
+	}
+	clk.Advance(time.Duration(tgerrors.RetryAfterSeconds(d.RetryAfter)) * time.Second)
+	if d, _ := s.Allow(context.Background(), "k", limits); !d.Allowed {
+		t.Error("refused after waiting the Retry-After it was given")
+	}
+}
+
+// Across many rates, the Retry-After a refused client is given is the exact
+// wait rounded up to whole seconds: never a second more through float noise.
+func TestRetryAfterIsTheExactWaitRoundedUp(t *testing.T) {
+	for _, per := range []time.Duration{time.Second, 7 * time.Second, time.Minute, time.Hour} {
+		for events := 1; events <= 200; events++ {
+			clk := newClock()
+			s := ratelimit.NewMemoryStore(ratelimit.MemoryConfig{Now: clk.Now})
+			limits := []ratelimit.Limit{{Events: events, Per: per, Burst: 1}}
+			s.Allow(context.Background(), "k", limits)
+			perToken := new(big.Rat).SetFrac64(int64(per), int64(events)) // ns per token
+			for elapsed := time.Duration(0); ; elapsed += time.Second {
+				wait := new(big.Rat).Sub(perToken, new(big.Rat).SetInt64(int64(elapsed)))
+				if wait.Sign() <= 0 || elapsed > 5*time.Second {
+					break
+				}
+				clk.Set(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC).Add(elapsed))
+				d, _ := s.Allow(context.Background(), "k", limits)
+				if d.Allowed {
+					t.Fatalf("%d/%v: admitted %v after the last token, %v early", events, per, elapsed, wait)
+				}
+				secs := new(big.Rat).Quo(wait, new(big.Rat).SetInt64(int64(time.Second)))
+				want := new(big.Int).Quo(new(big.Int).Add(secs.Num(), new(big.Int).Sub(secs.Denom(), big.NewInt(1))), secs.Denom()).Int64()
+				if got := tgerrors.RetryAfterSeconds(d.RetryAfter); got != max(want, 1) {
+					t.Fatalf("%d/%v, %v after the last token: Retry-After %d (from %v), want %d", events, per, elapsed, got, d.RetryAfter, want)
+				}
+			}
+		}
 	}
 }

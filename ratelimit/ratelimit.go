@@ -3,8 +3,6 @@ package ratelimit
 import (
 	stderrors "errors"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/tollgate/tollgate/errors"
@@ -81,9 +79,11 @@ const (
 type limiter struct {
 	cfg    Config
 	limits []Limit
-	// Precomputed for the configured limits.
-	limitValue []string // X-RateLimit-Limit per limit
-	policy     string   // RateLimit-Policy
+	// Header values of the configured limits (see headerValues).
+	values []headerValues // per limit
+	policy [1]string      // RateLimit-Policy
+	// numbers are the shared header values of 0 to maxSmallNumber.
+	numbers *[maxSmallNumber + 1][1]string
 }
 
 // New returns a middleware that counts every request against its key's
@@ -93,9 +93,24 @@ type limiter struct {
 // with IETFHeaders the draft-10 RateLimit-Policy and RateLimit fields.
 // Refusals are written with errors.Write in the request's format.
 //
+// An allowed request on a MemoryStore allocates only its key (one string
+// for KeyByPrincipal and KeyByIP) when its header values are shared ones
+// (see the package doc): the configured limits, a Remaining up to 4,096 or
+// after one request on a full bucket, and a Reset up to about an hour
+// ahead. Any other values are formatted, in two allocations.
+//
 // New panics if a limit is invalid, or if there are no Limits and no
 // LimitFor.
 func New(cfg Config) func(http.Handler) http.Handler {
+	l := newLimiter(cfg)
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			l.serve(next, w, r)
+		})
+	}
+}
+
+func newLimiter(cfg Config) *limiter {
 	if cfg.Store == nil {
 		cfg.Store = NewMemoryStore(MemoryConfig{MaxKeys: cfg.MaxKeys, Shards: cfg.Shards, Now: cfg.Now})
 	}
@@ -105,7 +120,7 @@ func New(cfg Config) func(http.Handler) http.Handler {
 	if cfg.Key == nil {
 		cfg.Key = FirstKey(KeyByPrincipal, KeyByIP)
 	}
-	l := &limiter{cfg: cfg}
+	l := &limiter{cfg: cfg, numbers: smallNumbers()}
 	if len(cfg.Limits) > 0 || cfg.LimitFor == nil {
 		limits, err := normalize(cfg.Limits)
 		if err != nil {
@@ -113,15 +128,11 @@ func New(cfg Config) func(http.Handler) http.Handler {
 		}
 		l.limits = limits
 		for _, lim := range limits {
-			l.limitValue = append(l.limitValue, strconv.Itoa(lim.Capacity()))
+			l.values = append(l.values, newHeaderValues(lim))
 		}
-		l.policy = policyHeader(limits)
+		l.policy[0] = policyHeader(limits)
 	}
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			l.serve(next, w, r)
-		})
-	}
+	return l
 }
 
 func (l *limiter) serve(next http.Handler, w http.ResponseWriter, r *http.Request) {
@@ -160,107 +171,4 @@ func (l *limiter) serve(next http.Handler, w http.ResponseWriter, r *http.Reques
 		return
 	}
 	next.ServeHTTP(w, r)
-}
-
-// writeHeaders sets the rate-limit headers with two allocations: one string
-// holding every number, sliced, and one backing array for the header
-// values.
-func (l *limiter) writeHeaders(h http.Header, d Decision, limits []Limit, static bool) {
-	if d.Index < 0 || d.Index >= len(limits) {
-		d.Index = 0
-	}
-	lim := limits[d.Index]
-	resetSecs := ceilSeconds(d.Reset)
-	reset := resetSecs
-	if !l.cfg.ResetSeconds {
-		at := d.At
-		if at.IsZero() {
-			at = l.cfg.Now()
-		}
-		reset = ceilUnix(at.Add(d.Reset))
-	}
-
-	var buf [128]byte
-	b := buf[:0]
-	var limitValue string
-	limitStart := len(b)
-	if static {
-		limitValue = l.limitValue[d.Index]
-	} else {
-		b = strconv.AppendInt(b, int64(d.Limit), 10)
-	}
-	limitEnd := len(b)
-	b = strconv.AppendInt(b, int64(d.Remaining), 10)
-	remainingEnd := len(b)
-	b = strconv.AppendInt(b, reset, 10)
-	resetEnd := len(b)
-	if l.cfg.IETFHeaders {
-		b = append(b, '"')
-		b = append(b, lim.Name...)
-		b = append(b, `";r=`...)
-		b = strconv.AppendInt(b, int64(d.Remaining), 10)
-		b = append(b, ";t="...)
-		b = strconv.AppendInt(b, resetSecs, 10)
-	}
-	s := string(b)
-	if !static {
-		limitValue = s[limitStart:limitEnd]
-	}
-
-	n := 3
-	if l.cfg.IETFHeaders {
-		n = 5
-	}
-	vals := make([]string, n)
-	vals[0] = limitValue
-	vals[1] = s[limitEnd:remainingEnd]
-	vals[2] = s[remainingEnd:resetEnd]
-	h[hLimit] = vals[0:1:1]
-	h[hRemaining] = vals[1:2:2]
-	h[hReset] = vals[2:3:3]
-	if l.cfg.IETFHeaders {
-		vals[3] = l.policy
-		if !static {
-			vals[3] = policyHeader(limits)
-		}
-		vals[4] = s[resetEnd:]
-		h[hPolicy] = vals[3:4:4]
-		h[hRateLimit] = vals[4:5:5]
-	}
-}
-
-// policyHeader is the RateLimit-Policy value: every limit as a structured
-// field item, `"name";q=capacity;w=window-seconds`.
-func policyHeader(limits []Limit) string {
-	var b strings.Builder
-	for i, l := range limits {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteByte('"')
-		b.WriteString(l.Name)
-		b.WriteString(`";q=`)
-		b.WriteString(strconv.Itoa(l.Capacity()))
-		b.WriteString(";w=")
-		b.WriteString(strconv.FormatInt(ceilSeconds(l.Window()), 10))
-	}
-	return b.String()
-}
-
-// ceilSeconds is d in whole seconds, rounded up.
-func ceilSeconds(d time.Duration) int64 {
-	s := int64(d / time.Second)
-	if d%time.Second > 0 {
-		s++
-	}
-	return s
-}
-
-// ceilUnix is t as a Unix time in whole seconds, rounded up.
-func ceilUnix(t time.Time) int64 {
-	s := t.Unix()
-	if t.Nanosecond() > 0 {
-		s++
-	}
-	return s
 }

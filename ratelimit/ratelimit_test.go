@@ -161,6 +161,23 @@ func TestMiddleware(t *testing.T) {
 			},
 		},
 		{
+			name: "a bucket too large for the shared numbers reports the same values",
+			cfg: ratelimit.Config{IETFHeaders: true, Limits: []ratelimit.Limit{
+				{Events: 10_000, Per: time.Hour},
+			}},
+			before:      []*http.Request{request(alice), request(alice)},
+			req:         request(alice),
+			wantStatus:  http.StatusNoContent,
+			wantReached: true,
+			wantHeaders: map[string]string{
+				"X-RateLimit-Limit":     "10000",
+				"X-RateLimit-Remaining": "9997",
+				"X-RateLimit-Reset":     strconv.FormatInt(epoch+2, 10),
+				"RateLimit-Policy":      `"default";q=10000;w=3600`,
+				"RateLimit":             `"default";r=9997;t=2`,
+			},
+		},
+		{
 			name: "an account's own limit from a claim replaces the default",
 			cfg: ratelimit.Config{
 				Limits:      threePerMinute,
@@ -259,6 +276,78 @@ func TestMiddlewareRefusalWaitsForTheClockNotForSleep(t *testing.T) {
 	clock.Advance(time.Second)
 	if w, reached := serve(mw, request(nil)); w.Code != http.StatusNoContent || !reached {
 		t.Fatalf("after Retry-After: %d, reached %v; want 204 through the handler", w.Code, reached)
+	}
+}
+
+func TestAnAllowedRequestAllocatesOnlyItsKey(t *testing.T) {
+	r := request(&principal.Principal{Subject: "u1", ClientID: "app-1"})
+	var sent, reached int
+	next := http.HandlerFunc(func(http.ResponseWriter, *http.Request) { reached++ })
+	use := errors.Use(errors.Envelope)
+	allocs := func(h http.Handler) float64 {
+		w := &discard{h: make(http.Header, 8)}
+		serve := func() {
+			clear(w.h)
+			sent++
+			h.ServeHTTP(w, r)
+		}
+		serve() // the key's bucket is made here
+		return testing.AllocsPerRun(1000, serve)
+	}
+	base := allocs(use(next))
+
+	tests := []struct {
+		name string
+		cfg  ratelimit.Config
+	}{
+		{"a limit no request exhausts", ratelimit.Config{Limits: benchLimits}},
+		{"a limit no request exhausts, with the IETF headers", ratelimit.Config{Limits: benchLimits, IETFHeaders: true}},
+		{"a bucket of 4,096 being drained", ratelimit.Config{Limits: []ratelimit.Limit{{Events: 4096, Per: time.Hour}}}},
+		{"a bucket of 4,096 being drained, Reset in seconds", ratelimit.Config{Limits: []ratelimit.Limit{{Events: 4096, Per: time.Hour}}, ResetSeconds: true}},
+		{"a burst no request exhausts and a quota of 4,096 being drained", ratelimit.Config{Limits: []ratelimit.Limit{
+			{Name: "burst", Events: 1 << 30, Per: time.Second},
+			{Name: "quota", Events: 4096, Per: time.Hour},
+		}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sent, reached = 0, 0
+			n := allocs(use(ratelimit.New(tt.cfg)(next)))
+			if reached != sent {
+				t.Fatalf("handler reached by %d of %d requests, want every one allowed", reached, sent)
+			}
+			if n-base > 1 {
+				t.Errorf("%g allocations per request beyond errors.Use's own %g, want at most 1 (the key, \"client:app-1\")", n-base, base)
+			}
+		})
+	}
+}
+
+func TestAHandlerAddingToTheLimitHeadersChangesNoOtherResponse(t *testing.T) {
+	mw := ratelimit.New(ratelimit.Config{
+		Limits:      []ratelimit.Limit{{Events: 100, Per: time.Minute}},
+		IETFHeaders: true,
+		Now:         newClock().Now,
+	})
+	names := []string{"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "RateLimit-Policy", "RateLimit"}
+	h := mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, _ := principal.From(r.Context())
+		for _, name := range names {
+			w.Header().Add(name, p.Subject)
+		}
+	}))
+	alice := httptest.NewRecorder()
+	h.ServeHTTP(alice, request(&principal.Principal{Subject: "alice"}))
+	want := alice.Header().Clone()
+	bob := httptest.NewRecorder()
+	h.ServeHTTP(bob, request(&principal.Principal{Subject: "bob"}))
+	for _, name := range names {
+		if got := alice.Header().Values(name); len(got) != 2 || got[1] != "alice" || got[0] != want.Values(name)[0] {
+			t.Errorf("alice's %s after bob's request = %q, want %q", name, got, want.Values(name))
+		}
+		if got := bob.Header().Values(name); len(got) != 2 || got[0] != want.Values(name)[0] || got[1] != "bob" {
+			t.Errorf("bob's %s = %q, want [%q \"bob\"]", name, got, want.Values(name)[0])
+		}
 	}
 }
 

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,28 +15,10 @@ import (
 	"github.com/tollgate/tollgate/ratelimit"
 )
 
-// clock is the one fake time every layer and both stand-ins read.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // env is the API with its stand-ins, on a fake clock.
 type env struct {
 	t         *testing.T
-	clock     *clock
+	clock     *authtest.Clock
 	auth      *authServer
 	customers *authtest.Issuer
 	api       http.Handler
@@ -46,7 +27,7 @@ type env struct {
 
 func newEnv(t *testing.T, limit ratelimit.Limit) *env {
 	t.Helper()
-	e := &env{t: t, clock: &clock{now: time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)}}
+	e := &env{t: t, clock: authtest.NewClock(time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC))}
 	e.auth = &authServer{clientID: "orders-api", clientSecret: "s3cret:with/odd chars", now: e.clock.Now, tokens: demoMerchantTokens(e.clock.Now())}
 	introspection := httptest.NewServer(e.auth)
 	t.Cleanup(introspection.Close)

@@ -16,10 +16,11 @@
 // Each decision is one Lua script (EVALSHA, falling back to EVAL the first
 // time a server sees it). It reads the server's clock with TIME, so
 // replicas with skewed clocks still agree, and decides all of a key's limits
-// atomically, exactly as the in-memory store does: same token-bucket
-// arithmetic, same carry-over when a key's limits change, same headers. The
-// keys of one request key are hash-tagged ("tollgate:rl:{client:abc}:burst")
-// so that its limits land in one slot and the script runs on Redis Cluster.
+// atomically, as the in-memory store does: the same token buckets as its
+// x/time/rate limiters, computed in Lua, the same carry-over by limit name
+// when a key's limits change, the same headers. The keys of one request
+// key are hash-tagged ("tollgate:rl:{client:abc}:burst") so that its
+// limits land in one slot and the script runs on Redis Cluster.
 // A key expires once its bucket would be full again, so Redis holds only
 // keys active within their window.
 //
