@@ -1,8 +1,11 @@
 package redisstore_test
 
 import (
+	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -32,4 +35,30 @@ func Example() {
 	})
 	api := http.NewServeMux()
 	http.ListenAndServe(":8080", errors.Use(errors.Problem)(limit(api)))
+}
+
+// With Redis unreachable, the default policy keeps the limits on a local
+// in-memory store (fail open onto a limiter, never onto no limit), while
+// FailClosed refuses with 503 and Retry-After.
+func Example_outage() {
+	down := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 100 * time.Millisecond})
+	defer down.Close()
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	limits := []ratelimit.Limit{{Events: 1, Per: time.Minute}}
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
+
+	for _, failClosed := range []bool{false, true} {
+		store := redisstore.New(redisstore.Config{Client: down, FailClosed: failClosed, Logger: quiet})
+		api := errors.Use(errors.Message)(ratelimit.New(ratelimit.Config{Limits: limits, Store: store})(ok))
+		fmt.Print("fail closed: ", failClosed, ":")
+		for range 2 {
+			rec := httptest.NewRecorder()
+			api.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+			fmt.Print(" ", rec.Code)
+		}
+		fmt.Println()
+	}
+	// Output:
+	// fail closed: false: 200 429
+	// fail closed: true: 503 503
 }
