@@ -13,16 +13,30 @@ import (
 // JWTs. Each verifier assigns its own token type. Either may be nil, and a
 // token of that shape is then refused as invalid_token.
 func JWTOrOpaque(jwt, opaque Verifier) Verifier {
-	return VerifierFunc(func(ctx context.Context, token string) (*principal.Principal, error) {
-		v := opaque
-		if looksLikeJWT(token) {
-			v = jwt
-		}
-		if v == nil {
-			return nil, errBadToken
-		}
-		return v.Verify(ctx, token)
-	})
+	return &jwtOrOpaque{jwt: jwt, opaque: opaque}
+}
+
+type jwtOrOpaque struct{ jwt, opaque Verifier }
+
+// Verify implements Verifier.
+func (d *jwtOrOpaque) Verify(ctx context.Context, token string) (*principal.Principal, error) {
+	v := d.opaque
+	if looksLikeJWT(token) {
+		v = d.jwt
+	}
+	if v == nil {
+		return nil, errBadToken
+	}
+	return v.Verify(ctx, token)
+}
+
+// remembered asks the JWT verifier's cache: a token in it was verified as a
+// JWT, whatever its shape says.
+func (d *jwtOrOpaque) remembered(token string) *principal.Principal {
+	if r, ok := d.jwt.(rememberingVerifier); ok {
+		return r.remembered(token)
+	}
+	return nil
 }
 
 // looksLikeJWT reports whether token has the compact JWS shape. It does not
