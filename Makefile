@@ -1,19 +1,21 @@
-# make test: every test, race detector on, with a real redis-server (installed
-# from Debian's packages if missing) started on a loopback port and stopped
-# after.
+# make test: every test, race detector on. The root module's tests run with a
+# real redis-server (installed from Debian's packages if missing) started on
+# a loopback port and stopped after; then the bench module's tests, which
+# assert the hot path's allocation budget and that every peer compared
+# really verifies (no timing).
 GO ?= go
 
-.PHONY: test test-short vet bench
+.PHONY: test bench vet
 
 test:
 	./scripts/with-redis.sh $(GO) test -race -count=1 ./...
+	cd bench && $(GO) vet ./... && $(GO) test -race -count=1 ./...
 
-test-short:
-	$(GO) test -race -count=1 ./...
+# The benchmarks beside the peer libraries (see bench/README.md).
+bench:
+	cd bench && $(GO) test -run '^$$' -bench . -benchmem
 
 vet:
-	gofmt -l . | (! grep .)
+	test -z "$$(gofmt -l .)"
 	$(GO) vet ./...
-
-bench:
-	cd bench && $(GO) test -run '^$$' -bench . -benchmem ./...
+	cd bench && $(GO) vet ./...
