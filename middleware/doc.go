@@ -66,9 +66,13 @@
 //
 // # Cost
 //
-// Behind errors.Use, an admitted request whose token is cached costs no
-// allocation in Authenticate: the request's one context node, made by the
-// first tollgate layer, receives the principal. Without any layer above it,
-// Authenticate makes that node itself (two allocations: the node and the
-// request copy).
+// A client reuses one token for its lifetime, so the common request carries
+// a token the JWT verifier has already accepted. Authenticate asks the
+// verifier's cache first: a token found there (byte for byte the one that
+// passed every check when it was first seen) is admitted after the size cap
+// without being scanned or parsed again, in well under a microsecond.
+// Behind errors.Use such a request costs no allocation in Authenticate: the
+// request's one context node, made by the first tollgate layer, receives the
+// principal. Without any layer above it, Authenticate makes that node itself
+// (two allocations: the node and the request copy).
 package middleware
