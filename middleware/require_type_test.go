@@ -45,6 +45,11 @@ func TestRequireType(t *testing.T) {
 	}
 }
 
+// bigOrg's token carries its organization as a JSON number too large for a
+// float64 to hold exactly, as a JSON decoder hands it over.
+var bigOrg = &principal.Principal{Subject: "m2", Type: "merchant", Claims: map[string]any{
+	"big_org": 1234567890123456789.0, "frac": 1.5, "max_org": 9007199254740992.0}}
+
 func TestRequireTenant(t *testing.T) {
 	tests := []struct {
 		name       string
@@ -61,6 +66,10 @@ func TestRequireTenant(t *testing.T) {
 		{"header empty: validation", "org_id", []string{""}, merchant, 400, "validation"},
 		{"header sent twice: validation", "org_id", []string{"org-7", "org-7"}, merchant, 400, "validation"},
 		{"token without the claim: forbidden", "tenant", []string{"org-7"}, merchant, 403, "forbidden"},
+		{"numeric claim beyond 2^53 refuses even its own header", "big_org", []string{"1234567890123456789"}, bigOrg, 403, "forbidden"},
+		{"numeric claim beyond 2^53 refuses the rounded neighbour", "big_org", []string{"1234567890123456800"}, bigOrg, 403, "forbidden"},
+		{"fractional numeric claim: forbidden", "frac", []string{"1.5"}, bigOrg, 403, "forbidden"},
+		{"largest exact integer is compared", "max_org", []string{"9007199254740992"}, bigOrg, 200, ""},
 		{"no principal fails closed", "org_id", []string{"org-7"}, nil, 401, "missing_token"},
 	}
 	for _, tt := range tests {

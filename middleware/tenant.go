@@ -1,6 +1,7 @@
 package middleware
 
 import (
+	"math"
 	"net/http"
 	"strconv"
 
@@ -15,8 +16,11 @@ import (
 // from the claim, or a token without the claim, with forbidden (403); a
 // request with no principal with missing_token (401).
 //
-// The claim may be a JSON string or a number (compared in its shortest
-// decimal form); header and claim are compared exactly. RequireTenant panics
+// The claim may be a JSON string or an integer up to 2^53 (compared in
+// decimal); header and claim are compared exactly. Larger numeric ids (64-bit
+// snowflakes) lose digits in a JSON number decoded as float64, so a token
+// carrying one as a number is refused with forbidden: issue such ids as
+// strings. RequireTenant panics
 // if header or claim is empty.
 func RequireTenant(header, claim string) func(http.Handler) http.Handler {
 	if header == "" || claim == "" {
@@ -46,13 +50,22 @@ func RequireTenant(header, claim string) func(http.Handler) http.Handler {
 	}
 }
 
+// maxExactInteger is 2^53: every integer up to it has an exact float64.
+const maxExactInteger = 1 << 53
+
 // claimString renders a string or numeric claim for comparison with a header.
+// A number is accepted only as an integer a JSON decoder could hold exactly:
+// beyond 2^53 a float64 is rounded, and comparing the rounded value would
+// admit the header of a neighbouring tenant while refusing the token's own.
 func claimString(p *principal.Principal, name string) (string, bool) {
 	v, _ := p.Claim(name)
 	switch v := v.(type) {
 	case string:
 		return v, v != ""
 	case float64:
+		if v != math.Trunc(v) || math.Abs(v) > maxExactInteger {
+			return "", false
+		}
 		return strconv.FormatFloat(v, 'f', -1, 64), true
 	case int64:
 		return strconv.FormatInt(v, 10), true
