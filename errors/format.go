@@ -51,18 +51,15 @@ func Use(f Format) func(http.Handler) http.Handler {
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if ctx, isNew := reqstate.WithFormat(r.Context(), f); isNew {
-				r = r.WithContext(ctx)
-			}
-			next.ServeHTTP(w, r)
+			next.ServeHTTP(w, reqstate.SetFormat(r, f))
 		})
 	}
 }
 
-// WithFormat returns a context in which f is the format Write uses.
+// WithFormat returns a copy of ctx in which f is the format Write uses; ctx
+// itself is left as it was.
 func WithFormat(ctx context.Context, f Format) context.Context {
-	ctx, _ = reqstate.WithFormat(ctx, f)
-	return ctx
+	return reqstate.WithFormat(ctx, f)
 }
 
 // FormatFrom returns the format chosen for ctx by Use or WithFormat, or OAuth

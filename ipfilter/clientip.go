@@ -8,14 +8,13 @@ import (
 	"github.com/tollgate/tollgate/internal/reqstate"
 )
 
-// NewContext returns a context carrying addr as the request's client IP.
-// An invalid addr records that resolution failed closed: ClientIP then
-// reports false rather than falling back to the peer address. addr is stored
-// unmapped and without a zone, as New resolves it. Within a tollgate chain
-// the request's one context node is filled in place and ctx itself returned.
+// NewContext returns a copy of ctx carrying addr as the request's client IP;
+// ctx itself is left as it was. An invalid addr records that resolution
+// failed closed: ClientIP then reports false rather than falling back to the
+// peer address. addr is stored unmapped and without a zone, as New resolves
+// it.
 func NewContext(ctx context.Context, addr netip.Addr) context.Context {
-	ctx, _ = reqstate.WithClientIP(ctx, addr.Unmap().WithZone(""))
-	return ctx
+	return reqstate.WithClientIP(ctx, addr.Unmap().WithZone(""))
 }
 
 // resolved returns the client IP an earlier filter stored in ctx, and

@@ -192,9 +192,7 @@ func New(cfg Config) func(http.Handler) http.Handler {
 				return
 			}
 			if !done {
-				if ctx, isNew := reqstate.WithClientIP(r.Context(), a); isNew {
-					r = r.WithContext(ctx)
-				}
+				r = reqstate.SetClientIP(r, a)
 			}
 			next.ServeHTTP(w, r)
 		})

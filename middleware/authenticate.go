@@ -124,10 +124,7 @@ func Authenticate(v Verifier, opts ...Option) func(http.Handler) http.Handler {
 				a.refuse(w, r, p, err)
 				return
 			}
-			if ctx, isNew := reqstate.WithPrincipal(r.Context(), p); isNew {
-				r = r.WithContext(ctx)
-			}
-			next.ServeHTTP(w, r)
+			next.ServeHTTP(w, reqstate.SetPrincipal(r, p))
 		})
 	}
 }

@@ -7,12 +7,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
 	tgerrors "github.com/tollgate/tollgate/errors"
 	"github.com/tollgate/tollgate/middleware"
 	"github.com/tollgate/tollgate/principal"
+	"github.com/tollgate/tollgate/scopes"
 )
 
 // fakeVerifier accepts "good-token" (and any token in accept) and refuses
@@ -256,5 +258,63 @@ func TestAuthenticateBehindUseAllocatesNothing(t *testing.T) {
 	// Authenticate fills it in place.
 	if n := testing.AllocsPerRun(200, func() { h.ServeHTTP(rec, req) }); n > 2 {
 		t.Errorf("Use + Authenticate allocate %v times, want at most 2", n)
+	}
+}
+
+// A batch endpoint runs sub-requests built on its own request's context
+// through a guarded handler, concurrently. Each sub-request is judged on its
+// own token: one without a token is refused, and no sub-request's principal
+// reaches the batch request or a sibling.
+func TestSubRequestsAreJudgedOnTheirOwnTokens(t *testing.T) {
+	guarded := middleware.Authenticate(newFake(), middleware.OnRefusal(nil))(
+		scopes.Require("can_read_order")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusOK)
+		})))
+	var outerPrincipal bool
+	batch := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var wg sync.WaitGroup
+		codes := make([]int, 40)
+		for i := range codes {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sub := httptest.NewRequestWithContext(r.Context(), "GET", "/orders/1", nil)
+				if i%2 == 0 {
+					sub.Header.Set("Authorization", "Bearer good-token")
+				}
+				rec := httptest.NewRecorder()
+				guarded.ServeHTTP(rec, sub)
+				codes[i] = rec.Code
+			}()
+		}
+		wg.Wait()
+		for i, code := range codes {
+			want := http.StatusOK
+			if i%2 == 1 {
+				want = http.StatusUnauthorized
+			}
+			if code != want {
+				t.Errorf("sub-request %d: status %d, want %d", i, code, want)
+			}
+		}
+		_, outerPrincipal = principal.From(r.Context())
+	})
+	tgerrors.Use(tgerrors.Envelope)(batch).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/batch", nil))
+	if outerPrincipal {
+		t.Error("a sub-request's principal reached the batch request")
+	}
+}
+
+func TestNewContextLeavesTheParentAsItWas(t *testing.T) {
+	var parentSees bool
+	tgerrors.Use(tgerrors.Envelope)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		child := principal.NewContext(r.Context(), merchant)
+		if p, ok := principal.From(child); !ok || p != merchant {
+			t.Error("the child context does not carry the principal")
+		}
+		_, parentSees = principal.From(r.Context())
+	})).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	if parentSees {
+		t.Error("NewContext on a child wrote the principal into the request's context")
 	}
 }

@@ -114,13 +114,10 @@ func ParseScopes(claims map[string]any, names ...string) []string {
 	return out
 }
 
-// NewContext returns a context that carries p. Within a tollgate chain it
-// fills the request's existing context node in place when that node has no
-// principal yet, and returns ctx itself; otherwise it returns a new context.
-// Either way, hand the result down with r.WithContext.
+// NewContext returns a copy of ctx that carries p; ctx itself is left as it
+// was, as with context.WithValue.
 func NewContext(ctx context.Context, p *Principal) context.Context {
-	ctx, _ = reqstate.WithPrincipal(ctx, p)
-	return ctx
+	return reqstate.WithPrincipal(ctx, p)
 }
 
 // From returns the principal that middleware.Authenticate put in ctx. It

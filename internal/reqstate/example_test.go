@@ -1,22 +1,24 @@
 package reqstate_test
 
 import (
-	"context"
 	"fmt"
+	"net/http/httptest"
 	"net/netip"
 
 	"github.com/tollgate/tollgate/internal/reqstate"
 )
 
-// The first layer makes the node; the layers below fill it in place.
+// The first layer makes the request's node; the layers below fill it in
+// place.
 func Example() {
-	ctx, isNew := reqstate.WithFormat(context.Background(), "envelope")
-	fmt.Println("first layer made a node:", isNew)
+	r := httptest.NewRequest("GET", "/orders", nil)
+	r1 := reqstate.SetFormat(r, "envelope")
+	fmt.Println("first layer made a node:", r1 != r)
 
-	_, isNew = reqstate.WithClientIP(ctx, netip.MustParseAddr("192.0.2.7"))
-	fmt.Println("second layer made a node:", isNew)
+	r2 := reqstate.SetClientIP(r1, netip.MustParseAddr("192.0.2.7"))
+	fmt.Println("second layer made a node:", r2 != r1)
 
-	s := reqstate.From(ctx)
+	s := reqstate.From(r2.Context())
 	fmt.Println(s.Format, s.ClientIP)
 	// Output:
 	// first layer made a node: true

@@ -3,24 +3,39 @@
 //
 // Each layer storing its own context value would cost two allocations (the
 // node and the request copy r.WithContext makes) per layer. Instead the
-// first layer of a chain makes one node, and the layers below fill its empty
-// fields in place. A field is written at most once per node: a layer that
-// finds its field already set (a nested errors.Use with another format, a
-// second Authenticate) gets a fresh node holding a copy, so what an upper
-// layer handed down is never changed under it. A layer above may see a field
-// appear after its next handler returns (a logging middleware above
-// Authenticate then sees the principal); nothing below ever sees a value
-// change.
+// first layer of a chain makes one node for its request, and the layers
+// below fill its empty fields in place.
+//
+// A node is filled in place only by a layer handed the very request it was
+// made for (its owner), and only in a field still empty. Anything else gets
+// a fresh node holding a copy, exactly as context.WithValue would:
+//
+//   - a request built from another's context (a fan-out handler's
+//     sub-request, http.NewRequestWithContext(r.Context(), …)) is not the
+//     owner, so what its chain finds never reaches its siblings or the
+//     request it came from;
+//   - a context derived below the node (context.WithTimeout, a router's
+//     own value) is not the node, so it is never written through;
+//   - a field already set (a nested errors.Use with another format, a second
+//     Authenticate) is never overwritten: the layers below see the new value
+//     and the layers above keep theirs.
+//
+// A layer above may see a field of its own request appear after its next
+// handler returns (a logging middleware above Authenticate then sees the
+// principal); nothing below ever sees a value change. Fields are written
+// only by the goroutine serving the owner request, before it calls the next
+// handler, so reads from goroutines the handler starts are ordered after
+// them.
 package reqstate
 
 import (
 	"context"
+	"net/http"
 	"net/netip"
-	"sync/atomic"
 )
 
 // State is one request's values. Read it through From; write it only through
-// the With functions.
+// this package's functions.
 type State struct {
 	// Format is the errors.Format chosen by errors.Use, or nil.
 	Format any
@@ -31,7 +46,7 @@ type State struct {
 	ClientIP    netip.Addr
 	HasClientIP bool
 
-	written atomic.Uint32 // fieldFormat | fieldPrincipal | fieldClientIP
+	written uint32 // fieldFormat | fieldPrincipal | fieldClientIP
 }
 
 const (
@@ -44,6 +59,7 @@ type key struct{}
 
 type node struct {
 	context.Context
+	owner *http.Request // the request this node was made for; nil: none
 	state State
 }
 
@@ -62,71 +78,78 @@ func From(ctx context.Context) *State {
 	return s
 }
 
-// claim reports whether the caller may write field of s in place: s exists
-// and nobody wrote field before.
-func (s *State) claim(field uint32) bool {
-	if s == nil {
-		return false
-	}
-	for {
-		w := s.written.Load()
-		if w&field != 0 {
-			return false
-		}
-		if s.written.CompareAndSwap(w, w|field) {
-			return true
-		}
+// value is what one of the functions below writes.
+type value struct {
+	field uint32
+	v     any
+	addr  netip.Addr
+}
+
+func (s *State) write(val value) {
+	s.written |= val.field
+	switch val.field {
+	case fieldFormat:
+		s.Format = val.v
+	case fieldPrincipal:
+		s.Principal = val.v
+	case fieldClientIP:
+		s.ClientIP, s.HasClientIP = val.addr, true
 	}
 }
 
-// derive returns a new node under ctx holding a copy of s's values (none if
-// s is nil) with field marked written.
-func derive(ctx context.Context, s *State, field uint32) *node {
+// derive returns a new node under ctx holding a copy of the nearest node's
+// values, with val written.
+func derive(ctx context.Context, val value) *node {
 	n := &node{Context: ctx}
-	if s != nil {
-		n.state.Format, n.state.Principal = s.Format, s.Principal
-		n.state.ClientIP, n.state.HasClientIP = s.ClientIP, s.HasClientIP
-		n.state.written.Store(s.written.Load())
+	if s := From(ctx); s != nil {
+		n.state = *s
 	}
-	n.state.written.Store(n.state.written.Load() | field)
+	n.state.write(val)
 	return n
 }
 
-// WithFormat records f. It returns ctx itself when the format was written
-// in place (no allocation), or a new context that the caller must hand down
-// with r.WithContext.
-func WithFormat(ctx context.Context, f any) (context.Context, bool) {
-	s := From(ctx)
-	if s.claim(fieldFormat) {
-		s.Format = f
-		return ctx, false
+// set writes val for r and returns the request to hand down: r itself when
+// r owns its node and the field is empty (no allocation), otherwise a copy
+// of r with a new node it owns (two allocations).
+func set(r *http.Request, val value) *http.Request {
+	if n, ok := r.Context().(*node); ok && n.owner == r && n.state.written&val.field == 0 {
+		n.state.write(val)
+		return r
 	}
-	n := derive(ctx, s, fieldFormat)
-	n.state.Format = f
-	return n, true
+	n := derive(r.Context(), val)
+	r = r.WithContext(n)
+	n.owner = r
+	return r
 }
 
-// WithPrincipal records p, like WithFormat.
-func WithPrincipal(ctx context.Context, p any) (context.Context, bool) {
-	s := From(ctx)
-	if s.claim(fieldPrincipal) {
-		s.Principal = p
-		return ctx, false
-	}
-	n := derive(ctx, s, fieldPrincipal)
-	n.state.Principal = p
-	return n, true
+// SetFormat records the error format for r and the layers below it.
+func SetFormat(r *http.Request, f any) *http.Request {
+	return set(r, value{field: fieldFormat, v: f})
 }
 
-// WithClientIP records the resolved client IP (invalid: resolution failed
-// closed), like WithFormat.
-func WithClientIP(ctx context.Context, addr netip.Addr) (context.Context, bool) {
-	s := From(ctx)
-	if s.claim(fieldClientIP) {
-		s.ClientIP, s.HasClientIP = addr, true
-		return ctx, false
-	}
-	n := derive(ctx, s, fieldClientIP)
-	n.state.ClientIP, n.state.HasClientIP = addr, true
-	return n, true
+// SetPrincipal records the principal for r and the layers below it.
+func SetPrincipal(r *http.Request, p any) *http.Request {
+	return set(r, value{field: fieldPrincipal, v: p})
+}
+
+// SetClientIP records the resolved client IP (invalid: resolution failed
+// closed) for r and the layers below it.
+func SetClientIP(r *http.Request, addr netip.Addr) *http.Request {
+	return set(r, value{field: fieldClientIP, addr: addr})
+}
+
+// WithFormat returns a new context carrying f, like context.WithValue: ctx
+// and every context derived from it are left as they were.
+func WithFormat(ctx context.Context, f any) context.Context {
+	return derive(ctx, value{field: fieldFormat, v: f})
+}
+
+// WithPrincipal returns a new context carrying p, like WithFormat.
+func WithPrincipal(ctx context.Context, p any) context.Context {
+	return derive(ctx, value{field: fieldPrincipal, v: p})
+}
+
+// WithClientIP returns a new context carrying addr, like WithFormat.
+func WithClientIP(ctx context.Context, addr netip.Addr) context.Context {
+	return derive(ctx, value{field: fieldClientIP, addr: addr})
 }

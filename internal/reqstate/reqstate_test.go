@@ -2,46 +2,100 @@ package reqstate
 
 import (
 	"context"
+	"net/http/httptest"
 	"net/netip"
+	"sync"
 	"testing"
+	"time"
 )
 
-func TestFirstLayerMakesTheNodeLaterLayersFillIt(t *testing.T) {
-	ctx, isNew := WithFormat(context.Background(), "envelope")
-	if !isNew {
-		t.Fatal("no node was made for an empty context")
+func TestTheFirstLayerMakesTheNodeAndTheOthersFillIt(t *testing.T) {
+	r := httptest.NewRequest("GET", "/", nil)
+	r1 := SetFormat(r, "envelope")
+	if r1 == r {
+		t.Fatal("no node was made for a bare request")
 	}
 	addr := netip.MustParseAddr("192.0.2.1")
-	if got, isNew := WithClientIP(ctx, addr); isNew || got != ctx {
-		t.Error("the client IP did not go into the existing node")
+	if r2 := SetClientIP(r1, addr); r2 != r1 {
+		t.Error("the client IP did not go into the request's node")
 	}
-	if got, isNew := WithPrincipal(ctx, "p1"); isNew || got != ctx {
-		t.Error("the principal did not go into the existing node")
+	if r3 := SetPrincipal(r1, "p1"); r3 != r1 {
+		t.Error("the principal did not go into the request's node")
 	}
-	s := From(ctx)
+	s := From(r1.Context())
 	if s.Format != "envelope" || s.Principal != "p1" || s.ClientIP != addr || !s.HasClientIP {
 		t.Errorf("state %+v", s)
 	}
-	if n := testing.AllocsPerRun(100, func() { From(ctx) }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() { From(r1.Context()) }); n != 0 {
 		t.Errorf("From allocates %v times", n)
 	}
 }
 
 func TestAWrittenFieldIsNeverChangedUnderTheLayersBelow(t *testing.T) {
-	outer, _ := WithPrincipal(context.Background(), "outer")
-	inner, isNew := WithPrincipal(outer, "inner")
-	if !isNew {
+	outer := SetPrincipal(httptest.NewRequest("GET", "/", nil), "outer")
+	inner := SetPrincipal(outer, "inner")
+	if inner == outer {
 		t.Fatal("a second principal overwrote the first in place")
 	}
-	if From(outer).Principal != "outer" || From(inner).Principal != "inner" {
-		t.Errorf("outer %v inner %v", From(outer).Principal, From(inner).Principal)
+	if From(outer.Context()).Principal != "outer" || From(inner.Context()).Principal != "inner" {
+		t.Errorf("outer %v inner %v", From(outer.Context()).Principal, From(inner.Context()).Principal)
 	}
-	// The copy keeps what was there and can still be filled.
-	if _, isNew := WithFormat(inner, "problem"); isNew {
+	if got := SetFormat(inner, "problem"); got != inner {
 		t.Error("an empty field of the copy was not filled in place")
 	}
-	if From(outer).Format != nil {
+	if From(outer.Context()).Format != nil {
 		t.Error("filling the copy changed the original")
+	}
+}
+
+// A sub-request built on another request's context must not write into
+// that request's node: its principal would leak to the outer request and to
+// every sibling.
+func TestASubRequestNeverWritesIntoTheRequestItCameFrom(t *testing.T) {
+	outer := SetFormat(httptest.NewRequest("GET", "/batch", nil), "envelope")
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sub := httptest.NewRequestWithContext(outer.Context(), "GET", "/item", nil)
+			if i%2 == 0 {
+				sub = SetPrincipal(sub, "caller")
+				if From(sub.Context()).Format != "envelope" {
+					t.Error("the sub-request lost the outer format")
+				}
+			} else if p := From(sub.Context()).Principal; p != nil {
+				t.Errorf("a sibling's principal %v reached a sub-request without one", p)
+			}
+		}()
+	}
+	wg.Wait()
+	if p := From(outer.Context()).Principal; p != nil {
+		t.Errorf("a sub-request's principal %v reached the outer request", p)
+	}
+}
+
+func TestADerivedContextIsNeverWrittenThrough(t *testing.T) {
+	r := SetFormat(httptest.NewRequest("GET", "/", nil), "envelope")
+	ctx, cancel := context.WithTimeout(r.Context(), time.Minute)
+	defer cancel()
+	child := r.WithContext(ctx)
+	if got := SetPrincipal(child, "p"); got == child {
+		t.Error("a request whose context was derived below the node filled it in place")
+	}
+	if From(r.Context()).Principal != nil {
+		t.Error("the principal reached the parent context")
+	}
+}
+
+func TestTheContextFunctionsAlwaysMakeANewNode(t *testing.T) {
+	r := SetFormat(httptest.NewRequest("GET", "/", nil), "envelope")
+	ctx := WithPrincipal(r.Context(), "p")
+	if ctx == r.Context() || From(r.Context()).Principal != nil {
+		t.Error("WithPrincipal wrote into an existing node")
+	}
+	if From(ctx).Format != "envelope" || From(ctx).Principal != "p" {
+		t.Errorf("the new node lost a value: %+v", From(ctx))
 	}
 }
 
