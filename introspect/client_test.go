@@ -286,6 +286,38 @@ func TestEndpointFailuresAreUnavailable(t *testing.T) {
 	}
 }
 
+func TestAnAnswerRepeatingATopLevelMemberIsUnavailable(t *testing.T) {
+	for name, body := range map[string]string{
+		"active false then true": `{"active":false,"active":true,"sub":"u1"}`,
+		"active true then false": `{"active":true,"active":false,"sub":"u1"}`,
+		"active twice, true":     `{"active":true,"sub":"u1","active":true}`,
+		"sub twice":              `{"active":true,"sub":"u1","sub":"admin"}`,
+		"names equal unescaped":  `{"active":false,"\u0061ctive":true}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			ep := newEndpoint(t, answer(body))
+			c := newClient(t, ep, newClock(), nil)
+			p, err := c.Verify(context.Background(), goodToken)
+			if err == nil {
+				t.Fatalf("accepted as %+v", p)
+			}
+			wantRefusal(t, err, tgerrors.Unavailable)
+		})
+	}
+}
+
+func TestAMemberNameRepeatedOnlyInsideANestedValueIsNoDuplicate(t *testing.T) {
+	ep := newEndpoint(t, answer(`{"active":true,"sub":"u1","ext":{"sub":"x","active":false,"ext":[{"sub":1}]},"x":["sub","sub"]}`))
+	c := newClient(t, ep, newClock(), nil)
+	p, err := c.Verify(context.Background(), goodToken)
+	if err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	if p.Subject != "u1" {
+		t.Errorf("Subject = %q, want u1", p.Subject)
+	}
+}
+
 func TestUnreachableEndpointIsUnavailable(t *testing.T) {
 	ep := newEndpoint(t, answer(`{"active":true}`))
 	c := newClient(t, ep, newClock(), nil)

@@ -62,7 +62,10 @@
 //
 // An endpoint that cannot be reached, times out, answers anything but 200,
 // or answers with a body that is too large or is not the JSON object above
-// makes Verify return unavailable (503). Nothing is let through on a guess,
+// makes Verify return unavailable (503). So does an object that repeats a
+// top-level member ({"active":false,"active":true}): a JSON parser may keep
+// either value, so such an answer has no single meaning and is refused
+// rather than read as its last one. Nothing is let through on a guess,
 // and these answers are never cached, so the next request asks again.
 // Tokens already cached keep being served while the endpoint is down, within
 // their cache lifetime.

@@ -1,6 +1,7 @@
 package introspect
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	stderrors "errors"
@@ -63,7 +64,41 @@ func (c *Client) fetch(ctx context.Context, token string) (map[string]any, error
 	if claims == nil {
 		return nil, stderrors.New("introspect: the response is not a JSON object")
 	}
+	if name, dup := duplicateMember(body); dup {
+		return nil, fmt.Errorf("introspect: the response repeats the member %q", name)
+	}
 	return claims, nil
+}
+
+// duplicateMember reports the first member name that the JSON object in
+// body, already known to be valid, holds twice at its top level. json.Unmarshal
+// keeps the last of two members of one name, so {"active":false,"active":true}
+// would read as active; RFC 8259 §4 leaves such an object's meaning to the
+// parser, and an answer two parsers may read differently is refused as
+// garbage. Names are compared once unescaped, as the map keys are: "a" and
+// "\u0061" are one name.
+func duplicateMember(body []byte) (string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return "", false
+	}
+	seen := make(map[string]struct{})
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		name, _ := t.(string)
+		if _, ok := seen[name]; ok {
+			return name, true
+		}
+		seen[name] = struct{}{}
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return "", false
+		}
+	}
+	return "", false
 }
 
 // principalOf builds the principal of an active answer, or reports a member

@@ -2,9 +2,11 @@ package middleware
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"math/big"
 	"net/http"
@@ -361,4 +363,82 @@ func TestDefaultClientDoesNotFollowARedirectOffHTTPS(t *testing.T) {
 	}
 	p, err := v.Verify(context.Background(), iss.Mint(claims(nil)))
 	wantRefusal(t, p, err, tgerrors.Unavailable, errJWKSUnavailable)
+}
+
+func TestAKeyRemovedFromAKIDLessSetStopsWorkingThoughTheNewSetRepeatsAKey(t *testing.T) {
+	clock := newTestClock()
+	iss := newIssuer(t, clock)
+	var doc struct {
+		Keys []map[string]any `json:"keys"`
+	}
+	if err := json.Unmarshal(iss.JWKS(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	byAlg := map[string]map[string]any{}
+	for _, k := range doc.Keys {
+		delete(k, "kid")
+		byAlg[k["alg"].(string)] = k
+	}
+	rsaKey, ecKey := byAlg[authtest.RS256], byAlg[authtest.ES256]
+	if rsaKey == nil || ecKey == nil {
+		t.Fatalf("authtest JWKS without an RS256 and an ES256 key: %s", iss.JWKS())
+	}
+	setOf := func(keys ...map[string]any) []byte {
+		b, err := json.Marshal(map[string]any{"keys": keys})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	iss.SetBody(setOf(rsaKey, ecKey))
+	v, rec := newVerifier(t, clock, JWTConfig{Issuers: []Issuer{jwksIssuer(iss, "RS256", "ES256")}})
+	if rec.count() != 0 {
+		t.Fatalf("refresh errors: %v", rec.errs)
+	}
+	mint := func(jti string) string {
+		return iss.Mint(claims(map[string]any{"jti": jti}), authtest.WithAlg(authtest.ES256), authtest.WithKID(""))
+	}
+	cached := mint("cached")
+	mustVerify(t, v, cached)
+
+	// The EC key is removed; the new set holds the RSA key twice. Same
+	// length, and each new key is in the old set: not the same keys still.
+	iss.SetBody(setOf(rsaKey, rsaKey))
+	if err := v.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	p, err := v.Verify(context.Background(), cached)
+	wantRefusal(t, p, err, tgerrors.InvalidToken, errJWTNoKey)
+	p, err = v.Verify(context.Background(), mint("fresh"))
+	wantRefusal(t, p, err, tgerrors.InvalidToken, errJWTNoKey)
+}
+
+func TestSameKeysComparesKeySetsAsMultisets(t *testing.T) {
+	a := &verifyKey{ed: make(ed25519.PublicKey, ed25519.PublicKeySize)}
+	bKey := make(ed25519.PublicKey, ed25519.PublicKeySize)
+	bKey[0] = 1
+	b := &verifyKey{ed: bKey}
+	aKID := &verifyKey{kid: "a", ed: a.ed}
+	set := func(keys ...*verifyKey) *keySet { return &keySet{keys: keys} }
+	tests := []struct {
+		name string
+		s, o *keySet
+		want bool
+	}{
+		{"same keys", set(a, b), set(a, b), true},
+		{"same keys in another order", set(a, b), set(b, a), true},
+		{"same key twice on both sides", set(a, a), set(a, a), true},
+		{"a key repeated in place of a removed one", set(a, a), set(a, b), false},
+		{"a removed key repeated in place of another", set(a, b), set(a, a), false},
+		{"same key material under another kid", set(aKID), set(a), false},
+		{"different lengths", set(a), set(a, a), false},
+		{"no old set", set(a), nil, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.s.sameKeys(tt.o); got != tt.want {
+				t.Errorf("sameKeys = %v, want %v", got, tt.want)
+			}
+		})
+	}
 }

@@ -210,16 +210,25 @@ func (s *keySet) find(kid string, hasKID bool, a *jwsAlgorithm) *verifyKey {
 	return found
 }
 
-// sameKeys reports whether two sets hold the same keys, in any order.
+// sameKeys reports whether two sets hold the same keys, in any order, each
+// as many times: every key of s is matched with a distinct equal key of o.
+// Matching by kid alone is not enough, because keys without a kid share the
+// kid "": a new set {A, A} must not pass for the old {A, B}, or B, removed,
+// would keep verifying under the old generation.
 func (s *keySet) sameKeys(o *keySet) bool {
 	if s == nil || o == nil || len(s.keys) != len(o.keys) {
 		return false
 	}
+	used := make([]bool, len(o.keys))
+next:
 	for _, k := range s.keys {
-		ok := o.byID(k.kid)
-		if ok == nil || !k.equal(ok) {
-			return false
+		for j, ok := range o.keys {
+			if !used[j] && k.equal(ok) {
+				used[j] = true
+				continue next
+			}
 		}
+		return false
 	}
 	return true
 }

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"math/big"
 	"slices"
 	"strings"
 	"testing"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/tollgate/tollgate/authtest"
 	tgerrors "github.com/tollgate/tollgate/errors"
+	"github.com/tollgate/tollgate/revocation"
 )
 
 var b64 = base64.RawURLEncoding
@@ -450,5 +452,43 @@ func TestJWTRefusalMessagesDoNotTellWhichCheckFailed(t *testing.T) {
 	}
 	if len(seen) != 1 {
 		t.Errorf("messages differ by check: %v", seen)
+	}
+}
+
+// highS returns an ES256 token with its signature (r, s) replaced by
+// (r, N−s), which ECDSA accepts as well: a second spelling of the same token
+// that anyone holding the token can compute.
+func highS(token string) string {
+	i := strings.LastIndexByte(token, '.')
+	raw, err := b64.DecodeString(token[i+1:])
+	if err != nil || len(raw) != 64 {
+		panic(fmt.Sprintf("ES256 signature of %d bytes: %v", len(raw), err))
+	}
+	s := new(big.Int).SetBytes(raw[32:])
+	s.Sub(elliptic.P256().Params().N, s)
+	s.FillBytes(raw[32:])
+	return token[:i+1] + b64.EncodeToString(raw)
+}
+
+// Both signatures are valid, and legitimate signers produce either, so the
+// verifier accepts both; revocation by token must refuse both.
+func TestTheOtherECDSASignatureOfATokenRevokedByTokenIsRevokedToo(t *testing.T) {
+	clock := newTestClock()
+	iss := newIssuer(t, clock)
+	v, _ := newVerifier(t, clock, JWTConfig{Issuers: []Issuer{jwksIssuer(iss, "ES256")}})
+	token := iss.Mint(claims(map[string]any{"jti": nil}), authtest.WithAlg(authtest.ES256))
+	twin := highS(token)
+	if twin == token {
+		t.Fatal("the twin is the token")
+	}
+	checker := revocation.NewMemory(revocation.MemoryConfig{Now: clock.Now})
+	if err := checker.RevokeToken(token, clock.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	for name, tok := range map[string]string{"the token": token, "its (r, N-s) twin": twin} {
+		p := mustVerify(t, v, tok)
+		if revoked, err := checker.Revoked(context.Background(), tok, p); err != nil || !revoked {
+			t.Errorf("%s: Revoked = %v, %v; want true", name, revoked, err)
+		}
 	}
 }

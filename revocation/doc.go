@@ -16,9 +16,20 @@
 //     keeping the token. IDs are matched exactly and are not scoped by
 //     issuer: should two issuers share a jti, revoking one refuses both,
 //     which errs on the safe side.
-//   - its SHA-256 (TokenHash) is in the revoked-token set. This is how an
-//     opaque token, which has no ID of its own, is revoked. Only the hash is
-//     stored, so the revocation list holds no usable credential.
+//   - its hash (TokenHash) is in the revoked-token set. This is how an
+//     opaque token, which has no ID of its own, is revoked, and a JWT
+//     without a jti. Only the hash is stored, so the revocation list holds
+//     no usable credential.
+//
+// TokenHash is the SHA-256 of an opaque token, but of a JWT (any token
+// shaped as a compact JWS: three non-empty base64url parts joined by dots)
+// only the signing input, header.payload, is hashed, not the signature.
+// Signatures are not unique: an ECDSA signature (r, s) has a twin (r, N−s)
+// that verifies as well and that anyone can compute from the token, so a
+// hash of the whole string would let the twin of a revoked ES256 JWT
+// through. Hashing the signing input makes every valid signature of one
+// token the same revoked token. High-s signatures are not refused instead:
+// legitimate signers produce them.
 //
 // Every revocation carries an until time, normally the token's own exp:
 // once the token has expired its verifier refuses it anyway, so the entry

@@ -85,7 +85,8 @@ func (m *Memory) RevokeID(jti string, until time.Time) error {
 }
 
 // RevokeToken revokes token itself, until until (the token's exp; zero for
-// ever). Only its SHA-256 is kept. An until already past does nothing. It
+// ever). Only its hash is kept: TokenHash, which for a JWT covers the
+// signing input, so that every signature of it is revoked too. An until already past does nothing. It
 // returns ErrFull if the list is full of live entries.
 func (m *Memory) RevokeToken(token string, until time.Time) error {
 	return revoke(m, m.tokens, &m.tokenCount, hashToken(token), until)

@@ -2,8 +2,13 @@ package revocation
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
+	"math/big"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -171,6 +176,86 @@ func TestTokenHashIsHexSHA256(t *testing.T) {
 	sum := sha256.Sum256([]byte(opaque))
 	if got, want := TokenHash(opaque), hex.EncodeToString(sum[:]); got != want {
 		t.Errorf("TokenHash = %s, want %s", got, want)
+	}
+}
+
+// highS returns token, an ES256 compact JWS, with its signature (r, s)
+// replaced by (r, N−s): the other signature ECDSA accepts over the same
+// signing input. It checks that the result verifies with pub.
+func highS(t *testing.T, token string, pub *ecdsa.PublicKey) string {
+	t.Helper()
+	dot := strings.LastIndexByte(token, '.')
+	sig, err := base64.RawURLEncoding.DecodeString(token[dot+1:])
+	if err != nil || len(sig) != 64 {
+		t.Fatalf("ES256 signature: %d bytes, %v", len(sig), err)
+	}
+	r := new(big.Int).SetBytes(sig[:32])
+	s := new(big.Int).SetBytes(sig[32:])
+	s.Sub(elliptic.P256().Params().N, s)
+	out := make([]byte, 64)
+	r.FillBytes(out[:32])
+	s.FillBytes(out[32:])
+	variant := token[:dot+1] + base64.RawURLEncoding.EncodeToString(out)
+	digest := sha256.Sum256([]byte(token[:dot]))
+	if variant == token || !ecdsa.Verify(pub, digest[:], r, s) {
+		t.Fatal("the (r, N-s) variant is not a distinct valid signature")
+	}
+	return variant
+}
+
+func TestAJWTRevokedByTokenStaysRevokedWithItsOtherECDSASignature(t *testing.T) {
+	iss := authtest.NewIssuer(t)
+	token := iss.Mint(map[string]any{"sub": "u1"}, authtest.WithAlg(authtest.ES256))
+	variant := highS(t, token, iss.PublicKey(authtest.ES256).(*ecdsa.PublicKey))
+	m := NewMemory(MemoryConfig{})
+	if err := m.RevokeToken(token, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	p := &principal.Principal{Subject: "u1"}
+	for name, tok := range map[string]string{"as revoked": token, "with (r, N-s)": variant} {
+		if got, err := m.Revoked(context.Background(), tok, p); err != nil || !got {
+			t.Errorf("%s: Revoked = %v, %v; want true", name, got, err)
+		}
+	}
+	if TokenHash(token) != TokenHash(variant) {
+		t.Error("TokenHash differs between two signatures over one signing input")
+	}
+}
+
+func TestTokenHashOfACompactJWSIsTheHashOfItsSigningInput(t *testing.T) {
+	hexSum := func(s string) string {
+		sum := sha256.Sum256([]byte(s))
+		return hex.EncodeToString(sum[:])
+	}
+	tests := []struct{ token, hashed string }{
+		{jwt, "eyJhbGciOiJSUzI1NiJ9.eyJqdGkiOiJqdGktMSJ9"},
+		{"a.b.c", "a.b"},
+		{"a-_.b.Zz09", "a-_.b"},
+		// Not three non-empty base64url parts: hashed whole.
+		{opaque, opaque},
+		{"", ""},
+		{"a.b", "a.b"},
+		{"a.b.c.d", "a.b.c.d"},
+		{"a.b.c.d.e", "a.b.c.d.e"},
+		{".b.c", ".b.c"},
+		{"a..c", "a..c"},
+		{"a.b.", "a.b."},
+		{"a.b.c=", "a.b.c="},
+		{"a.b+.c", "a.b+.c"},
+		{"a.b.c\n", "a.b.c\n"},
+		{"a.b.c ", "a.b.c "},
+		{"tg_live.key-1.s3cr3t", "tg_live.key-1"},
+	}
+	for _, tt := range tests {
+		if got, want := TokenHash(tt.token), hexSum(tt.hashed); got != want {
+			t.Errorf("TokenHash(%q) is not the SHA-256 of %q", tt.token, tt.hashed)
+		}
+	}
+	if TokenHash("a.b.c") != TokenHash("a.b.d") {
+		t.Error("two signatures over one signing input hash differently")
+	}
+	if TokenHash("a.b.c") == TokenHash("a.c.c") {
+		t.Error("two signing inputs hash alike")
 	}
 }
 

@@ -20,16 +20,58 @@ type Checker interface {
 	Revoked(ctx context.Context, token string, p *principal.Principal) (bool, error)
 }
 
-// TokenHash is the lower-case hex SHA-256 of token: the form in which
-// revocation lists store opaque tokens.
+// TokenHash is the lower-case hex SHA-256 of the part of token that
+// identifies it: the form in which revocation lists store revoked tokens.
+//
+// For a token shaped as a compact JWS, three non-empty parts of base64url
+// characters (A–Z, a–z, 0–9, '-', '_') separated by dots, that part is the
+// JWS signing input: the header and payload, up to but not including the
+// last dot. The signature is left out because every valid signature over
+// one signing input is the same token, and a signature need not be unique:
+// ECDSA accepts both (r, s) and (r, N−s), so each ES256/384/512 JWT has a
+// second spelling anyone can compute, which a hash of the whole string would
+// let through once the first is revoked. Two tokens that differ only in
+// their signature thus share a hash; at most one signature is the issuer's
+// and the verifier refuses the rest, so this revokes nothing more. Every
+// other token, an opaque token in particular, is hashed whole.
+//
+// An opaque token that happens to have that shape is keyed by its first two
+// parts too: for a format such as prefix.keyid.secret, revoking one token
+// revokes every token with the same prefix and key ID. Such a format should
+// be revoked by ID, or carry the secret before the last dot.
 func TokenHash(token string) string {
 	sum := hashToken(token)
 	return hex.EncodeToString(sum[:])
 }
 
-// hashToken is the SHA-256 of token. It reads the string's bytes in place:
-// converting to []byte would copy the token on every check, and Sum256
-// neither keeps nor modifies its input.
+// hashToken is the SHA-256 that TokenHash encodes. It reads the string's
+// bytes in place: converting to []byte would copy the token on every check,
+// and Sum256 neither keeps nor modifies its input.
 func hashToken(token string) [sha256.Size]byte {
+	if n := signingInputLen(token); n > 0 {
+		token = token[:n]
+	}
 	return sha256.Sum256(unsafe.Slice(unsafe.StringData(token), len(token)))
+}
+
+// signingInputLen returns the index of the second (last) dot of a compact
+// JWS, three non-empty parts of base64url characters (A–Z, a–z, 0–9, '-',
+// '_'; no padding, no whitespace), or 0 if token is not shaped so.
+func signingInputLen(token string) int {
+	d1, d2 := -1, -1
+	for i := 0; i < len(token); i++ {
+		switch c := token[i]; {
+		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '_':
+		case c == '.' && d1 < 0:
+			d1 = i
+		case c == '.' && d2 < 0:
+			d2 = i
+		default:
+			return 0
+		}
+	}
+	if d1 <= 0 || d2 < 0 || d2 == d1+1 || d2 == len(token)-1 {
+		return 0
+	}
+	return d2
 }

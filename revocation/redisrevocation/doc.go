@@ -7,7 +7,8 @@
 // bounded by the revoked tokens still alive:
 //
 //	<prefix>jti:<jti>           a token ID (Principal.TokenID)
-//	<prefix>tok:<sha256 hex>    a token, by revocation.TokenHash
+//	<prefix>tok:<sha256 hex>    a token, by revocation.TokenHash (of a JWT,
+//	                            the SHA-256 of header.payload)
 //
 // A check is one round trip: the EXISTS of both keys, pipelined (only the
 // token key when the principal has no jti). Every command names a single

@@ -60,7 +60,8 @@ func (s *Store) RevokeID(ctx context.Context, jti string, until time.Time) error
 }
 
 // RevokeToken revokes token itself, until until (the token's exp; zero for
-// ever). Only its SHA-256 is stored. An until already past does nothing.
+// ever). Only its revocation.TokenHash is stored, which for a JWT covers the
+// signing input, so that every signature of it is revoked too. An until already past does nothing.
 func (s *Store) RevokeToken(ctx context.Context, token string, until time.Time) error {
 	return s.set(ctx, s.tokenKey(token), until)
 }
