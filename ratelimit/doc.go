@@ -75,8 +75,8 @@
 //
 // # Stores
 //
-// The default MemoryStore keeps an x/time/rate Limiter per limit of each
-// key in sharded, bounded LRU caches (MaxKeys, default 100,000; evictions
+// The default MemoryStore keeps an x/time/rate Limiter per limit name of
+// each key in sharded, bounded LRU caches (MaxKeys, default 100,000; evictions
 // are counted by Evictions) and decides exactly under contention: the
 // clock is read under the shard lock, a shard's time never runs backwards,
 // and the limiters are only ever given that time. ratelimit/redisstore

@@ -111,9 +111,12 @@ func normalize(limits []Limit) ([]Limit, error) {
 // through.
 //
 // The MemoryStore in this package keeps buckets in the process;
-// ratelimit/redisstore shares them between replicas. The limits passed for
-// one key may change between calls (a principal's own limit changed); a
-// store then applies the new rates and capacities to the tokens it holds.
+// ratelimit/redisstore shares them between replicas. A store keeps state
+// per (key, limit name): a call that names only some of a key's limits
+// leaves the others as they are, so limiters with different limits may
+// share one store. The limits passed under one name may change between
+// calls (a principal's own limit changed); the store then applies the new
+// rate and capacity to the tokens that name holds.
 type Store interface {
 	Allow(ctx context.Context, key string, limits []Limit) (Decision, error)
 }

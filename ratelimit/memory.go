@@ -21,8 +21,8 @@ type MemoryConfig struct {
 	// the new key's shard is evicted; its next request starts with a full
 	// bucket, so size MaxKeys above the number of keys active within the
 	// longest limit's Window, and watch Evictions. Default: 100,000 (about
-	// 28 MB with one limit per key: some 280 bytes a key, 80 more per
-	// further limit).
+	// 31 MB with one limit per key: some 310 bytes a key, 110 more per
+	// further limit name the key holds; see MemoryStore).
 	MaxKeys int
 	// Shards is how many independently locked parts the keys are spread
 	// over, so concurrent requests on different keys rarely wait for one
@@ -55,17 +55,26 @@ type MemoryConfig struct {
 // units in the last place, so that float rounding never leaves a client
 // that waited exactly RetryAfter a hair short of its token.
 //
-// When a key's limits change (an account's plan changed), what the key had
-// used carries over by limit name (see Store), through x/time/rate's API,
-// which has no setter for the tokens. A limiter that stays in place (its
-// limit keeps its position, and either is the first or the key gained no
-// limits) is carried over exactly: SetLimitAt and SetBurstAt give it the
-// new rate and burst, and the difference in capacity is taken with AllowN
-// or, on an upgrade, given back with a negative AllowN (a negative count
-// returns tokens; golang/go#54082). Any other limit gets a fresh limiter
-// holding the whole tokens it had left, rounded down, since a limiter
-// cannot be given a fraction of a token: at most one token less than
-// exact, never more. A limit the key did not have starts full.
+// A key's state is kept per limit name: the key holds one limiter for
+// every limit name it has been counted against, whichever of them a request
+// names, in whatever order. A request that names only some of them leaves
+// the others counting (and refilling with time) as they were, so limiters
+// with different limit names that share a store, or a LimitFor that answers
+// for some of a client's requests and falls back to Config.Limits for the
+// others, never refill one another. A limit name the key has not had starts
+// full. A limiter that is full again holds nothing a fresh one would not,
+// so one that the latest request did not name is reused for a new name: a
+// key holds no more limiters than the most names it used within about one
+// Window, usually just the few names configured.
+//
+// When a limit name comes back with another plan (an account's Events, Per
+// or Burst changed), what the key had used of it carries over exactly,
+// through x/time/rate's API, which has no setter for the tokens: SetLimitAt
+// and SetBurstAt give the limiter the new rate and burst, and the
+// difference in capacity is taken with AllowN or, on an upgrade, given back
+// with a negative AllowN (a negative count returns tokens;
+// golang/go#54082). An upgrade from 5 to 100 after 5 requests leaves 95, and
+// a downgrade never refills.
 //
 // A decision on a known key does not allocate.
 type MemoryStore struct {
@@ -89,14 +98,25 @@ type memShard struct {
 	_         [64]byte // keeps neighbouring shards' locks off one cache line
 }
 
-// bucket is all of one key's limits: limiter(i) counts limits[i]. The
+// bucket is all of one key's limiters, one per limit name: held[i] counts
+// limits[i], the limits of the key's latest request, and held[len(limits):]
+// are the names that request did not name, still counting. A counter never
+// moves, so its state is never copied; only the pointers are reordered. The
 // common single-limit case needs no second allocation. A bucket is only
 // touched under its shard's lock, so the limiters' own mutexes are never
 // contended.
 type bucket struct {
-	limits []Limit // the limits the limiters were set for
-	first  rate.Limiter
-	more   []rate.Limiter // limits[1:]
+	limits []Limit // of the latest request
+	held   []*counter
+	one    [1]*counter // held's first backing array
+	first  counter
+}
+
+// counter is one limit name's limiter. Its plan, the limit it was last set
+// for, is its burst (the capacity) and its rate (limiterRate).
+type counter struct {
+	name string
+	lim  rate.Limiter
 }
 
 // NewMemoryStore returns an empty MemoryStore. It panics if MaxKeys or
@@ -198,16 +218,17 @@ func (s *MemoryStore) Allow(_ context.Context, key string, limits []Limit) (Deci
 		b.adapt(limits, at)
 	}
 	allowed := true
-	for i := range limits {
-		t := b.limiter(i).TokensAt(at)
+	held := b.held[:len(limits)]
+	for _, c := range held {
+		t := c.lim.TokensAt(at)
 		if t < 1 {
 			allowed = false
 		}
 		tokens = append(tokens, t)
 	}
 	if allowed {
-		for i := range limits {
-			b.limiter(i).AllowN(at, 1)
+		for i, c := range held {
+			c.lim.AllowN(at, 1)
 			tokens[i]--
 		}
 	}
@@ -248,20 +269,21 @@ func limitState(l Limit, tokens float64, allowed bool) LimitState {
 
 func newBucket(limits []Limit, at time.Time) *bucket {
 	b := &bucket{limits: limits}
+	b.held = b.one[:0]
+	var more []counter
 	if len(limits) > 1 {
-		b.more = make([]rate.Limiter, len(limits)-1)
+		more = make([]counter, len(limits)-1)
+		b.held = make([]*counter, 0, len(limits))
 	}
 	for i, l := range limits {
-		setLimiter(b.limiter(i), l, at, l.Capacity())
+		c := &b.first
+		if i > 0 {
+			c = &more[i-1]
+		}
+		c.set(l, at)
+		b.held = append(b.held, c)
 	}
 	return b
-}
-
-func (b *bucket) limiter(i int) *rate.Limiter {
-	if i == 0 {
-		return &b.first
-	}
-	return &b.more[i-1]
 }
 
 // limiterRate is l's refill rate in tokens per second, for x/time/rate,
@@ -273,21 +295,32 @@ func limiterRate(l Limit) rate.Limit {
 	return rate.Limit(math.Nextafter(math.Nextafter(r, math.Inf(1)), math.Inf(1)))
 }
 
-// setLimiter sets lim, whatever it held, to count l and hold tokens whole
-// tokens at time at.
-func setLimiter(lim *rate.Limiter, l Limit, at time.Time, tokens int) {
+// set makes c, whatever it held, l's limiter, full at time at.
+func (c *counter) set(l Limit, at time.Time) {
+	c.name = l.Name
 	// A burst of 0 caps whatever tokens lim held to none.
-	lim.SetBurstAt(at, 0)
-	lim.SetBurstAt(at, l.Capacity())
-	lim.SetLimitAt(at, limiterRate(l))
-	lim.AllowN(at, -tokens) // a negative count returns tokens
+	c.lim.SetBurstAt(at, 0)
+	c.lim.SetBurstAt(at, l.Capacity())
+	c.lim.SetLimitAt(at, limiterRate(l))
+	c.lim.AllowN(at, -l.Capacity()) // a negative count returns tokens
 }
 
-// carryOver moves lim, which counted old, to count l at time at, keeping
-// what the key had used of old's capacity as used of l's: an upgrade from 5
-// to 100 after 5 requests leaves 95, and a downgrade never refills.
-func carryOver(lim *rate.Limiter, old, l Limit, at time.Time) {
-	oldCap, newCap := old.Capacity(), l.Capacity()
+// full reports whether c's bucket is full at time at: it then holds
+// nothing a fresh limiter would not.
+func (c *counter) full(at time.Time) bool {
+	return c.lim.TokensAt(at) >= float64(c.lim.Burst())
+}
+
+// carryOver moves c to count l at time at, if it counted another plan,
+// keeping what the key had used of the old capacity as used of l's: an
+// upgrade from 5 to 100 after 5 requests leaves 95, and a downgrade never
+// refills.
+func (c *counter) carryOver(l Limit, at time.Time) {
+	lim := &c.lim
+	oldCap, newCap, r := lim.Burst(), l.Capacity(), limiterRate(l)
+	if oldCap == newCap && lim.Limit() == r {
+		return
+	}
 	if newCap > oldCap {
 		lim.SetBurstAt(at, newCap) // so the tokens given back fit
 	}
@@ -301,43 +334,58 @@ func carryOver(lim *rate.Limiter, old, l Limit, at time.Time) {
 		lim.SetBurstAt(at, 0)
 	}
 	lim.SetBurstAt(at, newCap)
-	lim.SetLimitAt(at, limiterRate(l))
+	lim.SetLimitAt(at, r)
 }
 
-// adapt carries a key's usage over to a new set of limits (see MemoryStore
-// for how exactly).
+// adapt moves the key to a new set of limits: each limit is counted by the
+// limiter of its name, carried over to its plan, or by a fresh one if the
+// key has none; the limiters of the names left out keep counting (see
+// MemoryStore).
 func (b *bucket) adapt(limits []Limit, at time.Time) {
-	old := b.limits
-	var buf [4]float64
-	used := buf[:0] // of each old limit's capacity, read before any limiter is reset
-	if len(old) > len(buf) {
-		used = make([]float64, 0, len(old))
+	var buf [8]*counter
+	next := buf[:0] // the new held
+	if n := len(limits) + len(b.held); n > len(buf) {
+		next = make([]*counter, 0, n)
 	}
-	for i, l := range old {
-		used = append(used, float64(l.Capacity())-b.limiter(i).TokensAt(at))
-	}
-	n := len(limits) - 1
-	kept := len(old) // limiters at positions below kept still hold their state
-	if cap(b.more) >= n {
-		b.more = b.more[:n]
-	} else {
-		b.more = make([]rate.Limiter, n)
-		kept = 1
-	}
-	for i, l := range limits {
-		j := slices.IndexFunc(old, func(o Limit) bool { return o.Name == l.Name })
-		switch {
-		case j == i && i < kept:
-			if old[i] != l {
-				carryOver(b.limiter(i), old[i], l, at)
+	missing := 0
+	for _, l := range limits {
+		var c *counter
+		for j, h := range b.held {
+			if h != nil && h.name == l.Name {
+				c, b.held[j] = h, nil
+				c.carryOver(l, at)
+				break
 			}
-		case j >= 0:
-			left := l.Capacity() - int(math.Ceil(used[j]))
-			setLimiter(b.limiter(i), l, at, max(0, left))
+		}
+		if c == nil {
+			missing++
+		}
+		next = append(next, c) // nil: a name the key has not had, filled below
+	}
+	// The names left out keep counting, but one whose limiter is full
+	// again holds nothing a fresh limiter would not: it is reused for a
+	// missing name.
+	for _, h := range b.held {
+		switch {
+		case h == nil:
+		case missing > 0 && h.full(at):
+			i := slices.Index(next, nil)
+			next[i] = h
+			h.set(limits[i], at)
+			missing--
 		default:
-			setLimiter(b.limiter(i), l, at, l.Capacity())
+			next = append(next, h)
 		}
 	}
+	for i := 0; missing > 0; i++ {
+		if next[i] == nil {
+			next[i] = new(counter)
+			next[i].set(limits[i], at)
+			missing--
+		}
+	}
+	clear(b.held)
+	b.held = append(b.held[:0], next...)
 	b.limits = limits
 }
 

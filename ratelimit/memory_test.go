@@ -11,6 +11,7 @@ import (
 
 	tgerrors "github.com/tollgate/tollgate/errors"
 
+	"github.com/tollgate/tollgate/principal"
 	"github.com/tollgate/tollgate/ratelimit"
 )
 
@@ -309,7 +310,7 @@ func TestMemoryStoreCarriesUsageOverByLimitName(t *testing.T) {
 	}{
 		{"the same limits in another order keep what was used", []ratelimit.Limit{burst, quota}, []ratelimit.Limit{quota, burst}, []int{15, 5}},
 		{"a limit added starts full, the others keep what was used", []ratelimit.Limit{burst, quota}, []ratelimit.Limit{burst, quota, daily}, []int{5, 15, 30}},
-		{"a limit removed is forgotten, the others keep what was used", []ratelimit.Limit{burst, quota, daily}, []ratelimit.Limit{daily, quota}, []int{25, 15}},
+		{"a limit removed leaves the others what was used", []ratelimit.Limit{burst, quota, daily}, []ratelimit.Limit{daily, quota}, []int{25, 15}},
 		{"a raised burst keeps what was used", []ratelimit.Limit{burst}, []ratelimit.Limit{{Name: "burst", Events: 10, Per: time.Hour, Burst: 15}}, []int{10}},
 		{"a lowered rate keeps what was used", []ratelimit.Limit{quota}, []ratelimit.Limit{{Name: "quota", Events: 20, Per: 24 * time.Hour}}, []int{15}},
 	}
@@ -352,8 +353,8 @@ func TestMemoryStoreEmptiesABucketWhoseNewCapacityIsBelowWhatWasUsed(t *testing.
 // probe reports how many tokens limits[i] of key "k" has left after one
 // more request, which takes a token from every limit. It raises every
 // other limit's Burst by 1,000 for that request, so that limits[i] is
-// reported; since every limit keeps its position, both that change and
-// the next probe's undoing it carry the tokens over exactly.
+// reported; both that change and the next probe's undoing it carry the
+// tokens over exactly.
 func probe(t *testing.T, s *ratelimit.MemoryStore, limits []ratelimit.Limit, i int) int {
 	t.Helper()
 	raised := make([]ratelimit.Limit, len(limits))
@@ -422,5 +423,121 @@ func TestRetryAfterIsTheExactWaitRoundedUp(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// The repro of the review: two limiters share one MemoryStore, as
+// Config.Store recommends, with limits of their own names. One client
+// alternating between them must meet each limit separately: 2 + 2 of 20.
+func TestMemoryStoreSharedByLimitersWithDifferentLimitNamesEnforcesEachLimit(t *testing.T) {
+	s := ratelimit.NewMemoryStore(ratelimit.MemoryConfig{Now: newClock().Now})
+	search := ratelimit.New(ratelimit.Config{Store: s, Limits: []ratelimit.Limit{{Name: "search", Events: 2, Per: time.Minute}}})
+	orders := ratelimit.New(ratelimit.Config{Store: s, Limits: []ratelimit.Limit{{Name: "orders", Events: 2, Per: time.Minute}}})
+	client := &principal.Principal{Subject: "alice", ClientID: "app-1"}
+	admitted := map[string]int{}
+	for i := range 20 {
+		mw, name := search, "search"
+		if i%2 == 1 {
+			mw, name = orders, "orders"
+		}
+		if _, reached := serve(mw, request(client)); reached {
+			admitted[name]++
+		}
+	}
+	if admitted["search"] != 2 || admitted["orders"] != 2 {
+		t.Fatalf("20 requests alternating between two limiters of 2 a minute: admitted %v, want 2 by each (4 in all)", admitted)
+	}
+}
+
+// One client holds two tokens, one carrying the claim LimitFor reads and
+// one without it, so its key is counted alternately against its own limit
+// and the configured one: neither may refill the other.
+func TestMemoryStoreLimitForClaimAndDefaultOfOneClientDoNotRefillEachOther(t *testing.T) {
+	mw := ratelimit.New(ratelimit.Config{
+		Store:    ratelimit.NewMemoryStore(ratelimit.MemoryConfig{Now: newClock().Now}),
+		Limits:   []ratelimit.Limit{{Events: 2, Per: time.Minute}},
+		LimitFor: ratelimit.LimitFromClaim("rate_limit", time.Minute),
+	})
+	withClaim := &principal.Principal{Subject: "alice", ClientID: "app-1", Claims: map[string]any{"rate_limit": float64(3)}}
+	without := &principal.Principal{Subject: "alice", ClientID: "app-1"}
+	var claimed, byDefault int
+	for i := range 20 {
+		p, n := withClaim, &claimed
+		if i%2 == 1 {
+			p, n = without, &byDefault
+		}
+		if _, reached := serve(mw, request(p)); reached {
+			*n++
+		}
+	}
+	if claimed != 3 || byDefault != 2 {
+		t.Fatalf("20 requests alternating between a token with rate_limit=3 and one without (default 2): admitted %d and %d, want 3 and 2", claimed, byDefault)
+	}
+}
+
+func TestMemoryStoreKeepsALimitNotInUseAndCarriesItsPlanOverWhenItComesBack(t *testing.T) {
+	clock := newClock()
+	s := ratelimit.NewMemoryStore(ratelimit.MemoryConfig{Now: clock.Now})
+	search := []ratelimit.Limit{{Name: "search", Events: 2, Per: time.Minute}}
+	orders := []ratelimit.Limit{{Name: "orders", Events: 2, Per: time.Minute}}
+	both := []ratelimit.Limit{search[0], orders[0]}
+	for range 2 {
+		if d, _ := s.Allow(context.Background(), "k", search); !d.Allowed {
+			t.Fatalf("setting up: %+v", d)
+		}
+	}
+	if d, _ := s.Allow(context.Background(), "k", orders); !d.Allowed || d.Remaining != 1 {
+		t.Fatalf("orders, new to the key: %+v, want allowed with 1 left", d)
+	}
+	if d, _ := s.Allow(context.Background(), "k", both); d.Allowed || d.Index != 0 {
+		t.Fatalf("search and orders together, search spent: %+v, want refused by search", d)
+	}
+	// Refused by search, so orders still has its token.
+	if d, _ := s.Allow(context.Background(), "k", orders); !d.Allowed || d.Remaining != 0 {
+		t.Fatalf("orders after a refusal by search: %+v, want allowed with 0 left", d)
+	}
+	// Kept while not in use, search refills with time as any bucket does.
+	clock.Advance(30 * time.Second)
+	if d, _ := s.Allow(context.Background(), "k", search); !d.Allowed || d.Remaining != 0 {
+		t.Fatalf("search, a token later: %+v, want allowed with 0 left", d)
+	}
+	// It comes back on a larger plan: what it used carries over.
+	larger := []ratelimit.Limit{{Name: "search", Events: 2, Per: time.Minute, Burst: 5}}
+	d, _ := s.Allow(context.Background(), "k", larger)
+	d.At = time.Time{}
+	if want := (ratelimit.Decision{Allowed: true, Limit: 5, Remaining: 2, Reset: 90 * time.Second}); d != want {
+		t.Fatalf("search raised to a burst of 5 with 2 used: %+v, want %+v", d, want)
+	}
+}
+
+func TestMemoryStoreDecisionOnAKnownKeyDoesNotAllocate(t *testing.T) {
+	s := ratelimit.NewMemoryStore(ratelimit.MemoryConfig{Now: newClock().Now})
+	one := []ratelimit.Limit{{Name: "a", Events: 1 << 30, Per: time.Second}}
+	two := []ratelimit.Limit{{Name: "b", Events: 1 << 30, Per: time.Second}, {Name: "c", Events: 1 << 30, Per: time.Hour}}
+	ctx := context.Background()
+	s.Allow(ctx, "k", one)
+	if n := testing.AllocsPerRun(100, func() { s.Allow(ctx, "k", one) }); n != 0 {
+		t.Errorf("the same limits: %v allocations, want 0", n)
+	}
+	s.Allow(ctx, "k", two)
+	s.Allow(ctx, "k", one)
+	if n := testing.AllocsPerRun(100, func() {
+		s.Allow(ctx, "k", two)
+		s.Allow(ctx, "k", one)
+	}); n != 0 {
+		t.Errorf("alternating between limits the key has had: %v allocations, want 0", n)
+	}
+	// Slower, so that each limit is full again when the other comes back.
+	clock := newClock()
+	s = ratelimit.NewMemoryStore(ratelimit.MemoryConfig{Now: clock.Now})
+	s.Allow(ctx, "k", two)
+	s.Allow(ctx, "k", one)
+	if n := testing.AllocsPerRun(100, func() {
+		clock.Advance(time.Second)
+		s.Allow(ctx, "k", two)
+		clock.Advance(time.Second)
+		s.Allow(ctx, "k", one)
+	}); n != 0 {
+		t.Errorf("alternating between limits full again by the time they come back: %v allocations, want 0", n)
 	}
 }

@@ -40,7 +40,9 @@ type Config struct {
 	// with 503 unavailable (a store that fails open answers from its own
 	// fallback instead of returning an error). Limiters that share one
 	// Store share buckets where both key and limit name agree, so give
-	// them distinct limit names (or keys) unless that is the intent.
+	// them distinct limit names (or keys) unless that is the intent; a
+	// key's limits of different names are counted apart however the
+	// limiters' requests interleave.
 	Store Store
 
 	// MaxKeys and Shards configure the default MemoryStore (see

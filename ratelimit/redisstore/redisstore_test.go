@@ -22,8 +22,8 @@ import (
 
 func TestTwoStoresShareOneBudget(t *testing.T) {
 	p := prefix(t)
-	a := redisstore.New(redisstore.Config{Client: sharedRedis(t), Prefix: p})
-	b := redisstore.New(redisstore.Config{Client: sharedRedis(t), Prefix: p})
+	a := redisstore.New(redisstore.Config{Client: sharedRedis(t), Prefix: p, Timeout: liveTimeout})
+	b := redisstore.New(redisstore.Config{Client: sharedRedis(t), Prefix: p, Timeout: liveTimeout})
 	ctx := context.Background()
 
 	t.Run("requests alternating between replicas draw on one bucket", func(t *testing.T) {
@@ -92,7 +92,7 @@ func TestDecisionsMatchTheMemoryStore(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			frozen := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 			mem := ratelimit.NewMemoryStore(ratelimit.MemoryConfig{Now: func() time.Time { return frozen }})
-			rs := redisstore.New(redisstore.Config{Client: client, Prefix: prefix(t)})
+			rs := redisstore.New(redisstore.Config{Client: client, Prefix: prefix(t), Timeout: liveTimeout})
 			for i := range tt.requests {
 				want, _ := mem.Allow(context.Background(), "k", tt.limits)
 				got, err := rs.Allow(context.Background(), "k", tt.limits)
@@ -119,7 +119,7 @@ func TestDecisionsMatchTheMemoryStore(t *testing.T) {
 func TestAKeysLimitsLandInOneSlotAndExpire(t *testing.T) {
 	client := sharedRedis(t)
 	p := prefix(t)
-	s := redisstore.New(redisstore.Config{Client: client, Prefix: p})
+	s := redisstore.New(redisstore.Config{Client: client, Prefix: p, Timeout: liveTimeout})
 	limits := []ratelimit.Limit{
 		{Name: "burst", Events: 10, Per: time.Second},
 		{Name: "hourly", Events: 1000, Per: time.Hour},
@@ -137,7 +137,7 @@ func TestAKeysLimitsLandInOneSlotAndExpire(t *testing.T) {
 }
 
 func TestRedisCarriesUsageOverWhenAKeysLimitsChange(t *testing.T) {
-	s := redisstore.New(redisstore.Config{Client: sharedRedis(t), Prefix: prefix(t)})
+	s := redisstore.New(redisstore.Config{Client: sharedRedis(t), Prefix: prefix(t), Timeout: liveTimeout})
 	small := []ratelimit.Limit{{Name: "plan", Events: 5, Per: time.Hour}}
 	large := []ratelimit.Limit{{Name: "plan", Events: 100, Per: time.Hour}}
 	for range 5 {
@@ -152,7 +152,7 @@ func TestRedisCarriesUsageOverWhenAKeysLimitsChange(t *testing.T) {
 func TestMiddlewareOverRedisSendsTheSameHeaders(t *testing.T) {
 	limit := ratelimit.New(ratelimit.Config{
 		Limits:      []ratelimit.Limit{{Name: "minute", Events: 2, Per: time.Minute}},
-		Store:       redisstore.New(redisstore.Config{Client: sharedRedis(t), Prefix: prefix(t)}),
+		Store:       redisstore.New(redisstore.Config{Client: sharedRedis(t), Prefix: prefix(t), Timeout: liveTimeout}),
 		IETFHeaders: true,
 	})
 	reached := 0
@@ -236,6 +236,7 @@ func TestRedisOutageFollowsThePolicyAndRecovers(t *testing.T) {
 			fallback := &countingStore{Store: ratelimit.NewMemoryStore(ratelimit.MemoryConfig{})}
 			store := redisstore.New(redisstore.Config{
 				Client:        client,
+				Timeout:       liveTimeout,
 				FailClosed:    tt.failClosed,
 				Fallback:      fallback,
 				RetryInterval: 5 * time.Second,
@@ -382,7 +383,7 @@ func TestEachDecisionIsOneRoundTrip(t *testing.T) {
 	client := sharedRedis(t)
 	counter := &commandCounter{}
 	client.AddHook(counter)
-	s := redisstore.New(redisstore.Config{Client: client, Prefix: prefix(t)})
+	s := redisstore.New(redisstore.Config{Client: client, Prefix: prefix(t), Timeout: liveTimeout})
 	limits := []ratelimit.Limit{
 		{Name: "burst", Events: 10, Per: time.Second},
 		{Name: "hourly", Events: 1000, Per: time.Hour},
