@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
-	"math/big"
 	"slices"
 	"strings"
 	"testing"
@@ -455,21 +454,6 @@ func TestJWTRefusalMessagesDoNotTellWhichCheckFailed(t *testing.T) {
 	}
 }
 
-// highS returns an ES256 token with its signature (r, s) replaced by
-// (r, N−s), which ECDSA accepts as well: a second spelling of the same token
-// that anyone holding the token can compute.
-func highS(token string) string {
-	i := strings.LastIndexByte(token, '.')
-	raw, err := b64.DecodeString(token[i+1:])
-	if err != nil || len(raw) != 64 {
-		panic(fmt.Sprintf("ES256 signature of %d bytes: %v", len(raw), err))
-	}
-	s := new(big.Int).SetBytes(raw[32:])
-	s.Sub(elliptic.P256().Params().N, s)
-	s.FillBytes(raw[32:])
-	return token[:i+1] + b64.EncodeToString(raw)
-}
-
 // Both signatures are valid, and legitimate signers produce either, so the
 // verifier accepts both; revocation by token must refuse both.
 func TestTheOtherECDSASignatureOfATokenRevokedByTokenIsRevokedToo(t *testing.T) {
@@ -477,7 +461,10 @@ func TestTheOtherECDSASignatureOfATokenRevokedByTokenIsRevokedToo(t *testing.T) 
 	iss := newIssuer(t, clock)
 	v, _ := newVerifier(t, clock, JWTConfig{Issuers: []Issuer{jwksIssuer(iss, "ES256")}})
 	token := iss.Mint(claims(map[string]any{"jti": nil}), authtest.WithAlg(authtest.ES256))
-	twin := highS(token)
+	twin, err := authtest.ECDSATwin(token)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if twin == token {
 		t.Fatal("the twin is the token")
 	}

@@ -2,13 +2,8 @@ package revocation
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
-	"math/big"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -179,34 +174,13 @@ func TestTokenHashIsHexSHA256(t *testing.T) {
 	}
 }
 
-// highS returns token, an ES256 compact JWS, with its signature (r, s)
-// replaced by (r, N−s): the other signature ECDSA accepts over the same
-// signing input. It checks that the result verifies with pub.
-func highS(t *testing.T, token string, pub *ecdsa.PublicKey) string {
-	t.Helper()
-	dot := strings.LastIndexByte(token, '.')
-	sig, err := base64.RawURLEncoding.DecodeString(token[dot+1:])
-	if err != nil || len(sig) != 64 {
-		t.Fatalf("ES256 signature: %d bytes, %v", len(sig), err)
-	}
-	r := new(big.Int).SetBytes(sig[:32])
-	s := new(big.Int).SetBytes(sig[32:])
-	s.Sub(elliptic.P256().Params().N, s)
-	out := make([]byte, 64)
-	r.FillBytes(out[:32])
-	s.FillBytes(out[32:])
-	variant := token[:dot+1] + base64.RawURLEncoding.EncodeToString(out)
-	digest := sha256.Sum256([]byte(token[:dot]))
-	if variant == token || !ecdsa.Verify(pub, digest[:], r, s) {
-		t.Fatal("the (r, N-s) variant is not a distinct valid signature")
-	}
-	return variant
-}
-
 func TestAJWTRevokedByTokenStaysRevokedWithItsOtherECDSASignature(t *testing.T) {
 	iss := authtest.NewIssuer(t)
 	token := iss.Mint(map[string]any{"sub": "u1"}, authtest.WithAlg(authtest.ES256))
-	variant := highS(t, token, iss.PublicKey(authtest.ES256).(*ecdsa.PublicKey))
+	variant, err := authtest.ECDSATwin(token)
+	if err != nil {
+		t.Fatal(err)
+	}
 	m := NewMemory(MemoryConfig{})
 	if err := m.RevokeToken(token, time.Time{}); err != nil {
 		t.Fatal(err)

@@ -3,20 +3,14 @@ package redisrevocation
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	stderrors "errors"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -184,36 +178,15 @@ func TestTokenKeysHoldOnlyTheHash(t *testing.T) {
 	}
 }
 
-// highS returns token, an ES256 compact JWS, with its signature (r, s)
-// replaced by (r, N−s): the other signature ECDSA accepts over the same
-// signing input. It checks that the result verifies with pub.
-func highS(t *testing.T, token string, pub *ecdsa.PublicKey) string {
-	t.Helper()
-	dot := strings.LastIndexByte(token, '.')
-	sig, err := base64.RawURLEncoding.DecodeString(token[dot+1:])
-	if err != nil || len(sig) != 64 {
-		t.Fatalf("ES256 signature: %d bytes, %v", len(sig), err)
-	}
-	r := new(big.Int).SetBytes(sig[:32])
-	s := new(big.Int).SetBytes(sig[32:])
-	s.Sub(elliptic.P256().Params().N, s)
-	out := make([]byte, 64)
-	r.FillBytes(out[:32])
-	s.FillBytes(out[32:])
-	variant := token[:dot+1] + base64.RawURLEncoding.EncodeToString(out)
-	digest := sha256.Sum256([]byte(token[:dot]))
-	if variant == token || !ecdsa.Verify(pub, digest[:], r, s) {
-		t.Fatal("the (r, N-s) variant is not a distinct valid signature")
-	}
-	return variant
-}
-
 func TestAJWTRevokedByTokenStaysRevokedWithItsOtherECDSASignature(t *testing.T) {
 	s, _, _ := testStore(t)
 	ctx := context.Background()
 	iss := authtest.NewIssuer(t)
 	token := iss.Mint(map[string]any{"sub": "u1"}, authtest.WithAlg(authtest.ES256))
-	variant := highS(t, token, iss.PublicKey(authtest.ES256).(*ecdsa.PublicKey))
+	variant, err := authtest.ECDSATwin(token)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := s.RevokeToken(ctx, token, time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
