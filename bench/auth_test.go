@@ -10,7 +10,7 @@ import (
 	"github.com/tollgate/tollgate/middleware"
 )
 
-// BenchmarkCachedToken is the common case of DESIGN.md: a client presents
+// BenchmarkCachedToken is the common case: a client presents
 // the token it presented before. The request is built once and reused; the
 // handler does nothing. Sub-benchmarks:
 //
@@ -21,7 +21,7 @@ import (
 //     layer (so it makes the request's context node itself).
 //   - tollgate_verify: JWTVerifier.Verify alone, the verified-token cache hit.
 //   - auth0_middleware: auth0/go-jwt-middleware's CheckJWT with its
-//     validator and CachingProvider, the peer DESIGN.md's 20× is against.
+//     validator and CachingProvider, the peer the 20× target is set against.
 //   - auth0_validator: its ValidateToken alone.
 //   - golangjwt_keyfunc: golang-jwt/jwt v5 Parse with a keyfunc v3 key set.
 //

@@ -13,7 +13,7 @@ import (
 	"github.com/tollgate/tollgate/scopes"
 )
 
-// chainAllocBudget is DESIGN.md's allocation budget for a request whose token
+// chainAllocBudget is the allocation budget for a request whose token
 // is cached, through the whole chain (ipfilter + Authenticate + ratelimit +
 // scopes, behind errors.Use).
 const chainAllocBudget = 3
@@ -26,7 +26,7 @@ func allocsPerRequest(h http.Handler, r *http.Request) float64 {
 	return testing.AllocsPerRun(1000, func() { h.ServeHTTP(w, r) })
 }
 
-// The whole chain stays within DESIGN.md's budget of three allocations for a
+// The whole chain stays within its budget of three allocations for a
 // repeated token. The layers are added one at a time so that a failure names
 // the layer that went over.
 func TestCachedTokenThroughTheWholeChainStaysWithinTheAllocationBudget(t *testing.T) {

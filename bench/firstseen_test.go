@@ -42,7 +42,7 @@ var firstSeenTokens = sync.OnceValue(func() []string {
 //     (every call misses, verifies, inserts and evicts);
 //   - tollgate_verify_nocache: the same with the cache disabled
 //     (CacheSize < 0), so nothing is inserted;
-//   - bare_rsa_json: the floor DESIGN.md sets tollgate at most 1.5× above:
+//   - bare_rsa_json: the floor tollgate must stay within 1.5× of:
 //     split the token, base64url-decode the signature, SHA-256 the signing
 //     input, rsa.VerifyPKCS1v15, base64url-decode the claims and
 //     json.Unmarshal them into map[string]any, with no checks at all;

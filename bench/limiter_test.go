@@ -102,7 +102,7 @@ func manyKeys() []string {
 }
 
 // BenchmarkLimiterOneKey is one decision on one hot key, one goroutine.
-// DESIGN.md: tollgate decides in under 150 ns.
+// The target: tollgate decides in under 150 ns.
 func BenchmarkLimiterOneKey(b *testing.B) {
 	for _, d := range deciders {
 		b.Run(d.name, func(b *testing.B) {

@@ -83,7 +83,7 @@ type layer struct {
 	mw   func(http.Handler) http.Handler
 }
 
-// chainLayers is the whole tollgate chain of DESIGN.md, top first: the error
+// chainLayers is the whole tollgate chain, top first: the error
 // format, a small static allow-list, JWT authentication, a rate limit keyed
 // by principal that is never reached, and a scope check.
 func chainLayers(v middleware.Verifier) []layer {

@@ -21,8 +21,8 @@
 // Format writes it. Client IPs, header values and key material are never put
 // in an Error's Message.
 //
-// Every 401 carries a WWW-Authenticate challenge, whatever the format, as
-// RFC 9110 §15.5.2 requires; every refusal is sent with Cache-Control:
+// Every 401 written by Write carries a WWW-Authenticate challenge, whatever
+// the format (a FormatFunc included), as RFC 9110 §15.5.2 requires; every refusal is sent with Cache-Control:
 // no-store. Retry-After is written in whole seconds, rounded up, whenever
 // RetryAfter is set.
 //
@@ -106,8 +106,9 @@ type Error struct {
 	Kind Kind
 	// Status overrides Kind.Status when non-zero.
 	Status int
-	// Message is a short sentence safe to show the client. Empty means the
-	// format's default for the status.
+	// Message is a short sentence safe to show the client. Empty means a
+	// generic sentence for the Kind. MessageFormat writes only the status
+	// text and ignores it.
 	Message string
 	// Scopes are the scopes the route requires (insufficient_scope).
 	Scopes []string

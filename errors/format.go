@@ -76,11 +76,20 @@ func FormatFrom(ctx context.Context) Format {
 // Write writes err as a refusal in the request's format (see Use). An error
 // that is not an *Error (nor wraps one) is written as Unavailable without its
 // text. A nil err writes nothing.
+//
+// A 401 leaves with a WWW-Authenticate challenge whatever the format: Write
+// sets a realm-less Bearer challenge before the format runs, so a FormatFunc
+// that writes only a body still answers as RFC 9110 §15.5.2 requires; the
+// built-in formats replace it with their own.
 func Write(w http.ResponseWriter, r *http.Request, err error) {
 	if err == nil {
 		return
 	}
-	FormatFrom(r.Context()).WriteError(w, r, From(err))
+	e := From(err)
+	if e.HTTPStatus() == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", Challenge("", e))
+	}
+	FormatFrom(r.Context()).WriteError(w, r, e)
 }
 
 // message is the client-facing sentence: e.Message, or a generic one for the

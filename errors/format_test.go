@@ -248,3 +248,23 @@ func TestRetryAfterRoundsUp(t *testing.T) {
 		}
 	}
 }
+
+func TestAUserFormatStillSendsTheChallengeOnEvery401(t *testing.T) {
+	bodyOnly := tgerrors.FormatFunc(func(w http.ResponseWriter, r *http.Request, e *tgerrors.Error) {
+		w.WriteHeader(e.HTTPStatus())
+		fmt.Fprint(w, `{"ok":false}`)
+	})
+	for kind, want := range map[tgerrors.Kind]string{
+		tgerrors.MissingToken: "Bearer",
+		tgerrors.InvalidToken: `Bearer error="invalid_token", error_description="The access token is invalid"`,
+		tgerrors.IPDenied:     "",
+	} {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("GET", "/", nil)
+		req = req.WithContext(tgerrors.WithFormat(req.Context(), bodyOnly))
+		tgerrors.Write(rec, req, tgerrors.New(kind, ""))
+		if got := rec.Header().Get("WWW-Authenticate"); got != want {
+			t.Errorf("%s: WWW-Authenticate %q, want %q", kind, got, want)
+		}
+	}
+}

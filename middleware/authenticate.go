@@ -25,8 +25,8 @@ type Refusal struct {
 	// Kind is why the request was refused.
 	Kind tgerrors.Kind
 	// Issuer and ClientID identify the caller when the token was verified
-	// before the refusal (a revoked token, a wrong token type); they are
-	// empty when the token itself was refused.
+	// before the refusal (a revoked token, a revocation check that failed);
+	// they are empty when the token itself was refused.
 	Issuer, ClientID string
 	// Err is the internal cause, for the log.
 	Err error

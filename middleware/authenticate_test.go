@@ -164,6 +164,12 @@ func TestVerifierKindsReachTheClient(t *testing.T) {
 		{tgerrors.Wrap(tgerrors.Unavailable, "", stderrors.New("jwks: dial tcp 10.0.0.9:443")), 503, "unavailable"},
 		{stderrors.New("some internal failure at 10.0.0.9"), 503, "unavailable"},
 	}
+	nothing := middleware.VerifierFunc(func(context.Context, string) (*principal.Principal, error) { return nil, nil })
+	req := httptest.NewRequest("GET", "/", nil)
+	req.Header.Set("Authorization", "Bearer abc")
+	if o := run(t, middleware.Authenticate(nothing, middleware.OnRefusal(nil)), req); o.rec.Code != 401 || oauthBody(t, o.rec) != "invalid_token" || o.reached {
+		t.Errorf("a verifier answering neither principal nor error: status %d body %s reached %v, want 401 invalid_token", o.rec.Code, o.rec.Body, o.reached)
+	}
 	for _, tt := range tests {
 		v := &fakeVerifier{err: tt.err}
 		req := httptest.NewRequest("GET", "/", nil)
@@ -192,10 +198,11 @@ func TestRevocationIsConsultedAfterVerification(t *testing.T) {
 		name       string
 		checker    revocations
 		wantStatus int
+		wantCode   string
 	}{
-		{"not revoked: admitted", revocations{}, 200},
-		{"revoked jti: invalid_token", revocations{revoked: map[string]bool{"jti-1": true}}, 401},
-		{"checker failing: fails closed with unavailable", revocations{err: stderrors.New("redis down")}, 503},
+		{"not revoked: admitted", revocations{}, 200, ""},
+		{"revoked jti: invalid_token", revocations{revoked: map[string]bool{"jti-1": true}}, 401, "invalid_token"},
+		{"checker failing: fails closed with unavailable", revocations{err: stderrors.New("redis down")}, 503, "unavailable"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -204,6 +211,12 @@ func TestRevocationIsConsultedAfterVerification(t *testing.T) {
 			o := run(t, middleware.Authenticate(newFake(), middleware.WithRevocation(tt.checker), middleware.OnRefusal(nil)), req)
 			if o.rec.Code != tt.wantStatus || o.reached != (tt.wantStatus == 200) {
 				t.Errorf("status %d reached %v, want %d", o.rec.Code, o.reached, tt.wantStatus)
+			}
+			if tt.wantCode != "" && oauthBody(t, o.rec) != tt.wantCode {
+				t.Errorf("error %q, want %q", oauthBody(t, o.rec), tt.wantCode)
+			}
+			if strings.Contains(o.rec.Body.String(), "redis") {
+				t.Errorf("the checker's cause leaked: %s", o.rec.Body)
 			}
 		})
 	}

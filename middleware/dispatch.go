@@ -13,10 +13,15 @@ import (
 // JWTs. Each verifier assigns its own token type. Either may be nil, and a
 // token of that shape is then refused as invalid_token.
 func JWTOrOpaque(jwt, opaque Verifier) Verifier {
-	return &jwtOrOpaque{jwt: jwt, opaque: opaque}
+	d := &jwtOrOpaque{jwt: jwt, opaque: opaque}
+	d.jwtCache, _ = jwt.(rememberingVerifier)
+	return d
 }
 
-type jwtOrOpaque struct{ jwt, opaque Verifier }
+type jwtOrOpaque struct {
+	jwt, opaque Verifier
+	jwtCache    rememberingVerifier // jwt's verified-token cache, if it has one
+}
 
 // Verify implements Verifier.
 func (d *jwtOrOpaque) Verify(ctx context.Context, token string) (*principal.Principal, error) {
@@ -33,10 +38,10 @@ func (d *jwtOrOpaque) Verify(ctx context.Context, token string) (*principal.Prin
 // remembered asks the JWT verifier's cache: a token in it was verified as a
 // JWT, whatever its shape says.
 func (d *jwtOrOpaque) remembered(token string) *principal.Principal {
-	if r, ok := d.jwt.(rememberingVerifier); ok {
-		return r.remembered(token)
+	if d.jwtCache == nil {
+		return nil
 	}
-	return nil
+	return d.jwtCache.remembered(token)
 }
 
 // looksLikeJWT reports whether token has the compact JWS shape. It does not

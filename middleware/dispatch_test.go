@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 
+	tgerrors "github.com/tollgate/tollgate/errors"
+
 	"github.com/tollgate/tollgate/middleware"
 	"github.com/tollgate/tollgate/principal"
 )
@@ -31,7 +33,11 @@ func TestJWTOrOpaqueSendsEachTokenToItsVerifier(t *testing.T) {
 		}
 	}
 	onlyJWT := middleware.JWTOrOpaque(named("jwt"), nil)
-	if _, err := onlyJWT.Verify(context.Background(), "opaque-token"); err == nil {
-		t.Error("an opaque token was accepted with no opaque verifier")
+	if _, err := onlyJWT.Verify(context.Background(), "opaque-token"); tgerrors.KindOf(err) != tgerrors.InvalidToken {
+		t.Errorf("an opaque token with no opaque verifier: %v, want invalid_token", err)
+	}
+	onlyOpaque := middleware.JWTOrOpaque(nil, named("opaque"))
+	if _, err := onlyOpaque.Verify(context.Background(), "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln"); tgerrors.KindOf(err) != tgerrors.InvalidToken {
+		t.Errorf("a JWT with no JWT verifier: %v, want invalid_token", err)
 	}
 }

@@ -190,7 +190,7 @@ var defaultClientIDClaims = []string{"client_id", "azp", "cid"}
 // understood, so RFC 7797's unencoded payload is refused with it), no
 // embedded or remote key ("jwk", "jku", "x5u", "x5c"), no "zip" or "enc",
 // and no nested JWT ("cty": "JWT"); its header and claims are JSON objects
-// without duplicate member names; the signature verifies; "aud" names one of
+// without duplicate top-level members; the signature verifies; "aud" names one of
 // the issuer's audiences; "typ" matches RequiredTyp when set; "exp" is
 // present and not past, "nbf" is not in the future and "iat" not in the
 // future, each with Leeway. Which check failed is never told to the client

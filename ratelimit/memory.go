@@ -26,8 +26,8 @@ type MemoryConfig struct {
 	MaxKeys int
 	// Shards is how many independently locked parts the keys are spread
 	// over, so concurrent requests on different keys rarely wait for one
-	// another. Rounded up to a power of two. Default: 16 × GOMAXPROCS,
-	// at least 64, and never more than MaxKeys.
+	// another. Capped at MaxKeys, then rounded up to a power of two.
+	// Default: 16 × GOMAXPROCS, at least 64.
 	Shards int
 	// Now is the clock. Default: time.Now. Tests inject a fake one.
 	Now func() time.Time

@@ -426,7 +426,7 @@ func TestRetryAfterIsTheExactWaitRoundedUp(t *testing.T) {
 	}
 }
 
-// The repro of the review: two limiters share one MemoryStore, as
+// Two limiters share one MemoryStore, as
 // Config.Store recommends, with limits of their own names. One client
 // alternating between them must meet each limit separately: 2 + 2 of 20.
 func TestMemoryStoreSharedByLimitersWithDifferentLimitNamesEnforcesEachLimit(t *testing.T) {

@@ -223,6 +223,17 @@ func TestMiddleware(t *testing.T) {
 			wantBody:    `"code":"SERVICE_UNAVAILABLE"`,
 		},
 		{
+			name: "LimitFor answering nothing with no Limits configured is refused with 503, not unlimited",
+			cfg: ratelimit.Config{
+				LimitFor: func(*http.Request, *principal.Principal) []ratelimit.Limit { return nil },
+			},
+			req:         request(alice),
+			wantStatus:  http.StatusServiceUnavailable,
+			wantReached: false,
+			wantHeaders: map[string]string{"X-RateLimit-Limit": ""},
+			wantBody:    `"code":"SERVICE_UNAVAILABLE"`,
+		},
+		{
 			name: "a store error is refused with 503 unavailable and Retry-After",
 			cfg: ratelimit.Config{Limits: threePerMinute, Store: storeFunc(func(context.Context, string, []ratelimit.Limit) (ratelimit.Decision, error) {
 				return ratelimit.Decision{}, stderrors.New("connection refused")

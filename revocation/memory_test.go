@@ -153,18 +153,32 @@ func TestMemoryIsSafeForConcurrentUse(t *testing.T) {
 	for i := range 4 {
 		wg.Go(func() {
 			for j := range 200 {
-				_ = m.RevokeID(string(rune('a'+i))+string(rune(j)), time.Time{})
-				_ = m.RevokeToken(opaque+string(rune(j)), time.Time{})
+				if err := m.RevokeID(string(rune('a'+i))+string(rune(j)), time.Time{}); err != nil {
+					t.Error(err)
+				}
+				if err := m.RevokeToken(opaque+string(rune(j)), time.Time{}); err != nil {
+					t.Error(err)
+				}
 			}
 		})
 		wg.Go(func() {
 			for range 200 {
-				_, _ = m.Revoked(context.Background(), jwt, jwtPrincipal)
-				_, _ = m.Revoked(context.Background(), opaque, opaquePrincipal)
+				// Neither token is ever revoked: only lookalikes are.
+				if revoked, err := m.Revoked(context.Background(), jwt, jwtPrincipal); revoked || err != nil {
+					t.Errorf("jwt: Revoked = %v, %v", revoked, err)
+				}
+				if revoked, err := m.Revoked(context.Background(), opaque, opaquePrincipal); revoked || err != nil {
+					t.Errorf("opaque: Revoked = %v, %v", revoked, err)
+				}
 			}
 		})
 	}
 	wg.Wait()
+	for j := range 200 {
+		if revoked, _ := m.Revoked(context.Background(), opaque+string(rune(j)), &principal.Principal{}); !revoked {
+			t.Fatalf("token %d revoked concurrently is not revoked", j)
+		}
+	}
 }
 
 func TestTokenHashIsHexSHA256(t *testing.T) {
