@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	stderrors "errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -329,5 +330,73 @@ func TestNewContextLeavesTheParentAsItWas(t *testing.T) {
 	})).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
 	if parentSees {
 		t.Error("NewContext on a child wrote the principal into the request's context")
+	}
+}
+
+// recordHandler keeps the refusal records it is given.
+type recordHandler struct {
+	mu      sync.Mutex
+	records []slog.Record
+}
+
+func (h *recordHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *recordHandler) Handle(_ context.Context, r slog.Record) error {
+	if r.Message != "tollgate: request refused" {
+		return nil // another test's verifier refreshing keys in the background
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.records = append(h.records, r)
+	return nil
+}
+func (h *recordHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *recordHandler) WithGroup(string) slog.Handler      { return h }
+
+func TestTheDefaultRefusalHookLogsKindAndIssuerButNeverTheToken(t *testing.T) {
+	logs := &recordHandler{}
+	defer slog.SetDefault(slog.Default())
+	slog.SetDefault(slog.New(logs))
+
+	outage := &fakeVerifier{err: tgerrors.Wrap(tgerrors.Unavailable, "", stderrors.New("jwks fetch failed"))}
+	for _, c := range []struct {
+		v     middleware.Verifier
+		opts  []middleware.Option
+		token string
+	}{
+		{newFake(), nil, "forged-secret-token"},
+		{outage, nil, "another-secret-token"},
+		{newFake(), []middleware.Option{middleware.WithRevocation(revocations{revoked: map[string]bool{"jti-1": true}})}, "good-token"},
+	} {
+		req := httptest.NewRequest("GET", "/", nil)
+		req.Header.Set("Authorization", "Bearer "+c.token)
+		run(t, middleware.Authenticate(c.v, c.opts...), req)
+	}
+
+	if len(logs.records) != 3 {
+		t.Fatalf("%d records, want one per refusal (3)", len(logs.records))
+	}
+	type line struct {
+		level slog.Level
+		attrs map[string]string
+	}
+	var got []line
+	for _, r := range logs.records {
+		l := line{r.Level, map[string]string{}}
+		r.Attrs(func(a slog.Attr) bool { l.attrs[a.Key] = a.Value.String(); return true })
+		for _, v := range l.attrs {
+			if strings.Contains(v, "secret-token") || strings.Contains(v, "good-token") {
+				t.Errorf("the log carries the token: %v", l.attrs)
+			}
+		}
+		got = append(got, l)
+	}
+	if got[0].level != slog.LevelInfo || got[0].attrs["kind"] != "invalid_token" {
+		t.Errorf("a forged token: %v %v, want Info invalid_token", got[0].level, got[0].attrs)
+	}
+	if got[1].level != slog.LevelWarn || got[1].attrs["kind"] != "unavailable" || got[1].attrs["cause"] == "" {
+		t.Errorf("an outage: %v %v, want Warn unavailable with its cause", got[1].level, got[1].attrs)
+	}
+	if got[2].attrs["issuer"] != merchant.Issuer || got[2].attrs["client_id"] != merchant.ClientID {
+		t.Errorf("a revoked token: %v, want its issuer and client id", got[2].attrs)
 	}
 }
