@@ -266,6 +266,8 @@ func TestEndpointFailuresAreUnavailable(t *testing.T) {
 			func(c *Config) { c.MaxResponseBytes = 100 }},
 		{"exp not a number", answer(`{"active":true,"exp":"soon"}`), nil},
 		{"exp out of range", answer(`{"active":true,"exp":1e300}`), nil},
+		{"iat not a number", answer(`{"active":true,"iat":"x"}`), nil},
+		{"nbf not a number", answer(`{"active":true,"nbf":true}`), nil},
 		{"sub not a string", answer(`{"active":true,"sub":42}`), nil},
 		{"jti not a string", answer(`{"active":true,"jti":["a"]}`), nil},
 		{"aud holding a number", answer(`{"active":true,"aud":["orders",7]}`), nil},

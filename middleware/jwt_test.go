@@ -70,6 +70,17 @@ func TestJWTVerifierAcceptsValidTokens(t *testing.T) {
 			}
 		})
 	}
+
+	// A static-key issuer has no JWKS to refetch: a kid it does not hold, or
+	// a key that does not suit the alg, is refused at once.
+	for name, token := range map[string]string{
+		"unknown kid":        static.Mint(claims(map[string]any{"iss": "https://static.test"}), authtest.WithKID("nope")),
+		"kid of another alg": static.Mint(claims(map[string]any{"iss": "https://static.test"}), authtest.WithAlg("ES256"), authtest.WithKID("rsa")),
+	} {
+		if _, err := v.Verify(context.Background(), token); tgerrors.KindOf(err) != tgerrors.InvalidToken {
+			t.Errorf("static key, %s: %v, want invalid_token", name, err)
+		}
+	}
 }
 
 func TestJWTVerifierBuildsThePrincipalFromClaims(t *testing.T) {
