@@ -66,7 +66,7 @@ func WithFormat(ctx context.Context, f Format) context.Context {
 // if none was.
 func FormatFrom(ctx context.Context) Format {
 	if s := reqstate.From(ctx); s != nil {
-		if f, ok := s.Format.(Format); ok {
+		if f, ok := s.Format().(Format); ok {
 			return f
 		}
 	}

@@ -21,10 +21,10 @@ func NewContext(ctx context.Context, addr netip.Addr) context.Context {
 // whether one had run.
 func resolved(ctx context.Context) (netip.Addr, bool) {
 	s := reqstate.From(ctx)
-	if s == nil || !s.HasClientIP {
+	if s == nil {
 		return netip.Addr{}, false
 	}
-	return s.ClientIP, true
+	return s.ClientIP()
 }
 
 // ClientIP returns the request's client IP: the one resolved by a filter

@@ -127,6 +127,6 @@ func From(ctx context.Context) (*Principal, bool) {
 	if s == nil {
 		return nil, false
 	}
-	p, ok := s.Principal.(*Principal)
+	p, ok := s.Principal().(*Principal)
 	return p, ok && p != nil
 }

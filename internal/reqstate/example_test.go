@@ -19,7 +19,8 @@ func Example() {
 	fmt.Println("second layer made a node:", r2 != r1)
 
 	s := reqstate.From(r2.Context())
-	fmt.Println(s.Format, s.ClientIP)
+	ip, _ := s.ClientIP()
+	fmt.Println(s.Format(), ip)
 	// Output:
 	// first layer made a node: true
 	// second layer made a node: false

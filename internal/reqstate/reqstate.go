@@ -22,31 +22,32 @@
 //
 // A layer above may see a field of its own request appear after its next
 // handler returns (a logging middleware above Authenticate then sees the
-// principal); nothing below ever sees a value change. Fields are written
-// only by the goroutine serving the owner request, before it calls the next
-// handler, so reads from goroutines the handler starts are ordered after
-// them.
+// principal); nothing below ever sees a value change. A field is published
+// atomically once written, so a goroutine started by a layer above that reads
+// the request's context while the layers below fill it sees the field absent
+// or whole.
 package reqstate
 
 import (
 	"context"
 	"net/http"
 	"net/netip"
+	"sync/atomic"
 )
 
-// State is one request's values. Read it through From; write it only through
-// this package's functions.
+// State is one request's values. Read them with its methods; write them only
+// through this package's functions.
 type State struct {
-	// Format is the errors.Format chosen by errors.Use, or nil.
-	Format any
-	// Principal is the *principal.Principal Authenticate admitted, or nil.
-	Principal any
-	// ClientIP is the address ipfilter resolved; invalid when resolution
-	// failed closed. HasClientIP reports whether resolution ran at all.
-	ClientIP    netip.Addr
-	HasClientIP bool
+	format    any        // the errors.Format chosen by errors.Use
+	principal any        // the *principal.Principal Authenticate admitted
+	clientIP  netip.Addr // invalid: resolution failed closed
 
-	written uint32 // fieldFormat | fieldPrincipal | fieldClientIP
+	// A writer claims a field (CAS on claimed), writes it, then publishes it
+	// (published); readers look only at published fields. So a goroutine
+	// that reads while a layer below is still filling the node sees the
+	// field either absent or whole, never half written, and the race
+	// detector agrees.
+	claimed, published atomic.Uint32
 }
 
 const (
@@ -54,6 +55,32 @@ const (
 	fieldPrincipal
 	fieldClientIP
 )
+
+// Format returns the errors.Format chosen for the request, or nil.
+func (s *State) Format() any {
+	if s.published.Load()&fieldFormat == 0 {
+		return nil
+	}
+	return s.format
+}
+
+// Principal returns the *principal.Principal admitted for the request, or
+// nil.
+func (s *State) Principal() any {
+	if s.published.Load()&fieldPrincipal == 0 {
+		return nil
+	}
+	return s.principal
+}
+
+// ClientIP returns the client IP ipfilter resolved (invalid: resolution
+// failed closed), and whether resolution ran at all.
+func (s *State) ClientIP() (netip.Addr, bool) {
+	if s.published.Load()&fieldClientIP == 0 {
+		return netip.Addr{}, false
+	}
+	return s.clientIP, true
+}
 
 type key struct{}
 
@@ -85,34 +112,61 @@ type value struct {
 	addr  netip.Addr
 }
 
-func (s *State) write(val value) {
-	s.written |= val.field
-	switch val.field {
-	case fieldFormat:
-		s.Format = val.v
-	case fieldPrincipal:
-		s.Principal = val.v
-	case fieldClientIP:
-		s.ClientIP, s.HasClientIP = val.addr, true
+// claim reserves val's field of s for the caller, unless it was taken.
+func (s *State) claim(field uint32) bool {
+	for {
+		c := s.claimed.Load()
+		if c&field != 0 {
+			return false
+		}
+		if s.claimed.CompareAndSwap(c, c|field) {
+			return true
+		}
 	}
 }
 
+// write sets a field the caller claimed, then publishes it.
+func (s *State) write(val value) {
+	switch val.field {
+	case fieldFormat:
+		s.format = val.v
+	case fieldPrincipal:
+		s.principal = val.v
+	case fieldClientIP:
+		s.clientIP = val.addr
+	}
+	s.published.Or(val.field)
+}
+
 // derive returns a new node under ctx holding a copy of the nearest node's
-// values, with val written.
+// published values, with val written. A copied value counts as written: it
+// is never overwritten in place.
 func derive(ctx context.Context, val value) *node {
 	n := &node{Context: ctx}
 	if s := From(ctx); s != nil {
-		n.state = *s
+		var have uint32
+		if f := s.Format(); f != nil {
+			n.state.format, have = f, have|fieldFormat
+		}
+		if p := s.Principal(); p != nil {
+			n.state.principal, have = p, have|fieldPrincipal
+		}
+		if a, ok := s.ClientIP(); ok {
+			n.state.clientIP, have = a, have|fieldClientIP
+		}
+		n.state.claimed.Store(have)
+		n.state.published.Store(have)
 	}
+	n.state.claimed.Or(val.field)
 	n.state.write(val)
 	return n
 }
 
 // set writes val for r and returns the request to hand down: r itself when
-// r owns its node and the field is empty (no allocation), otherwise a copy
-// of r with a new node it owns (two allocations).
+// r owns its node and the field is free (no allocation), otherwise a copy of
+// r with a new node it owns (two allocations).
 func set(r *http.Request, val value) *http.Request {
-	if n, ok := r.Context().(*node); ok && n.owner == r && n.state.written&val.field == 0 {
+	if n, ok := r.Context().(*node); ok && n.owner == r && n.state.claim(val.field) {
 		n.state.write(val)
 		return r
 	}
