@@ -44,7 +44,9 @@ var (
 // below it, by tollgate's layers and by the application's own handlers
 // through Write. Put it at the top of the chain: as the first tollgate layer
 // it makes the request's one context node, which the layers below fill
-// without allocating. Use panics if f is nil.
+// without allocating as long as they are handed the same request (a
+// middleware between them that calls r.WithContext makes the next layer
+// start a node of its own). Use panics if f is nil.
 func Use(f Format) func(http.Handler) http.Handler {
 	if f == nil {
 		panic("errors.Use: nil Format")
