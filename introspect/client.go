@@ -336,8 +336,8 @@ func (c *Client) run(ctx context.Context, key tokenKey, token string, cl *call) 
 	switch {
 	case err == nil:
 		expires := now.Add(c.maxTTL)
-		if !p.ExpiresAt.IsZero() && p.ExpiresAt.Before(expires) {
-			expires = p.ExpiresAt
+		if !p.ExpiresAt().IsZero() && p.ExpiresAt().Before(expires) {
+			expires = p.ExpiresAt()
 		}
 		c.active.Add(key, activeEntry{p: p, expires: expires})
 	case err.Kind != tgerrors.Unavailable && c.negativeTTL > 0:

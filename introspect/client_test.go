@@ -140,7 +140,7 @@ func TestActiveAnswerMapsEveryFieldIntoThePrincipal(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &claims); err != nil {
 		t.Fatal(err)
 	}
-	want := &principal.Principal{
+	want := principal.New(principal.Fields{
 		Subject:   "Z5O3upPC88QrAjx00dis",
 		ClientID:  "shop-42",
 		Issuer:    "https://auth.example.com/",
@@ -152,12 +152,12 @@ func TestActiveAnswerMapsEveryFieldIntoThePrincipal(t *testing.T) {
 		IssuedAt:  t0.Add(-time.Minute),
 		NotBefore: t0.Add(-time.Minute),
 		Claims:    claims,
-	}
+	})
 	if !reflect.DeepEqual(p, want) {
 		t.Errorf("principal =\n%+v\nwant\n%+v", p, want)
 	}
 	if p.StringClaim("username") != "jdoe" || p.StringClaim("token_type") != "Bearer" {
-		t.Errorf("username/token_type not kept in Claims: %v", p.Claims)
+		t.Errorf("username/token_type not kept in Claims: %v", p.Claims())
 	}
 }
 
@@ -169,18 +169,18 @@ func TestAnswerFieldForms(t *testing.T) {
 		want func(*principal.Principal) bool
 	}{
 		{"aud as a single string", `{"active":true,"aud":"orders"}`, nil,
-			func(p *principal.Principal) bool { return reflect.DeepEqual(p.Audience, []string{"orders"}) }},
+			func(p *principal.Principal) bool { return reflect.DeepEqual(p.Audience(), []string{"orders"}) }},
 		{"aud null is absent", `{"active":true,"aud":null}`, nil,
-			func(p *principal.Principal) bool { return p.Audience == nil }},
+			func(p *principal.Principal) bool { return p.Audience() == nil }},
 		{"scope as a JSON array", `{"active":true,"scope":["a","b"]}`, nil,
-			func(p *principal.Principal) bool { return reflect.DeepEqual(p.Scopes, []string{"a", "b"}) }},
+			func(p *principal.Principal) bool { return reflect.DeepEqual(p.Scopes(), []string{"a", "b"}) }},
 		{"scopes from configured claims", `{"active":true,"scope":"x","permissions":["can_read_order"]}`,
 			func(c *Config) { c.ScopeClaims = []string{"permissions"} },
-			func(p *principal.Principal) bool { return reflect.DeepEqual(p.Scopes, []string{"can_read_order"}) }},
+			func(p *principal.Principal) bool { return reflect.DeepEqual(p.Scopes(), []string{"can_read_order"}) }},
 		{"no jti leaves TokenID empty", `{"active":true}`, nil,
-			func(p *principal.Principal) bool { return p.TokenID == "" && p.ExpiresAt.IsZero() }},
+			func(p *principal.Principal) bool { return p.TokenID() == "" && p.ExpiresAt().IsZero() }},
 		{"fractional exp", fmt.Sprintf(`{"active":true,"exp":%d.5}`, t0.Unix()+10), nil,
-			func(p *principal.Principal) bool { return p.ExpiresAt.Equal(t0.Add(10500 * time.Millisecond)) }},
+			func(p *principal.Principal) bool { return p.ExpiresAt().Equal(t0.Add(10500 * time.Millisecond)) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -315,8 +315,8 @@ func TestAMemberNameRepeatedOnlyInsideANestedValueIsNoDuplicate(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
-	if p.Subject != "u1" {
-		t.Errorf("Subject = %q, want u1", p.Subject)
+	if p.Subject() != "u1" {
+		t.Errorf("Subject = %q, want u1", p.Subject())
 	}
 }
 
@@ -621,7 +621,7 @@ func TestCachedHitsHandOutTheSamePrincipal(t *testing.T) {
 		t.Errorf("cached hit returned %p, first verification %p", second, first)
 	}
 	if !second.HasScope("can_read_order") || second.HasScope("can_write_order") {
-		t.Errorf("cached principal scopes %v", second.Scopes)
+		t.Errorf("cached principal scopes %v", second.Scopes())
 	}
 }
 

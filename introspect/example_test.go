@@ -41,7 +41,7 @@ func Example() {
 	}
 
 	p, err := client.Verify(context.Background(), "mF_9.B5f-4.1JqM")
-	fmt.Println(p.Subject, p.Type, p.Scopes, p.HasScope("can_read_order"), err)
+	fmt.Println(p.Subject(), p.Type(), p.Scopes(), p.HasScope("can_read_order"), err)
 
 	_, err = client.Verify(context.Background(), "revoked-or-unknown")
 	fmt.Println(tgerrors.KindOf(err))

@@ -104,7 +104,7 @@ func duplicateMember(body []byte) (string, bool) {
 // principalOf builds the principal of an active answer, or reports a member
 // of the wrong type.
 func (c *Client) principalOf(claims map[string]any) (*principal.Principal, error) {
-	p := &principal.Principal{Type: c.tokenType, Claims: claims}
+	p := principal.Fields{Type: c.tokenType, Claims: claims}
 	var err error
 	strs := []struct {
 		name string
@@ -139,7 +139,7 @@ func (c *Client) principalOf(claims map[string]any) (*principal.Principal, error
 		return nil, err
 	}
 	p.Scopes = principal.ParseScopes(claims, c.scopeClaims...)
-	return p, nil
+	return principal.New(p), nil
 }
 
 // maxSeconds keeps a NumericDate within what float64 holds exactly and
@@ -193,15 +193,13 @@ var (
 // check applies the resource server's own checks to an active answer.
 func (c *Client) check(p *principal.Principal) (tgerrors.Kind, error) {
 	now := c.now()
-	if !p.ExpiresAt.IsZero() && !now.Before(p.ExpiresAt) {
+	if !p.ExpiresAt().IsZero() && !now.Before(p.ExpiresAt()) {
 		return tgerrors.ExpiredToken, errExpired
 	}
-	if !p.NotBefore.IsZero() && now.Before(p.NotBefore) {
+	if !p.NotBefore().IsZero() && now.Before(p.NotBefore()) {
 		return tgerrors.InvalidToken, errNotYetValid
 	}
-	if len(c.audiences) > 0 && !slices.ContainsFunc(p.Audience, func(a string) bool {
-		return slices.Contains(c.audiences, a)
-	}) {
+	if len(c.audiences) > 0 && !slices.ContainsFunc(c.audiences, p.HasAudience) {
 		return tgerrors.InvalidToken, errAudience
 	}
 	return "", nil

@@ -107,20 +107,20 @@ var errNoAccount = stderrors.New("ipfilter: the request has no authenticated acc
 // rather than let the request through unchecked.
 func ByClientID(r *http.Request) (string, error) {
 	p, ok := principal.From(r.Context())
-	if !ok || p.ClientID == "" {
+	if !ok || p.ClientID() == "" {
 		return "", errNoAccount
 	}
-	return p.ClientID, nil
+	return p.ClientID(), nil
 }
 
 // BySubject names the account by the authenticated principal's Subject
 // ("sub"). It fails, like ByClientID, when there is none.
 func BySubject(r *http.Request) (string, error) {
 	p, ok := principal.From(r.Context())
-	if !ok || p.Subject == "" {
+	if !ok || p.Subject() == "" {
 		return "", errNoAccount
 	}
-	return p.Subject, nil
+	return p.Subject(), nil
 }
 
 // ForPrincipal returns a middleware that lets a request through only if its

@@ -37,8 +37,8 @@ func TestForPrincipal(t *testing.T) {
 		"acme":  {"203.0.113.0/24", "2001:db8:1::/48"},
 		"alice": {"198.51.100.9"},
 	})
-	acme := &principal.Principal{Subject: "alice", ClientID: "acme"}
-	free := &principal.Principal{Subject: "bob", ClientID: "free"}
+	acme := principal.New(principal.Fields{Subject: "alice", ClientID: "acme"})
+	free := principal.New(principal.Fields{Subject: "bob", ClientID: "free"})
 	byClient := ForPrincipal(AccountConfig{Lookup: accounts})
 	bySubject := ForPrincipal(AccountConfig{Lookup: accounts, Account: BySubject})
 	unresolved := func(r *http.Request) *http.Request {
@@ -62,7 +62,7 @@ func TestForPrincipal(t *testing.T) {
 			as(request("192.0.2.1:1").WithContext(NewContext(context.Background(), netip.MustParseAddr(client))), acme), nil},
 		{"request without a principal is refused", byClient, request("203.0.113.7:1"), errNoAccount},
 		{"principal without a client id is refused", byClient,
-			as(request("203.0.113.7:1"), &principal.Principal{Subject: "acme"}), errNoAccount},
+			as(request("203.0.113.7:1"), principal.New(principal.Fields{Subject: "acme"})), errNoAccount},
 		{"BySubject reads the subject's list", bySubject, as(request("198.51.100.9:1"), acme), nil},
 		{"BySubject refuses from elsewhere", bySubject, as(request("203.0.113.7:1"), acme), ErrNotAllowed},
 	}
@@ -84,14 +84,14 @@ func TestForPrincipalLookupFailure(t *testing.T) {
 		return nil, outage
 	})})
 	t.Run("a failing lookup refuses with 503 unavailable", func(t *testing.T) {
-		o := serve(failing, errors.Envelope, as(request("203.0.113.7:1"), &principal.Principal{ClientID: "acme"}))
+		o := serve(failing, errors.Envelope, as(request("203.0.113.7:1"), principal.New(principal.Fields{ClientID: "acme"})))
 		checkRefused(t, o, http.StatusServiceUnavailable, errors.Unavailable, outage, "10.9.9.9", "unreachable", "203.0.113")
 	})
 	t.Run("a lookup's own refusal is written as is", func(t *testing.T) {
 		own := ForPrincipal(AccountConfig{Lookup: AccountLookupFunc(func(context.Context, string) ([]netip.Prefix, error) {
 			return nil, errors.New(errors.Forbidden, "Account suspended")
 		})})
-		o := serve(own, errors.Envelope, as(request("203.0.113.7:1"), &principal.Principal{ClientID: "acme"}))
+		o := serve(own, errors.Envelope, as(request("203.0.113.7:1"), principal.New(principal.Fields{ClientID: "acme"})))
 		if o.reached || o.rec.Code != http.StatusForbidden || !strings.Contains(o.rec.Body.String(), "Account suspended") {
 			t.Fatalf("reached %v, status %d, body %s", o.reached, o.rec.Code, o.rec.Body)
 		}
@@ -159,11 +159,11 @@ func TestForPrincipalBeforeAuthentication(t *testing.T) {
 func TestClaimLookup(t *testing.T) {
 	mw := ForPrincipal(AccountConfig{Lookup: ClaimLookup("allowed_ips")})
 	from := func(remote string, claim any) *http.Request {
-		p := &principal.Principal{ClientID: "acme", Claims: map[string]any{}}
+		claims := map[string]any{}
 		if claim != nil {
-			p.Claims["allowed_ips"] = claim
+			claims["allowed_ips"] = claim
 		}
-		return as(request(remote), p)
+		return as(request(remote), principal.New(principal.Fields{ClientID: "acme", Claims: claims}))
 	}
 	cases := []struct {
 		name   string

@@ -63,7 +63,7 @@ func ExampleForPrincipal() {
 		r := httptest.NewRequest(http.MethodGet, "/orders", nil)
 		r.RemoteAddr = remote
 		// middleware.Authenticate does this in a real chain.
-		r = r.WithContext(principal.NewContext(r.Context(), &principal.Principal{ClientID: clientID}))
+		r = r.WithContext(principal.NewContext(r.Context(), principal.New(principal.Fields{ClientID: clientID})))
 		rec := httptest.NewRecorder()
 		app.ServeHTTP(rec, r)
 		fmt.Println(clientID, remote, rec.Code)

@@ -168,7 +168,7 @@ func (a *authenticator) refuse(w http.ResponseWriter, r *http.Request, p *princi
 	if a.onRefusal != nil {
 		ref := Refusal{Kind: e.Kind, Err: e.Err}
 		if p != nil {
-			ref.Issuer, ref.ClientID = p.Issuer, p.ClientID
+			ref.Issuer, ref.ClientID = p.Issuer(), p.ClientID()
 		}
 		a.onRefusal(r, ref)
 	}

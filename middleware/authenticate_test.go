@@ -37,8 +37,8 @@ func (f *fakeVerifier) Verify(ctx context.Context, token string) (*principal.Pri
 	return nil, tgerrors.New(tgerrors.InvalidToken, "")
 }
 
-var merchant = &principal.Principal{Subject: "m1", ClientID: "app-1", Issuer: "https://issuer.test", Type: "merchant", TokenID: "jti-1",
-	Scopes: []string{"can_read_order"}, Claims: map[string]any{"org_id": "org-7", "app_num": 12.0}}
+var merchant = principal.New(principal.Fields{Subject: "m1", ClientID: "app-1", Issuer: "https://issuer.test", Type: "merchant", TokenID: "jti-1",
+	Scopes: []string{"can_read_order"}, Claims: map[string]any{"org_id": "org-7", "app_num": 12.0}})
 
 func newFake() *fakeVerifier {
 	return &fakeVerifier{accept: map[string]*principal.Principal{"good-token": merchant, "Z29vZA==": merchant}}
@@ -191,7 +191,7 @@ type revocations struct {
 }
 
 func (r revocations) Revoked(ctx context.Context, token string, p *principal.Principal) (bool, error) {
-	return r.revoked[p.TokenID], r.err
+	return r.revoked[p.TokenID()], r.err
 }
 
 func TestRevocationIsConsultedAfterVerification(t *testing.T) {
@@ -238,7 +238,7 @@ func TestRefusalHookReportsKindIssuerAndClientButNeverTheToken(t *testing.T) {
 	if got[0].Kind != tgerrors.InvalidToken || got[0].Issuer != "" {
 		t.Errorf("first refusal %+v", got[0])
 	}
-	if got[1].Kind != tgerrors.InvalidToken || got[1].Issuer != merchant.Issuer || got[1].ClientID != merchant.ClientID {
+	if got[1].Kind != tgerrors.InvalidToken || got[1].Issuer != merchant.Issuer() || got[1].ClientID != merchant.ClientID() {
 		t.Errorf("revoked refusal %+v, want issuer and client id", got[1])
 	}
 	for _, ref := range got {
@@ -396,7 +396,7 @@ func TestTheDefaultRefusalHookLogsKindAndIssuerButNeverTheToken(t *testing.T) {
 	if got[1].level != slog.LevelWarn || got[1].attrs["kind"] != "unavailable" || got[1].attrs["cause"] == "" {
 		t.Errorf("an outage: %v %v, want Warn unavailable with its cause", got[1].level, got[1].attrs)
 	}
-	if got[2].attrs["issuer"] != merchant.Issuer || got[2].attrs["client_id"] != merchant.ClientID {
+	if got[2].attrs["issuer"] != merchant.Issuer() || got[2].attrs["client_id"] != merchant.ClientID() {
 		t.Errorf("a revoked token: %v, want its issuer and client id", got[2].attrs)
 	}
 }

@@ -13,7 +13,7 @@ import (
 func TestJWTOrOpaqueSendsEachTokenToItsVerifier(t *testing.T) {
 	named := func(name string) middleware.Verifier {
 		return middleware.VerifierFunc(func(ctx context.Context, token string) (*principal.Principal, error) {
-			return &principal.Principal{Type: name}, nil
+			return principal.New(principal.Fields{Type: name}), nil
 		})
 	}
 	v := middleware.JWTOrOpaque(named("jwt"), named("opaque"))
@@ -28,7 +28,7 @@ func TestJWTOrOpaqueSendsEachTokenToItsVerifier(t *testing.T) {
 	}
 	for token, want := range tests {
 		p, err := v.Verify(context.Background(), token)
-		if err != nil || p.Type != want {
+		if err != nil || p.Type() != want {
 			t.Errorf("%q went to %v (%v), want %s", token, p, err, want)
 		}
 	}

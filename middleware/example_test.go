@@ -39,7 +39,7 @@ func Example() {
 
 	refund := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, _ := principal.From(r.Context())
-		fmt.Fprintf(w, "refunded by %s", p.Subject)
+		fmt.Fprintf(w, "refunded by %s", p.Subject())
 	})
 	mux := http.NewServeMux()
 	mux.Handle("POST /orders/{id}/refund", middleware.Chain(

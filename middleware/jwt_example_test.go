@@ -35,7 +35,7 @@ func ExampleNewJWTVerifier() {
 
 	token := idp.Mint(map[string]any{"sub": "user-1", "aud": "orders-api", "scope": "orders:read orders:write"})
 	p, err := v.Verify(ctx, token)
-	fmt.Println(p.Subject, p.Type, p.Scopes, err)
+	fmt.Println(p.Subject(), p.Type(), p.Scopes(), err)
 
 	_, err = v.Verify(ctx, idp.Mint(map[string]any{"sub": "user-1", "aud": "billing-api"}))
 	fmt.Println(tgerrors.KindOf(err))

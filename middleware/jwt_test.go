@@ -64,8 +64,8 @@ func TestJWTVerifierAcceptsValidTokens(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := mustVerify(t, v, tt.token)
-			if p.Issuer != tt.iss || p.Subject != "user-1" || !p.ExpiresAt.Equal(now.Add(time.Hour).Truncate(time.Second)) ||
-				!p.IssuedAt.Equal(now.Truncate(time.Second)) || !slices.Contains(p.Audience, testAudience) {
+			if p.Issuer() != tt.iss || p.Subject() != "user-1" || !p.ExpiresAt().Equal(now.Add(time.Hour).Truncate(time.Second)) ||
+				!p.IssuedAt().Equal(now.Truncate(time.Second)) || !slices.Contains(p.Audience(), testAudience) {
 				t.Errorf("principal = %+v", p)
 			}
 		})
@@ -97,18 +97,18 @@ func TestJWTVerifierBuildsThePrincipalFromClaims(t *testing.T) {
 		"azp": "app-7", "jti": "t-1", "token_use": "cc", "nbf": clock.Now().Unix(),
 		"scope": "integration.order integration.store", "permissions": []string{"can_read_order"},
 	})))
-	if p.ClientID != "app-7" || p.TokenID != "t-1" || p.Type != "client_credentials" || p.NotBefore.IsZero() {
+	if p.ClientID() != "app-7" || p.TokenID() != "t-1" || p.Type() != "client_credentials" || p.NotBefore().IsZero() {
 		t.Errorf("principal = %+v", p)
 	}
-	if want := []string{"integration.order", "integration.store", "can_read_order"}; !slices.Equal(p.Scopes, want) {
-		t.Errorf("scopes = %q, want %q", p.Scopes, want)
+	if want := []string{"integration.order", "integration.store", "can_read_order"}; !slices.Equal(p.Scopes(), want) {
+		t.Errorf("scopes = %q, want %q", p.Scopes(), want)
 	}
 	if p.StringClaim("token_use") != "cc" {
-		t.Errorf("claims not kept: %v", p.Claims)
+		t.Errorf("claims not kept: %v", p.Claims())
 	}
 
 	p = mustVerify(t, v, iss.Mint(claims(map[string]any{"client_id": "app-1", "azp": "app-2", "token_use": "unlisted"})))
-	if p.ClientID != "app-1" || p.Type != "customer" {
+	if p.ClientID() != "app-1" || p.Type() != "customer" {
 		t.Errorf("client_id must win over azp and an unlisted type fall back to TokenType: %+v", p)
 	}
 }
@@ -333,14 +333,14 @@ func TestJWTKeysAreLookedUpPerIssuer(t *testing.T) {
 		Keys: []StaticKey{{ID: a.KID(authtest.RS256), Public: other.PublicKey(authtest.RS256)}}}
 	v, _ := newVerifier(t, clock, JWTConfig{Issuers: []Issuer{jwksIssuer(a), jwksIssuer(b), c}})
 
-	if p := mustVerify(t, v, a.Mint(claims(nil))); p.Issuer != a.URL() {
-		t.Errorf("issuer = %q", p.Issuer)
+	if p := mustVerify(t, v, a.Mint(claims(nil))); p.Issuer() != a.URL() {
+		t.Errorf("issuer = %q", p.Issuer())
 	}
-	if p := mustVerify(t, v, b.Mint(claims(nil))); p.Issuer != b.URL() {
-		t.Errorf("issuer = %q", p.Issuer)
+	if p := mustVerify(t, v, b.Mint(claims(nil))); p.Issuer() != b.URL() {
+		t.Errorf("issuer = %q", p.Issuer())
 	}
-	if p := mustVerify(t, v, other.Mint(claims(map[string]any{"iss": "https://c.test"}), authtest.WithKID(a.KID(authtest.RS256)))); p.Issuer != "https://c.test" {
-		t.Errorf("issuer = %q", p.Issuer)
+	if p := mustVerify(t, v, other.Mint(claims(map[string]any{"iss": "https://c.test"}), authtest.WithKID(a.KID(authtest.RS256)))); p.Issuer() != "https://c.test" {
+		t.Errorf("issuer = %q", p.Issuer())
 	}
 
 	t.Run("a's token claiming to be b's is refused", func(t *testing.T) {

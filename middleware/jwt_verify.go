@@ -347,7 +347,7 @@ func (v *JWTVerifier) key(ctx context.Context, is *jwtIssuer, h jwsHeader, a *jw
 }
 
 func (is *jwtIssuer) principal(claims map[string]any, tc *tokenTimes) *principal.Principal {
-	p := &principal.Principal{
+	p := principal.Fields{
 		Subject:   tc.subject,
 		Issuer:    is.name,
 		Type:      is.tokenType,
@@ -378,5 +378,5 @@ func (is *jwtIssuer) principal(claims map[string]any, tc *tokenTimes) *principal
 			}
 		}
 	}
-	return p
+	return principal.New(p)
 }

@@ -25,7 +25,7 @@ func RequireType(types ...string) func(http.Handler) http.Handler {
 			switch {
 			case !ok:
 				tgerrors.Write(w, r, errMissingToken)
-			case !slices.Contains(types, p.Type):
+			case !slices.Contains(types, p.Type()):
 				tgerrors.Write(w, r, errWrongType)
 			default:
 				next.ServeHTTP(w, r)

@@ -18,7 +18,7 @@ func withPrincipal(p *principal.Principal) *http.Request {
 }
 
 func TestRequireType(t *testing.T) {
-	customer := &principal.Principal{Subject: "c1", Type: "customer"}
+	customer := principal.New(principal.Fields{Subject: "c1", Type: "customer"})
 	tests := []struct {
 		name       string
 		types      []string
@@ -47,8 +47,8 @@ func TestRequireType(t *testing.T) {
 
 // bigOrg's token carries its organization as a JSON number too large for a
 // float64 to hold exactly, as a JSON decoder hands it over.
-var bigOrg = &principal.Principal{Subject: "m2", Type: "merchant", Claims: map[string]any{
-	"big_org": 1234567890123456789.0, "frac": 1.5, "max_org": 9007199254740992.0}}
+var bigOrg = principal.New(principal.Fields{Subject: "m2", Type: "merchant", Claims: map[string]any{
+	"big_org": 1234567890123456789.0, "frac": 1.5, "max_org": 9007199254740992.0}})
 
 func TestRequireTenant(t *testing.T) {
 	tests := []struct {

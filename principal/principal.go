@@ -1,12 +1,19 @@
 // Package principal is the verified caller: who presented the token, for
 // which client, with which scopes, of which type, until when.
 //
-// A verifier (a JWT verifier, token introspection) builds a Principal once,
-// when it accepts a token; middleware.Authenticate puts it in the request's
-// context; every later layer and the application's handler read it with
-// From. A Principal is shared between requests that present the same token
-// (the verified-token cache hands out the same pointer), so it must be
-// treated as read-only.
+// A verifier (a JWT verifier, token introspection, an API-key verifier, one
+// of your own) builds a Principal once, with New, when it accepts a token;
+// middleware.Authenticate puts it in the request's context; every later
+// layer and the application's handler read it with From.
+//
+// A Principal is read-only by construction. The verified-token caches hand
+// the same *Principal to every request that presents the same token, at the
+// same time, so nothing a handler does with one may reach another request:
+// its fields are unexported, strings are returned as they are (Go strings
+// are immutable), and every slice or map an accessor returns (Scopes,
+// Audience, Claims, a JSON object or array from Claim) is a fresh copy the
+// caller may keep or change. The hot-path readers (HasScope, HasAudience,
+// StringClaim, Subject, Type, …) copy nothing and allocate nothing.
 //
 // Scopes are parsed once, at verification, by ParseScopes, and checked with
 // HasScope without allocating. Claim names are matched exactly: a "SCOPE"
@@ -15,6 +22,7 @@ package principal
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -22,14 +30,14 @@ import (
 	"github.com/tollgate/tollgate/internal/reqstate"
 )
 
-// Principal is a caller whose token was verified. Treat it as read-only: the
-// same value may serve many concurrent requests.
-type Principal struct {
+// Fields are what a verifier knows of a caller, the input of New. Every
+// field may be left empty.
+type Fields struct {
 	// Subject is the "sub" claim: the user or, for client-credentials
 	// tokens, usually the client.
 	Subject string
 	// ClientID is the OAuth client the token was issued to ("client_id",
-	// "azp" or "cid", depending on the issuer).
+	// "azp", "appid" or "cid", depending on the issuer).
 	ClientID string
 	// Issuer is the "iss" claim, exactly as the token carried it.
 	Issuer string
@@ -47,31 +55,199 @@ type Principal struct {
 	// ExpiresAt, IssuedAt and NotBefore are the token's "exp", "iat" and
 	// "nbf"; the zero Time where absent.
 	ExpiresAt, IssuedAt, NotBefore time.Time
-	// Claims holds every claim of the token, for application use.
+	// Claims holds every claim of the token, as encoding/json decodes
+	// JSON: string, float64 (or json.Number), bool, nil, []any and
+	// map[string]any.
 	Claims map[string]any
+}
+
+// Principal is a caller whose token was verified. It cannot be changed
+// once made (see the package doc), so one value safely serves many
+// concurrent requests. The zero value and nil are a principal with nothing
+// set.
+type Principal struct {
+	f Fields
+}
+
+// New returns the principal f describes. New takes ownership of f's slices
+// and map: the verifier that calls it must not change them afterwards (a
+// verifier hands New what it has just decoded, so nothing is copied on the
+// verification path). To derive a principal from another, start from its
+// Fields, which are a copy.
+func New(f Fields) *Principal {
+	return &Principal{f: f}
+}
+
+// Fields returns a deep copy of what p holds, for a verifier that wraps
+// another and adds to its principal (roles from a database, say):
+//
+//	f := p.Fields()
+//	f.Scopes = append(f.Scopes, "admin")
+//	return principal.New(f), nil
+func (p *Principal) Fields() Fields {
+	if p == nil {
+		return Fields{}
+	}
+	f := p.f
+	f.Audience = slices.Clone(f.Audience)
+	f.Scopes = slices.Clone(f.Scopes)
+	f.Claims = copyObject(f.Claims)
+	return f
+}
+
+// Subject is the "sub" claim.
+func (p *Principal) Subject() string {
+	if p == nil {
+		return ""
+	}
+	return p.f.Subject
+}
+
+// ClientID is the OAuth client the token was issued to.
+func (p *Principal) ClientID() string {
+	if p == nil {
+		return ""
+	}
+	return p.f.ClientID
+}
+
+// Issuer is the "iss" claim, exactly as the token carried it.
+func (p *Principal) Issuer() string {
+	if p == nil {
+		return ""
+	}
+	return p.f.Issuer
+}
+
+// Type is the token type the verifier assigned ("merchant", "customer", …).
+func (p *Principal) Type() string {
+	if p == nil {
+		return ""
+	}
+	return p.f.Type
+}
+
+// TokenID is the "jti" claim, or the identifier an opaque token's verifier
+// assigned.
+func (p *Principal) TokenID() string {
+	if p == nil {
+		return ""
+	}
+	return p.f.TokenID
+}
+
+// ExpiresAt is the token's "exp"; the zero Time where absent.
+func (p *Principal) ExpiresAt() time.Time {
+	if p == nil {
+		return time.Time{}
+	}
+	return p.f.ExpiresAt
+}
+
+// IssuedAt is the token's "iat"; the zero Time where absent.
+func (p *Principal) IssuedAt() time.Time {
+	if p == nil {
+		return time.Time{}
+	}
+	return p.f.IssuedAt
+}
+
+// NotBefore is the token's "nbf"; the zero Time where absent.
+func (p *Principal) NotBefore() time.Time {
+	if p == nil {
+		return time.Time{}
+	}
+	return p.f.NotBefore
+}
+
+// Scopes returns a copy of the scopes the token grants, in the order
+// parsed. It allocates; to test for one scope use HasScope, which does not.
+func (p *Principal) Scopes() []string {
+	if p == nil {
+		return nil
+	}
+	return slices.Clone(p.f.Scopes)
 }
 
 // HasScope reports whether the principal was granted scope. It compares
 // exactly and does not allocate.
 func (p *Principal) HasScope(scope string) bool {
-	return p != nil && slices.Contains(p.Scopes, scope)
+	return p != nil && slices.Contains(p.f.Scopes, scope)
 }
 
-// Claim returns the claim called name, matched exactly.
+// Audience returns a copy of the token's "aud". It allocates; to test for
+// one audience use HasAudience, which does not.
+func (p *Principal) Audience() []string {
+	if p == nil {
+		return nil
+	}
+	return slices.Clone(p.f.Audience)
+}
+
+// HasAudience reports whether aud is one of the token's audiences, compared
+// exactly, without allocating.
+func (p *Principal) HasAudience(aud string) bool {
+	return p != nil && slices.Contains(p.f.Audience, aud)
+}
+
+// Claim returns the claim called name, matched exactly. A JSON object or
+// array is returned as a deep copy the caller owns; other values (string,
+// number, bool, nil) are returned as they are and cost nothing.
 func (p *Principal) Claim(name string) (any, bool) {
 	if p == nil {
 		return nil, false
 	}
-	v, ok := p.Claims[name]
-	return v, ok
+	v, ok := p.f.Claims[name]
+	return copyValue(v), ok
 }
 
 // StringClaim returns the claim called name if it is a JSON string, and ""
-// otherwise.
+// otherwise. It does not allocate.
 func (p *Principal) StringClaim(name string) string {
-	v, _ := p.Claim(name)
-	s, _ := v.(string)
+	if p == nil {
+		return ""
+	}
+	s, _ := p.f.Claims[name].(string)
 	return s
+}
+
+// Claims returns a deep copy of every claim of the token. It allocates in
+// proportion to the claims; prefer Claim or StringClaim on a request path.
+func (p *Principal) Claims() map[string]any {
+	if p == nil {
+		return nil
+	}
+	return copyObject(p.f.Claims)
+}
+
+// copyValue returns v with every JSON object and array in it copied, so the
+// copy shares nothing mutable with v.
+func copyValue(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		return copyObject(v)
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = copyValue(e)
+		}
+		return out
+	case []string:
+		return slices.Clone(v)
+	default:
+		return v
+	}
+}
+
+func copyObject(m map[string]any) map[string]any {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]any, len(m))
+	for k, v := range maps.All(m) {
+		out[k] = copyValue(v)
+	}
+	return out
 }
 
 // DefaultScopeClaims are the claims ParseScopes reads when an issuer names

@@ -127,7 +127,7 @@ func benchMiddleware(b *testing.B, cfg ratelimit.Config) {
 	cfg.Limits = benchLimits
 	h := ratelimit.New(cfg)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	r := httptest.NewRequest(http.MethodGet, "/orders", nil)
-	r = r.WithContext(principal.NewContext(r.Context(), &principal.Principal{Subject: "u1", ClientID: "app-1"}))
+	r = r.WithContext(principal.NewContext(r.Context(), principal.New(principal.Fields{Subject: "u1", ClientID: "app-1"})))
 	w := &discard{h: make(http.Header, 8)}
 	b.ReportAllocs()
 	for b.Loop() {

@@ -29,11 +29,11 @@ func KeyByPrincipal(r *http.Request) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	if p.ClientID != "" {
-		return "client:" + p.ClientID, true
+	if p.ClientID() != "" {
+		return "client:" + p.ClientID(), true
 	}
-	if p.Subject != "" {
-		return "sub:" + p.Subject, true
+	if p.Subject() != "" {
+		return "sub:" + p.Subject(), true
 	}
 	return "", false
 }

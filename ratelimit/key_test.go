@@ -36,8 +36,8 @@ func TestKeyFuncs(t *testing.T) {
 		want    string
 		wantErr bool // no key
 	}{
-		{"a principal is keyed by its client id", ratelimit.KeyByPrincipal, withPrincipal(&principal.Principal{Subject: "u1", ClientID: "c1"}), "client:c1", false},
-		{"a principal without client id is keyed by its subject", ratelimit.KeyByPrincipal, withPrincipal(&principal.Principal{Subject: "u1"}), "sub:u1", false},
+		{"a principal is keyed by its client id", ratelimit.KeyByPrincipal, withPrincipal(principal.New(principal.Fields{Subject: "u1", ClientID: "c1"})), "client:c1", false},
+		{"a principal without client id is keyed by its subject", ratelimit.KeyByPrincipal, withPrincipal(principal.New(principal.Fields{Subject: "u1"})), "sub:u1", false},
 		{"no principal, no principal key", ratelimit.KeyByPrincipal, from("192.0.2.1:1"), "", true},
 		{"an IPv4 client is keyed by its address", ratelimit.KeyByIP, from("192.0.2.1:1"), "ip:192.0.2.1", false},
 		{"an IPv6 client is keyed by its /64", ratelimit.KeyByIP, from("[2001:db8:1:2:3:4:5:6]:1"), "ip:2001:db8:1:2::/64", false},

@@ -433,7 +433,7 @@ func TestMemoryStoreSharedByLimitersWithDifferentLimitNamesEnforcesEachLimit(t *
 	s := ratelimit.NewMemoryStore(ratelimit.MemoryConfig{Now: newClock().Now})
 	search := ratelimit.New(ratelimit.Config{Store: s, Limits: []ratelimit.Limit{{Name: "search", Events: 2, Per: time.Minute}}})
 	orders := ratelimit.New(ratelimit.Config{Store: s, Limits: []ratelimit.Limit{{Name: "orders", Events: 2, Per: time.Minute}}})
-	client := &principal.Principal{Subject: "alice", ClientID: "app-1"}
+	client := principal.New(principal.Fields{Subject: "alice", ClientID: "app-1"})
 	admitted := map[string]int{}
 	for i := range 20 {
 		mw, name := search, "search"
@@ -458,8 +458,8 @@ func TestMemoryStoreLimitForClaimAndDefaultOfOneClientDoNotRefillEachOther(t *te
 		Limits:   []ratelimit.Limit{{Events: 2, Per: time.Minute}},
 		LimitFor: ratelimit.LimitFromClaim("rate_limit", time.Minute),
 	})
-	withClaim := &principal.Principal{Subject: "alice", ClientID: "app-1", Claims: map[string]any{"rate_limit": float64(3)}}
-	without := &principal.Principal{Subject: "alice", ClientID: "app-1"}
+	withClaim := principal.New(principal.Fields{Subject: "alice", ClientID: "app-1", Claims: map[string]any{"rate_limit": float64(3)}})
+	without := principal.New(principal.Fields{Subject: "alice", ClientID: "app-1"})
 	var claimed, byDefault int
 	for i := range 20 {
 		p, n := withClaim, &claimed

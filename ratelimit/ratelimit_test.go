@@ -41,10 +41,10 @@ func serve(mw func(http.Handler) http.Handler, r *http.Request) (*httptest.Respo
 func TestMiddleware(t *testing.T) {
 	clock := newClock() // 2026-01-02T03:04:05Z
 	epoch := clock.Now().Unix()
-	alice := &principal.Principal{Subject: "alice", ClientID: "app-1"}
-	bob := &principal.Principal{Subject: "bob", ClientID: "app-2"}
-	gold := &principal.Principal{Subject: "carol", ClientID: "app-3", Claims: map[string]any{"rate_limit": float64(50)}}
-	broken := &principal.Principal{Subject: "dave", ClientID: "app-4"}
+	alice := principal.New(principal.Fields{Subject: "alice", ClientID: "app-1"})
+	bob := principal.New(principal.Fields{Subject: "bob", ClientID: "app-2"})
+	gold := principal.New(principal.Fields{Subject: "carol", ClientID: "app-3", Claims: map[string]any{"rate_limit": float64(50)}})
+	broken := principal.New(principal.Fields{Subject: "dave", ClientID: "app-4"})
 
 	threePerMinute := []ratelimit.Limit{{Events: 3, Per: time.Minute}}
 	tests := []struct {
@@ -291,7 +291,7 @@ func TestMiddlewareRefusalWaitsForTheClockNotForSleep(t *testing.T) {
 }
 
 func TestAnAllowedRequestAllocatesOnlyItsKey(t *testing.T) {
-	r := request(&principal.Principal{Subject: "u1", ClientID: "app-1"})
+	r := request(principal.New(principal.Fields{Subject: "u1", ClientID: "app-1"}))
 	var sent, reached int
 	next := http.HandlerFunc(func(http.ResponseWriter, *http.Request) { reached++ })
 	use := errors.Use(errors.Envelope)
@@ -344,14 +344,14 @@ func TestAHandlerAddingToTheLimitHeadersChangesNoOtherResponse(t *testing.T) {
 	h := mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, _ := principal.From(r.Context())
 		for _, name := range names {
-			w.Header().Add(name, p.Subject)
+			w.Header().Add(name, p.Subject())
 		}
 	}))
 	alice := httptest.NewRecorder()
-	h.ServeHTTP(alice, request(&principal.Principal{Subject: "alice"}))
+	h.ServeHTTP(alice, request(principal.New(principal.Fields{Subject: "alice"})))
 	want := alice.Header().Clone()
 	bob := httptest.NewRecorder()
-	h.ServeHTTP(bob, request(&principal.Principal{Subject: "bob"}))
+	h.ServeHTTP(bob, request(principal.New(principal.Fields{Subject: "bob"})))
 	for _, name := range names {
 		if got := alice.Header().Values(name); len(got) != 2 || got[1] != "alice" || got[0] != want.Values(name)[0] {
 			t.Errorf("alice's %s after bob's request = %q, want %q", name, got, want.Values(name))

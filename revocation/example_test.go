@@ -17,13 +17,13 @@ func Example() {
 
 	// A JWT, verified (and cached) by its verifier, carries a jti.
 	jwt := "eyJhbGciOiJSUzI1NiJ9.eyJqdGkiOiJqdGktNyJ9.c2ln"
-	p := &principal.Principal{Subject: "user-7", TokenID: "jti-7", ExpiresAt: time.Now().Add(time.Hour)}
+	p := principal.New(principal.Fields{Subject: "user-7", TokenID: "jti-7", ExpiresAt: time.Now().Add(time.Hour)})
 
 	ok, err := revoked.Revoked(ctx, jwt, p)
 	fmt.Println("before logout:", ok, err)
 
 	// On logout, revoke it until its exp; the entry is dropped after.
-	if err := revoked.RevokeID(p.TokenID, p.ExpiresAt); err != nil {
+	if err := revoked.RevokeID(p.TokenID(), p.ExpiresAt()); err != nil {
 		panic(err)
 	}
 	ok, err = revoked.Revoked(ctx, jwt, p)
@@ -34,7 +34,7 @@ func Example() {
 	if err := revoked.RevokeToken(opaque, time.Now().Add(time.Hour)); err != nil {
 		panic(err)
 	}
-	ok, err = revoked.Revoked(ctx, opaque, &principal.Principal{Subject: "merchant-42"})
+	ok, err = revoked.Revoked(ctx, opaque, principal.New(principal.Fields{Subject: "merchant-42"}))
 	fmt.Println("opaque token:", ok, err)
 	// Output:
 	// before logout: false <nil>

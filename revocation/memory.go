@@ -141,9 +141,9 @@ func (m *Memory) sweep(now time.Time) {
 // revocation has not expired. It never returns an error. It hashes token
 // only when some token was revoked by hash, and does not allocate.
 func (m *Memory) Revoked(_ context.Context, token string, p *principal.Principal) (bool, error) {
-	if p != nil && p.TokenID != "" && m.idCount.Load() > 0 {
+	if p != nil && p.TokenID() != "" && m.idCount.Load() > 0 {
 		m.mu.RLock()
-		exp, ok := m.ids[p.TokenID]
+		exp, ok := m.ids[p.TokenID()]
 		m.mu.RUnlock()
 		if ok && m.live(exp) {
 			return true, nil

@@ -21,8 +21,8 @@ const (
 )
 
 var (
-	jwtPrincipal    = &principal.Principal{Subject: "u1", TokenID: "jti-1"}
-	opaquePrincipal = &principal.Principal{Subject: "u1"}
+	jwtPrincipal    = principal.New(principal.Fields{Subject: "u1", TokenID: "jti-1"})
+	opaquePrincipal = principal.New(principal.Fields{Subject: "u1"})
 )
 
 func TestMemoryRevocation(t *testing.T) {
@@ -175,7 +175,7 @@ func TestMemoryIsSafeForConcurrentUse(t *testing.T) {
 	}
 	wg.Wait()
 	for j := range 200 {
-		if revoked, _ := m.Revoked(context.Background(), opaque+string(rune(j)), &principal.Principal{}); !revoked {
+		if revoked, _ := m.Revoked(context.Background(), opaque+string(rune(j)), principal.New(principal.Fields{})); !revoked {
 			t.Fatalf("token %d revoked concurrently is not revoked", j)
 		}
 	}
@@ -199,7 +199,7 @@ func TestAJWTRevokedByTokenStaysRevokedWithItsOtherECDSASignature(t *testing.T) 
 	if err := m.RevokeToken(token, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
-	p := &principal.Principal{Subject: "u1"}
+	p := principal.New(principal.Fields{Subject: "u1"})
 	for name, tok := range map[string]string{"as revoked": token, "with (r, N-s)": variant} {
 		if got, err := m.Revoked(context.Background(), tok, p); err != nil || !got {
 			t.Errorf("%s: Revoked = %v, %v; want true", name, got, err)

@@ -16,7 +16,7 @@ func Example() {
 	for _, granted := range [][]string{{"can_read_order"}, {"can_read_customer"}} {
 		// middleware.Authenticate would put the verified caller here.
 		req := httptest.NewRequest("GET", "/orders/1", nil)
-		req = req.WithContext(principal.NewContext(req.Context(), &principal.Principal{Scopes: granted}))
+		req = req.WithContext(principal.NewContext(req.Context(), principal.New(principal.Fields{Scopes: granted})))
 		rec := httptest.NewRecorder()
 		route.ServeHTTP(rec, req)
 		fmt.Println(granted, rec.Code)

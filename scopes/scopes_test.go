@@ -52,7 +52,7 @@ func TestRequire(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var p *principal.Principal
 			if !tt.noPrincipal {
-				p = &principal.Principal{Subject: "s", Scopes: tt.granted}
+				p = principal.New(principal.Fields{Subject: "s", Scopes: tt.granted})
 			}
 			rec, reached := serve(tt.guard, p)
 			if rec.Code != tt.wantStatus {
@@ -100,7 +100,7 @@ func TestRequireWithoutScopesPanicsAtStartUp(t *testing.T) {
 func TestAdmittedCheckDoesNotAllocate(t *testing.T) {
 	h := scopes.Require("can_read_order")(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	req := httptest.NewRequest("GET", "/", nil)
-	req = req.WithContext(principal.NewContext(req.Context(), &principal.Principal{Scopes: []string{"x", "can_read_order"}}))
+	req = req.WithContext(principal.NewContext(req.Context(), principal.New(principal.Fields{Scopes: []string{"x", "can_read_order"}})))
 	rec := httptest.NewRecorder()
 	if n := testing.AllocsPerRun(100, func() { h.ServeHTTP(rec, req) }); n != 0 {
 		t.Errorf("an admitted request allocates %v times", n)

@@ -181,7 +181,7 @@ func (s *server) refreshAccount(r *http.Request) (string, error) {
 	if err != nil {
 		return "", nil
 	}
-	return p.Subject, nil
+	return p.Subject(), nil
 }
 
 var errBadLogin = &tgerrors.Error{Kind: "invalid_credentials", Status: http.StatusUnauthorized, Message: "The username or password is wrong"}
@@ -252,7 +252,7 @@ func (s *server) refreshToken(w http.ResponseWriter, r *http.Request) {
 		tgerrors.Write(w, r, tgerrors.New(tgerrors.InvalidToken, "The refresh token was revoked"))
 		return
 	}
-	s.issueAccess(w, r, p.Subject, p.TokenID, nil)
+	s.issueAccess(w, r, p.Subject(), p.TokenID(), nil)
 }
 
 // logout revokes the access token and its session's refresh token, each
@@ -260,8 +260,8 @@ func (s *server) refreshToken(w http.ResponseWriter, r *http.Request) {
 func (s *server) logout(w http.ResponseWriter, r *http.Request) {
 	p, _ := principal.From(r.Context())
 	err := stderrors.Join(
-		s.revoked.RevokeID(p.TokenID, p.ExpiresAt),
-		s.revoked.RevokeID(p.StringClaim("sid"), p.IssuedAt.Add(refreshLifetime)),
+		s.revoked.RevokeID(p.TokenID(), p.ExpiresAt()),
+		s.revoked.RevokeID(p.StringClaim("sid"), p.IssuedAt().Add(refreshLifetime)),
 	)
 	if err != nil {
 		tgerrors.Write(w, r, tgerrors.Wrap(tgerrors.Unavailable, "", err))
@@ -272,7 +272,7 @@ func (s *server) logout(w http.ResponseWriter, r *http.Request) {
 
 func invoices(w http.ResponseWriter, r *http.Request) {
 	p, _ := principal.From(r.Context())
-	writeJSON(w, http.StatusOK, map[string]any{"account": p.Subject, "invoices": []string{"inv_1", "inv_2"}})
+	writeJSON(w, http.StatusOK, map[string]any{"account": p.Subject(), "invoices": []string{"inv_1", "inv_2"}})
 }
 
 // mint signs a token of the given typ for account. Refresh tokens use the

@@ -76,7 +76,7 @@ var marketplace = handlers{
 	}),
 	listOrders: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, _ := principal.From(r.Context())
-		writeJSON(w, map[string]any{"orders": []string{}, "client_id": p.ClientID})
+		writeJSON(w, map[string]any{"orders": []string{}, "client_id": p.ClientID()})
 	}),
 	getInventory: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, map[string]any{"sku": r.PathValue("sku"), "quantity": 7})

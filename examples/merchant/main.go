@@ -137,7 +137,7 @@ func createOrder(w http.ResponseWriter, r *http.Request) {
 
 func myOrders(w http.ResponseWriter, r *http.Request) {
 	p, _ := principal.From(r.Context())
-	writeJSON(w, http.StatusOK, map[string]any{"customer": p.Subject, "orders": []string{"ord_2"}})
+	writeJSON(w, http.StatusOK, map[string]any{"customer": p.Subject(), "orders": []string{"ord_2"}})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -49,14 +49,14 @@ type handlers struct {
 var shop = handlers{
 	getOrder: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, _ := principal.From(r.Context())
-		fmt.Fprintf(w, "order %s, read by %s %s\n", r.PathValue("id"), p.Type, p.Subject)
+		fmt.Fprintf(w, "order %s, read by %s %s\n", r.PathValue("id"), p.Type(), p.Subject())
 	}),
 	getPayments: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "payments of order %s\n", r.PathValue("id"))
 	}),
 	refundOrder: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, _ := principal.From(r.Context())
-		fmt.Fprintf(w, "order %s refunded by merchant %s\n", r.PathValue("id"), p.Subject)
+		fmt.Fprintf(w, "order %s refunded by merchant %s\n", r.PathValue("id"), p.Subject())
 	}),
 }
 

@@ -62,7 +62,7 @@ type handlers struct {
 var portal = handlers{
 	listProducts: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, _ := principal.From(r.Context())
-		writeJSON(w, map[string]any{"vendor": p.ClientID, "products": []string{"sku-1", "sku-2"}})
+		writeJSON(w, map[string]any{"vendor": p.ClientID(), "products": []string{"sku-1", "sku-2"}})
 	}),
 	updateStock: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var body struct {

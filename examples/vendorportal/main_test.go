@@ -180,7 +180,7 @@ func TestPrincipalIsTheVendorClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Type != "client_credentials" || p.ClientID != "vendor-17" || !p.HasScope("products:read") {
-		t.Errorf("principal type %q, client id %q, scopes %q; want client_credentials, vendor-17, [products:read]", p.Type, p.ClientID, p.Scopes)
+	if p.Type() != "client_credentials" || p.ClientID() != "vendor-17" || !p.HasScope("products:read") {
+		t.Errorf("principal type %q, client id %q, scopes %q; want client_credentials, vendor-17, [products:read]", p.Type(), p.ClientID(), p.Scopes())
 	}
 }

@@ -22,8 +22,8 @@ func Example() {
 	ctx := context.Background()
 
 	// On logout: revoke the JWT's jti until the token's own exp.
-	p := &principal.Principal{Subject: "user-7", TokenID: "jti-7", ExpiresAt: time.Now().Add(time.Hour)}
-	if err := revoked.RevokeID(ctx, p.TokenID, p.ExpiresAt); err != nil {
+	p := principal.New(principal.Fields{Subject: "user-7", TokenID: "jti-7", ExpiresAt: time.Now().Add(time.Hour)})
+	if err := revoked.RevokeID(ctx, p.TokenID(), p.ExpiresAt()); err != nil {
 		log.Fatal(err)
 	}
 
@@ -42,7 +42,7 @@ func Example_failClosed() {
 	defer client.Close()
 	revoked := redisrevocation.New(client, redisrevocation.Config{})
 
-	p := &principal.Principal{Subject: "user-7", TokenID: "jti-7"}
+	p := principal.New(principal.Fields{Subject: "user-7", TokenID: "jti-7"})
 	isRevoked, err := revoked.Revoked(context.Background(), "eyJhbGciOiJSUzI1NiJ9.e30.c2ln", p)
 	fmt.Println(isRevoked, tgerrors.KindOf(err))
 	// Output: false unavailable

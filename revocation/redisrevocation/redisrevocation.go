@@ -85,18 +85,18 @@ func (s *Store) set(ctx context.Context, key string, until time.Time) error {
 	return nil
 }
 
-// Revoked reports whether p.TokenID or token has been revoked, in one round
+// Revoked reports whether p.TokenID() or token has been revoked, in one round
 // trip. On a Redis error it returns an *errors.Error of kind Unavailable, and
 // the caller must refuse the request.
 func (s *Store) Revoked(ctx context.Context, token string, p *principal.Principal) (bool, error) {
 	var n int64
 	var err error
-	if p == nil || p.TokenID == "" {
+	if p == nil || p.TokenID() == "" {
 		n, err = s.client.Exists(ctx, s.tokenKey(token)).Result()
 	} else {
 		var id, tok *redis.IntCmd
 		_, err = s.client.Pipelined(ctx, func(pipe redis.Pipeliner) error {
-			id = pipe.Exists(ctx, s.idKey(p.TokenID))
+			id = pipe.Exists(ctx, s.idKey(p.TokenID()))
 			tok = pipe.Exists(ctx, s.tokenKey(token))
 			return nil
 		})

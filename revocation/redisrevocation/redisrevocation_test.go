@@ -94,8 +94,8 @@ const (
 )
 
 var (
-	jwtPrincipal    = &principal.Principal{Subject: "u1", TokenID: "jti-1"}
-	opaquePrincipal = &principal.Principal{Subject: "u1"}
+	jwtPrincipal    = principal.New(principal.Fields{Subject: "u1", TokenID: "jti-1"})
+	opaquePrincipal = principal.New(principal.Fields{Subject: "u1"})
 )
 
 func TestStoreRevocation(t *testing.T) {
@@ -115,7 +115,7 @@ func TestStoreRevocation(t *testing.T) {
 		{"JWT revoked by its hash despite its jti", func(ctx context.Context, s *Store) error { return s.RevokeToken(ctx, jwt, later) }, jwt, jwtPrincipal, true},
 		{"revoked by hash with no principal", func(ctx context.Context, s *Store) error { return s.RevokeToken(ctx, opaque, later) }, opaque, nil, true},
 		{"a token without jti is not matched by an ID", func(ctx context.Context, s *Store) error { return s.RevokeID(ctx, "jti-1", later) }, opaque, opaquePrincipal, false},
-		{"jti with hash-tag braces", func(ctx context.Context, s *Store) error { return s.RevokeID(ctx, "{x}y", later) }, jwt, &principal.Principal{TokenID: "{x}y"}, true},
+		{"jti with hash-tag braces", func(ctx context.Context, s *Store) error { return s.RevokeID(ctx, "{x}y", later) }, jwt, principal.New(principal.Fields{TokenID: "{x}y"}), true},
 		{"zero until revokes for ever", func(ctx context.Context, s *Store) error { return s.RevokeToken(ctx, opaque, time.Time{}) }, opaque, opaquePrincipal, true},
 		{"until already past does nothing", func(ctx context.Context, s *Store) error {
 			return s.RevokeID(ctx, "jti-1", time.Now().Add(-time.Second))
@@ -191,7 +191,7 @@ func TestAJWTRevokedByTokenStaysRevokedWithItsOtherECDSASignature(t *testing.T) 
 		t.Fatal(err)
 	}
 	for name, tok := range map[string]string{"as revoked": token, "with (r, N-s)": variant} {
-		for _, p := range []*principal.Principal{nil, {Subject: "u1"}, {Subject: "u1", TokenID: "jti-9"}} {
+		for _, p := range []*principal.Principal{nil, principal.New(principal.Fields{Subject: "u1"}), principal.New(principal.Fields{Subject: "u1", TokenID: "jti-9"})} {
 			if got, err := s.Revoked(ctx, tok, p); err != nil || !got {
 				t.Errorf("%s, principal %+v: Revoked = %v, %v; want true", name, p, got, err)
 			}
