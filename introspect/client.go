@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	stderrors "errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -18,6 +19,7 @@ import (
 	lru "github.com/hashicorp/golang-lru/v2"
 
 	tgerrors "github.com/tollgate/tollgate/errors"
+	"github.com/tollgate/tollgate/internal/ratelog"
 	"github.com/tollgate/tollgate/principal"
 )
 
@@ -118,6 +120,16 @@ type Config struct {
 
 	// Now is the clock. Nil means time.Now.
 	Now func() time.Time
+
+	// Logger receives the client's outage lines: a call that failed (the
+	// endpoint unreachable, timing out, answering anything but 200, or
+	// garbage) at Warn, a token refused at MaxConcurrentCalls at Warn, and
+	// the first usable answer after a failure at Info. Each of the three is
+	// written at most once per 10 seconds, with the count of its lines
+	// dropped since the last one written, so an outage under load does not
+	// write a line per token. No line carries a token. Nil means
+	// slog.Default().
+	Logger *slog.Logger
 }
 
 // Client is an RFC 7662 introspection client with a cache; it implements
@@ -137,6 +149,12 @@ type Client struct {
 	negativeTTL   time.Duration
 	maxCalls      int
 	now           func() time.Time
+
+	logger *slog.Logger // nil: slog.Default() when the line is written
+	logs   *ratelog.Limiter
+	// failing is set by a failed call and cleared, with a log line, by the
+	// next usable answer.
+	failing atomic.Bool
 
 	active  *lru.Cache[tokenKey, activeEntry]
 	refused *lru.Cache[tokenKey, refusedEntry]
@@ -217,6 +235,7 @@ func New(cfg Config) (*Client, error) {
 		negativeTTL:   orDefault(cfg.NegativeTTL, DefaultNegativeTTL),
 		maxCalls:      orDefault(cfg.MaxConcurrentCalls, DefaultMaxConcurrentCalls),
 		now:           cfg.Now,
+		logger:        cfg.Logger,
 		inflight:      make(map[tokenKey]*call),
 	}
 	if c.httpClient == nil {
@@ -225,6 +244,7 @@ func New(cfg Config) (*Client, error) {
 	if c.now == nil {
 		c.now = time.Now
 	}
+	c.logs = ratelog.New(ratelog.DefaultInterval, c.now)
 	size := orDefault(cfg.CacheSize, DefaultCacheSize)
 	// lru.New fails only on a non-positive size, excluded above.
 	c.active, _ = lru.New[tokenKey, activeEntry](size)
@@ -356,6 +376,9 @@ func (c *Client) join(ctx context.Context, key tokenKey, token string) (*princip
 		}
 		if len(c.inflight) >= c.maxCalls {
 			c.mu.Unlock()
+			c.logs.Log(ctx, c.logger, slog.LevelWarn, "introspect.saturated",
+				"tollgate: introspection calls at their cap; refusing new tokens until one ends",
+				slog.Int("max_concurrent_calls", c.maxCalls))
 			return nil, refusal(tgerrors.Unavailable, errSaturated)
 		}
 		cl = &call{done: make(chan struct{})}
@@ -403,6 +426,27 @@ func (c *Client) run(ctx context.Context, key tokenKey, token string, cl *call) 
 	delete(c.inflight, key)
 	c.mu.Unlock()
 	close(cl.done)
+	c.logOutcome(ctx, err)
+}
+
+// logOutcome logs a failed call, and the first usable answer after one,
+// once its waiters have their answer.
+func (c *Client) logOutcome(ctx context.Context, err *tgerrors.Error) {
+	if err != nil && err.Kind == tgerrors.Unavailable {
+		c.failing.Store(true)
+		attrs := []slog.Attr{slog.String("endpoint", c.endpoint)}
+		if err.Err != nil {
+			// A cause names the endpoint and what went wrong with it,
+			// never the token: that travels in the request body.
+			attrs = append(attrs, slog.String("cause", err.Err.Error()))
+		}
+		c.logs.Log(ctx, c.logger, slog.LevelWarn, "introspect.failed", "tollgate: introspection failed", attrs...)
+		return
+	}
+	if c.failing.CompareAndSwap(true, false) {
+		c.logs.Log(ctx, c.logger, slog.LevelInfo, "introspect.recovered",
+			"tollgate: introspection endpoint answering again", slog.String("endpoint", c.endpoint))
+	}
 }
 
 // Client-facing messages: fixed and generic; causes go in Err.
