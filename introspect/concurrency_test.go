@@ -30,6 +30,11 @@ func newGatedEndpoint(t *testing.T) *gatedEndpoint {
 	t.Helper()
 	ep := &gatedEndpoint{gate: make(chan struct{})}
 	ep.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The gate is taken before the call counts as in flight, so that
+		// a test that saw it in flight and released it has released it.
+		ep.mu.Lock()
+		gate := ep.gate
+		ep.mu.Unlock()
 		ep.calls.Add(1)
 		n := ep.inFlight.Add(1)
 		for {
@@ -38,9 +43,6 @@ func newGatedEndpoint(t *testing.T) *gatedEndpoint {
 				break
 			}
 		}
-		ep.mu.Lock()
-		gate := ep.gate
-		ep.mu.Unlock()
 		<-gate
 		ep.inFlight.Add(-1)
 		answer(activeFor(time.Hour))(w, r)
