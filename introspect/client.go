@@ -425,12 +425,14 @@ func (c *Client) run(ctx context.Context, key tokenKey, token string, cl *call) 
 	c.mu.Lock()
 	delete(c.inflight, key)
 	c.mu.Unlock()
-	close(cl.done)
+	// Before the waiters are answered, so that the line of a request's
+	// failure is written when its refusal is; a line is written at most once
+	// per interval, and a dropped one costs no more than a map lookup.
 	c.logOutcome(ctx, err)
+	close(cl.done)
 }
 
-// logOutcome logs a failed call, and the first usable answer after one,
-// once its waiters have their answer.
+// logOutcome logs a failed call, and the first usable answer after one.
 func (c *Client) logOutcome(ctx context.Context, err *tgerrors.Error) {
 	if err != nil && err.Kind == tgerrors.Unavailable {
 		c.failing.Store(true)
