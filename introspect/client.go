@@ -152,6 +152,9 @@ type Client struct {
 
 	logger *slog.Logger // nil: slog.Default() when the line is written
 	logs   *ratelog.Limiter
+	// logEndpoint is the endpoint as logged: without a password the URL
+	// may hold.
+	logEndpoint string
 	// failing is set by a failed call and cleared, with a log line, by the
 	// next usable answer.
 	failing atomic.Bool
@@ -236,6 +239,7 @@ func New(cfg Config) (*Client, error) {
 		maxCalls:      orDefault(cfg.MaxConcurrentCalls, DefaultMaxConcurrentCalls),
 		now:           cfg.Now,
 		logger:        cfg.Logger,
+		logEndpoint:   u.Redacted(),
 		inflight:      make(map[tokenKey]*call),
 	}
 	if c.httpClient == nil {
@@ -436,7 +440,7 @@ func (c *Client) run(ctx context.Context, key tokenKey, token string, cl *call) 
 func (c *Client) logOutcome(ctx context.Context, err *tgerrors.Error) {
 	if err != nil && err.Kind == tgerrors.Unavailable {
 		c.failing.Store(true)
-		attrs := []slog.Attr{slog.String("endpoint", c.endpoint)}
+		attrs := []slog.Attr{slog.String("endpoint", c.logEndpoint)}
 		if err.Err != nil {
 			// A cause names the endpoint and what went wrong with it,
 			// never the token: that travels in the request body.
@@ -447,7 +451,7 @@ func (c *Client) logOutcome(ctx context.Context, err *tgerrors.Error) {
 	}
 	if c.failing.CompareAndSwap(true, false) {
 		c.logs.Log(ctx, c.logger, slog.LevelInfo, "introspect.recovered",
-			"tollgate: introspection endpoint answering again", slog.String("endpoint", c.endpoint))
+			"tollgate: introspection endpoint answering again", slog.String("endpoint", c.logEndpoint))
 	}
 }
 

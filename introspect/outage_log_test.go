@@ -125,3 +125,23 @@ func noToken(t *testing.T, lines []logLine) {
 		}
 	}
 }
+
+func TestOutageLinesNeverCarryAPasswordInTheEndpointURL(t *testing.T) {
+	ep := newEndpoint(t, status(http.StatusBadGateway, ""))
+	logs := &logRecorder{}
+	c := newClient(t, ep, newClock(), func(cfg *Config) {
+		cfg.Endpoint = strings.Replace(ep.URL, "http://", "http://proxy:hunter2@", 1)
+		cfg.Logger = slog.New(logs)
+	})
+	_, err := c.Verify(context.Background(), goodToken)
+	wantRefusal(t, err, tgerrors.Unavailable)
+	lines := logs.take()
+	if len(lines) != 1 || lines[0].attrs["endpoint"] == "" {
+		t.Fatalf("lines %v, want one naming the endpoint", lines)
+	}
+	for _, v := range lines[0].attrs {
+		if strings.Contains(v, "hunter2") {
+			t.Errorf("the line carries the endpoint's password: %v", lines[0].attrs)
+		}
+	}
+}
