@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	stderrors "errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -18,6 +19,7 @@ import (
 	lru "github.com/hashicorp/golang-lru/v2"
 
 	tgerrors "github.com/tollgate/tollgate/errors"
+	"github.com/tollgate/tollgate/internal/ratelog"
 	"github.com/tollgate/tollgate/principal"
 )
 
@@ -29,6 +31,12 @@ const (
 	DefaultCacheSize        = 10_000
 	DefaultMaxTTL           = 5 * time.Minute
 	DefaultNegativeTTL      = 10 * time.Second
+	// DefaultMaxConcurrentCalls is the cap on introspection calls in
+	// flight at once. Calls in flight are new tokens a second times the
+	// endpoint's latency, so 64 serve 3,200 new tokens a second at 20 ms a
+	// call (cached tokens make no call), while an endpoint that hangs
+	// holds no more than 64 goroutines and connections.
+	DefaultMaxConcurrentCalls = 64
 )
 
 // Config describes the introspection endpoint and how answers are cached.
@@ -51,12 +59,33 @@ type Config struct {
 	// set.
 	BearerToken string
 
-	// HTTPClient sends the requests. Nil means a client that follows no
-	// redirects. Its Timeout, if any, applies on top of Timeout.
+	// HTTPClient sends the requests. Nil means a client of the package's
+	// own that follows no redirects and keeps up to MaxConcurrentCalls
+	// connections to the endpoint, open or idle, so that calls reuse them
+	// rather than each opening one (its transport is a clone of
+	// http.DefaultTransport with MaxConnsPerHost and MaxIdleConnsPerHost
+	// set to MaxConcurrentCalls; if http.DefaultTransport has been replaced
+	// by a RoundTripper that is not an *http.Transport, that one is used
+	// as is).
+	//
+	// A client you supply is used as is. MaxConcurrentCalls still caps the
+	// calls, but connection reuse is up to its Transport: http.DefaultTransport
+	// keeps only 2 idle connections per host, so under load most calls
+	// would open a new connection; set its MaxIdleConnsPerHost to
+	// MaxConcurrentCalls. Its Timeout, if any, applies on top of Timeout.
 	HTTPClient *http.Client
 	// Timeout bounds each introspection call. Zero means DefaultTimeout
 	// (5s).
 	Timeout time.Duration
+	// MaxConcurrentCalls caps the introspection calls in flight at once,
+	// over all tokens. Concurrent misses of one token share one call and
+	// count once. A miss that would start a call beyond the cap is refused
+	// at once with unavailable (503), never queued: an endpoint that hangs
+	// then holds at most this many calls, goroutines and connections, not
+	// one per token presented. Zero means DefaultMaxConcurrentCalls (64).
+	// There is no unlimited setting: raise it if new tokens a second times
+	// the endpoint's latency exceeds it.
+	MaxConcurrentCalls int
 	// MaxResponseBytes caps the response body; a larger one is refused as
 	// unavailable. Zero means DefaultMaxResponseBytes (64 KiB).
 	MaxResponseBytes int64
@@ -91,6 +120,16 @@ type Config struct {
 
 	// Now is the clock. Nil means time.Now.
 	Now func() time.Time
+
+	// Logger receives the client's outage lines: a call that failed (the
+	// endpoint unreachable, timing out, answering anything but 200, or
+	// garbage) at Warn, a token refused at MaxConcurrentCalls at Warn, and
+	// the first usable answer after a failure at Info. Each of the three is
+	// written at most once per 10 seconds, with the count of its lines
+	// dropped since the last one written, so an outage under load does not
+	// write a line per token. No line carries a token. Nil means
+	// slog.Default().
+	Logger *slog.Logger
 }
 
 // Client is an RFC 7662 introspection client with a cache; it implements
@@ -108,12 +147,24 @@ type Client struct {
 	scopeClaims   []string
 	maxTTL        time.Duration
 	negativeTTL   time.Duration
+	maxCalls      int
 	now           func() time.Time
+
+	logger *slog.Logger // nil: slog.Default() when the line is written
+	logs   *ratelog.Limiter
+	// logEndpoint is the endpoint as logged: without a password the URL
+	// may hold.
+	logEndpoint string
+	// failing is set by a failed call and cleared, with a log line, by the
+	// next usable answer.
+	failing atomic.Bool
 
 	active  *lru.Cache[tokenKey, activeEntry]
 	refused *lru.Cache[tokenKey, refusedEntry]
 
-	mu       sync.Mutex
+	mu sync.Mutex
+	// inflight holds the calls in flight, one per token; its length is
+	// what MaxConcurrentCalls caps.
 	inflight map[tokenKey]*call
 	// waiting counts requests waiting on an introspection call; tests use
 	// it to release the endpoint only once every request has joined.
@@ -168,8 +219,8 @@ func New(cfg Config) (*Client, error) {
 	default:
 		return nil, stderrors.New("introspect: the endpoint requires this server's credentials: set ClientID and ClientSecret, or BearerToken")
 	}
-	if cfg.Timeout < 0 || cfg.MaxResponseBytes < 0 || cfg.MaxTokenBytes < 0 || cfg.CacheSize < 0 || cfg.MaxTTL < 0 {
-		return nil, stderrors.New("introspect: Timeout, MaxResponseBytes, MaxTokenBytes, CacheSize and MaxTTL must not be negative")
+	if cfg.Timeout < 0 || cfg.MaxResponseBytes < 0 || cfg.MaxTokenBytes < 0 || cfg.CacheSize < 0 || cfg.MaxTTL < 0 || cfg.MaxConcurrentCalls < 0 {
+		return nil, stderrors.New("introspect: Timeout, MaxResponseBytes, MaxTokenBytes, CacheSize, MaxTTL and MaxConcurrentCalls must not be negative")
 	}
 
 	c := &Client{
@@ -185,22 +236,44 @@ func New(cfg Config) (*Client, error) {
 		scopeClaims:   append([]string(nil), cfg.ScopeClaims...),
 		maxTTL:        orDefault(cfg.MaxTTL, DefaultMaxTTL),
 		negativeTTL:   orDefault(cfg.NegativeTTL, DefaultNegativeTTL),
+		maxCalls:      orDefault(cfg.MaxConcurrentCalls, DefaultMaxConcurrentCalls),
 		now:           cfg.Now,
+		logger:        cfg.Logger,
+		logEndpoint:   u.Redacted(),
 		inflight:      make(map[tokenKey]*call),
 	}
 	if c.httpClient == nil {
-		c.httpClient = &http.Client{
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		}
+		c.httpClient = defaultHTTPClient(c.maxCalls)
 	}
 	if c.now == nil {
 		c.now = time.Now
 	}
+	c.logs = ratelog.New(ratelog.DefaultInterval, c.now)
 	size := orDefault(cfg.CacheSize, DefaultCacheSize)
 	// lru.New fails only on a non-positive size, excluded above.
 	c.active, _ = lru.New[tokenKey, activeEntry](size)
 	c.refused, _ = lru.New[tokenKey, refusedEntry](size)
 	return c, nil
+}
+
+// defaultHTTPClient is the client used when Config.HTTPClient is nil: no
+// redirects (a redirected POST would lose its body or carry the credentials
+// elsewhere), and as many connections to the endpoint, open or idle, as
+// there may be calls, so that each call finds one to reuse.
+func defaultHTTPClient(maxCalls int) *http.Client {
+	c := &http.Client{
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	if dt, ok := http.DefaultTransport.(*http.Transport); ok {
+		t := dt.Clone()
+		t.MaxConnsPerHost = maxCalls
+		t.MaxIdleConnsPerHost = maxCalls
+		if t.MaxIdleConns != 0 && t.MaxIdleConns < maxCalls {
+			t.MaxIdleConns = maxCalls
+		}
+		c.Transport = t
+	}
+	return c
 }
 
 func orDefault[T int | int64 | time.Duration](v, def T) T {
@@ -221,7 +294,8 @@ func isLoopback(host string) bool {
 // Verify returns the principal token stands for, from the cache or from the
 // endpoint. It refuses with an *errors.Error: invalid_token for a malformed,
 // inactive or foreign token, expired_token for an expired one, unavailable
-// when the endpoint could not give a usable answer or ctx ended first.
+// when the endpoint could not give a usable answer, when MaxConcurrentCalls
+// calls are already in flight, or when ctx ended first.
 func (c *Client) Verify(ctx context.Context, token string) (*principal.Principal, error) {
 	if !c.wellFormed(token) {
 		return nil, tgerrors.New(tgerrors.InvalidToken, msgInvalid)
@@ -290,7 +364,8 @@ func (c *Client) cached(key tokenKey) (*principal.Principal, *tgerrors.Error, bo
 }
 
 // join waits for the introspection of token, starting it unless a call for
-// the same token is already in flight.
+// the same token is already in flight. A call that would go beyond
+// MaxConcurrentCalls is refused at once.
 func (c *Client) join(ctx context.Context, key tokenKey, token string) (*principal.Principal, error) {
 	c.mu.Lock()
 	cl, ok := c.inflight[key]
@@ -302,6 +377,13 @@ func (c *Client) join(ctx context.Context, key tokenKey, token string) (*princip
 				return nil, err
 			}
 			return p, nil
+		}
+		if len(c.inflight) >= c.maxCalls {
+			c.mu.Unlock()
+			c.logs.Log(ctx, c.logger, slog.LevelWarn, "introspect.saturated",
+				"tollgate: introspection calls at their cap; refusing new tokens until one ends",
+				slog.Int("max_concurrent_calls", c.maxCalls))
+			return nil, refusal(tgerrors.Unavailable, errSaturated)
 		}
 		cl = &call{done: make(chan struct{})}
 		c.inflight[key] = cl
@@ -347,7 +429,30 @@ func (c *Client) run(ctx context.Context, key tokenKey, token string, cl *call) 
 	c.mu.Lock()
 	delete(c.inflight, key)
 	c.mu.Unlock()
+	// Before the waiters are answered, so that the line of a request's
+	// failure is written when its refusal is; a line is written at most once
+	// per interval, and a dropped one costs no more than a map lookup.
+	c.logOutcome(ctx, err)
 	close(cl.done)
+}
+
+// logOutcome logs a failed call, and the first usable answer after one.
+func (c *Client) logOutcome(ctx context.Context, err *tgerrors.Error) {
+	if err != nil && err.Kind == tgerrors.Unavailable {
+		c.failing.Store(true)
+		attrs := []slog.Attr{slog.String("endpoint", c.logEndpoint)}
+		if err.Err != nil {
+			// A cause names the endpoint and what went wrong with it,
+			// never the token: that travels in the request body.
+			attrs = append(attrs, slog.String("cause", err.Err.Error()))
+		}
+		c.logs.Log(ctx, c.logger, slog.LevelWarn, "introspect.failed", "tollgate: introspection failed", attrs...)
+		return
+	}
+	if c.failing.CompareAndSwap(true, false) {
+		c.logs.Log(ctx, c.logger, slog.LevelInfo, "introspect.recovered",
+			"tollgate: introspection endpoint answering again", slog.String("endpoint", c.logEndpoint))
+	}
 }
 
 // Client-facing messages: fixed and generic; causes go in Err.
@@ -371,6 +476,10 @@ func refusal(kind tgerrors.Kind, cause error) *tgerrors.Error {
 // errInactive is the cause of a refusal of a token the endpoint called
 // inactive.
 var errInactive = stderrors.New("introspect: the token is not active")
+
+// errSaturated is the cause of a refusal of a new token while
+// MaxConcurrentCalls calls are in flight.
+var errSaturated = stderrors.New("introspect: MaxConcurrentCalls introspection calls are already in flight")
 
 // buildRequest is the RFC 7662 §2.1 request for token.
 func (c *Client) buildRequest(ctx context.Context, token string) (*http.Request, error) {

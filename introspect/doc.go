@@ -98,4 +98,27 @@
 // A cached hit costs one SHA-256 over the token (inherent: the cache is
 // keyed by the hash, so the token is not kept), one LRU lookup under a mutex,
 // and no allocation.
+//
+// # Bounded calls
+//
+// At most Config.MaxConcurrentCalls introspection calls are in flight at
+// once (DefaultMaxConcurrentCalls, 64, when zero); requests waiting on the
+// call of their own token share it and do not count again. A new token that
+// would start a call beyond the cap is refused at once with unavailable
+// (503) and nothing is cached, so the next request asks again. Nothing
+// queues: an endpoint that hangs holds at most the cap in calls, goroutines
+// and connections, each for at most Config.Timeout, however many tokens
+// arrive, and every other new token is answered without waiting. The
+// default HTTP client keeps as many connections to the endpoint, open or
+// idle, as there may be calls, so calls reuse them; a Config.HTTPClient of
+// your own keeps its transport's limits (see Config.HTTPClient).
+//
+// # Logs
+//
+// The client logs, through Config.Logger (slog.Default() if nil), a call
+// that failed (Warn, with its cause), a token refused at the cap (Warn), and
+// the first usable answer after a failure (Info). Each of the three is
+// written at most once per 10 seconds; the next line written carries, as
+// "dropped", how many of its kind were left out in between. A line never
+// carries a token.
 package introspect

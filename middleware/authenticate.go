@@ -2,7 +2,6 @@ package middleware
 
 import (
 	"context"
-	"log/slog"
 	"net/http"
 
 	tgerrors "github.com/tollgate/tollgate/errors"
@@ -61,9 +60,12 @@ func WithRevocation(c RevocationChecker) Option {
 	return func(a *authenticator) { a.revocation = c }
 }
 
-// OnRefusal replaces the refusal hook. The default logs each refusal
-// through slog.Default: unavailable at Warn, every other kind at Info, with
-// kind, issuer and client id. A nil fn reports nothing.
+// OnRefusal replaces the refusal hook. The default logs refusals through
+// slog.Default: unavailable at Warn, every other kind at Info, with kind,
+// issuer and client id, never the token. It writes at most one line per kind
+// every 10 seconds for each Authenticate, and the next line of a kind says
+// how many were dropped ("dropped"), so a flood of bad tokens cannot flood
+// the log nor hide an outage. A nil fn reports nothing.
 func OnRefusal(fn func(r *http.Request, ref Refusal)) Option {
 	return func(a *authenticator) { a.onRefusal = fn }
 }
@@ -112,7 +114,7 @@ func Authenticate(v Verifier, opts ...Option) func(http.Handler) http.Handler {
 	if v == nil {
 		panic("middleware.Authenticate: nil Verifier")
 	}
-	a := &authenticator{verifier: v, maxTokenBytes: DefaultMaxTokenBytes, onRefusal: logRefusal}
+	a := &authenticator{verifier: v, maxTokenBytes: DefaultMaxTokenBytes, onRefusal: newRefusalLog(nil)}
 	a.remembering, _ = v.(rememberingVerifier)
 	for _, o := range opts {
 		o(a)
@@ -173,23 +175,4 @@ func (a *authenticator) refuse(w http.ResponseWriter, r *http.Request, p *princi
 		a.onRefusal(r, ref)
 	}
 	tgerrors.Write(w, r, e)
-}
-
-// logRefusal is the default refusal hook.
-func logRefusal(r *http.Request, ref Refusal) {
-	level := slog.LevelInfo
-	if ref.Kind == tgerrors.Unavailable {
-		level = slog.LevelWarn
-	}
-	attrs := []slog.Attr{slog.String("kind", string(ref.Kind))}
-	if ref.Issuer != "" {
-		attrs = append(attrs, slog.String("issuer", ref.Issuer))
-	}
-	if ref.ClientID != "" {
-		attrs = append(attrs, slog.String("client_id", ref.ClientID))
-	}
-	if ref.Err != nil {
-		attrs = append(attrs, slog.String("cause", ref.Err.Error()))
-	}
-	slog.LogAttrs(r.Context(), level, "tollgate: request refused", attrs...)
 }

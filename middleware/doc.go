@@ -61,8 +61,10 @@
 //
 // Authenticate reports each refusal (kind, issuer and client id when the
 // token was verified, the internal cause) to a hook; the default logs through
-// slog. The token itself is never reported. To observe the refusals of every
-// layer in one place, wrap the format given to errors.Use.
+// slog, at most one line per kind every 10 seconds, the next line of a kind
+// carrying the count dropped in between. The token itself is never
+// reported. To observe the refusals of every layer in one place, wrap the
+// format given to errors.Use.
 //
 // # Cost
 //
