@@ -21,10 +21,24 @@
 // Format writes it. Client IPs, header values and key material are never put
 // in an Error's Message.
 //
-// Every 401 written by Write carries a WWW-Authenticate challenge, whatever
-// the format (a FormatFunc included), as RFC 9110 §15.5.2 requires; every refusal is sent with Cache-Control:
-// no-store. Retry-After is written in whole seconds, rounded up, whenever
-// RetryAfter is set.
+// # Headers, whatever the format
+//
+// Write sets the headers a refusal needs before the format writes its body,
+// so a FormatFunc that writes only a status and a body loses none of them:
+//
+//   - Cache-Control: no-store and X-Content-Type-Options: nosniff, on every
+//     refusal;
+//   - Retry-After, in whole seconds rounded up, whenever RetryAfter is set;
+//   - the Bearer challenge (WWW-Authenticate) on every 401, as RFC 9110
+//     §15.5.2 requires, and on invalid_request and insufficient_scope, whose
+//     error codes RFC 6750 §3 puts in the challenge.
+//
+// Every challenge carries a realm, the auth-param RFC 6750 §3 requires after
+// "Bearer": DefaultRealm ("api") unless the format names its own, with the
+// Realm field of a built-in format (errors.OAuthFormat{Realm: "orders"}) or
+// errors.WithRealm for any format. A missing_token challenge is the realm
+// alone (`Bearer realm="api"`): RFC 6750 §3.1 gives no error code to a
+// request that sent no credentials.
 //
 // This package shadows the standard library's errors; import it under
 // another name where both are needed:

@@ -25,9 +25,15 @@ type FormatFunc func(w http.ResponseWriter, r *http.Request, e *Error)
 // WriteError calls f(w, r, e).
 func (f FormatFunc) WriteError(w http.ResponseWriter, r *http.Request, e *Error) { f(w, r, e) }
 
+// DefaultRealm is the realm of every Bearer challenge whose format names
+// none. RFC 6750 §3 requires at least one auth-param after "Bearer", so a
+// challenge always carries a realm: a format's Realm field, the realm given
+// to WithRealm, or this one.
+const DefaultRealm = "api"
+
 // The four built-in formats, ready to pass to Use. Each is a value of its
-// type with no realm; build the type yourself to set one
-// (errors.OAuthFormat{Realm: "orders"}).
+// type with the default realm; build the type yourself to set one
+// (errors.OAuthFormat{Realm: "orders"}), or use WithRealm.
 var (
 	// OAuth is RFC 6750: the WWW-Authenticate challenge and
 	// {"error","error_description"}.
@@ -58,6 +64,43 @@ func Use(f Format) func(http.Handler) http.Handler {
 	}
 }
 
+// WithRealm returns f with realm as the realm of its challenges. For a
+// built-in format it is the format with its Realm field set; any other
+// format (a FormatFunc) is wrapped, and Write sends the challenges it needs
+// with realm before f writes the body.
+func WithRealm(f Format, realm string) Format {
+	switch f := f.(type) {
+	case OAuthFormat:
+		f.Realm = realm
+		return f
+	case ProblemFormat:
+		f.Realm = realm
+		return f
+	case MessageFormat:
+		f.Realm = realm
+		return f
+	case EnvelopeFormat:
+		f.Realm = realm
+		return f
+	}
+	return realmFormat{f, realm}
+}
+
+// realmFormat is a format of the user's with the realm WithRealm gave it.
+type realmFormat struct {
+	Format
+	realm string
+}
+
+// realmOf is the realm Write sends f's challenges with. The built-in
+// formats set their own challenge again, with their Realm.
+func realmOf(f Format) string {
+	if rf, ok := f.(realmFormat); ok {
+		return rf.realm
+	}
+	return ""
+}
+
 // WithFormat returns a copy of ctx in which f is the format Write uses; ctx
 // itself is left as it was.
 func WithFormat(ctx context.Context, f Format) context.Context {
@@ -79,19 +122,22 @@ func FormatFrom(ctx context.Context) Format {
 // that is not an *Error (nor wraps one) is written as Unavailable without its
 // text. A nil err writes nothing.
 //
-// A 401 leaves with a WWW-Authenticate challenge whatever the format: Write
-// sets a realm-less Bearer challenge before the format runs, so a FormatFunc
-// that writes only a body still answers as RFC 9110 §15.5.2 requires; the
-// built-in formats replace it with their own.
+// The headers a refusal needs leave whatever the format: before the format
+// runs, Write sets Cache-Control: no-store, X-Content-Type-Options: nosniff,
+// Retry-After when RetryAfter is set, and the Bearer challenge on a 401, on
+// invalid_request and on insufficient_scope (RFC 6750 §3), with the realm of
+// the format (DefaultRealm unless WithRealm named one). A FormatFunc that
+// writes only a status and a body therefore still answers as RFC 6750 and
+// RFC 9110 §15.5.2 require; a format may replace a header, as the built-in
+// ones do with their own realm.
 func Write(w http.ResponseWriter, r *http.Request, err error) {
 	if err == nil {
 		return
 	}
 	e := From(err)
-	if e.HTTPStatus() == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", Challenge("", e))
-	}
-	FormatFrom(r.Context()).WriteError(w, r, e)
+	f := FormatFrom(r.Context())
+	setRefusalHeaders(w.Header(), e, realmOf(f))
+	f.WriteError(w, r, e)
 }
 
 // message is the client-facing sentence: e.Message, or a generic one for the
@@ -147,21 +193,34 @@ func oauthCode(k Kind) string {
 	return ""
 }
 
-// writeHeaders sets what every format sends: Cache-Control, the challenge on
-// 401 and on insufficient_scope, and Retry-After.
+// writeHeaders sets what a built-in format sends: its Content-Type and the
+// refusal's headers, and returns the status.
 func writeHeaders(w http.ResponseWriter, e *Error, realm, contentType string) int {
-	status := e.HTTPStatus()
 	h := w.Header()
 	h.Set("Content-Type", contentType)
+	setRefusalHeaders(h, e, realm)
+	return e.HTTPStatus()
+}
+
+// setRefusalHeaders sets what every refusal is sent with, whatever writes
+// its body: Cache-Control, nosniff, the challenge where RFC 6750 §3 asks for
+// one, and Retry-After.
+func setRefusalHeaders(h http.Header, e *Error, realm string) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
-	if status == http.StatusUnauthorized || e.Kind == InsufficientScope {
+	if needsChallenge(e) {
 		h.Set("WWW-Authenticate", Challenge(realm, e))
 	}
 	if e.RetryAfter > 0 {
 		h.Set("Retry-After", strconv.FormatInt(RetryAfterSeconds(e.RetryAfter), 10))
 	}
-	return status
+}
+
+// needsChallenge reports whether e is sent with a Bearer challenge: every
+// 401, and the two refusals RFC 6750 §3 gives an error code outside 401,
+// invalid_request (a request without a usable token) and insufficient_scope.
+func needsChallenge(e *Error) bool {
+	return e.HTTPStatus() == http.StatusUnauthorized || e.Kind == InvalidRequest || e.Kind == InsufficientScope
 }
 
 // RetryAfterSeconds is d in whole seconds, rounded up, at least 1.
@@ -174,11 +233,17 @@ func RetryAfterSeconds(d time.Duration) int64 {
 }
 
 // Challenge returns the RFC 6750 §3 WWW-Authenticate value for e:
-// `Bearer realm="…", error="…", error_description="…", scope="…"`. The error
-// attributes are left out for missing_token (§3.1: no credentials, no error
-// code). Characters RFC 6750 does not allow in an attribute are dropped, and
-// the realm is escaped as a quoted-string, so no value can break the header.
+// `Bearer realm="…", error="…", error_description="…", scope="…"`. The realm
+// is always there (DefaultRealm when realm is empty), so the challenge has
+// the auth-param RFC 6750 §3 requires even when it has nothing else to say.
+// The error attributes are left out for missing_token (§3.1: no credentials,
+// no error code). Characters RFC 6750 does not allow in an attribute are
+// dropped, and the realm is escaped as a quoted-string, so no value can
+// break the header.
 func Challenge(realm string, e *Error) string {
+	if realm == "" {
+		realm = DefaultRealm
+	}
 	var b strings.Builder
 	b.WriteString("Bearer")
 	sep := " "
@@ -190,9 +255,7 @@ func Challenge(realm string, e *Error) string {
 		b.WriteByte('"')
 		sep = ", "
 	}
-	if realm != "" {
-		attr("realm", quoteEscape(realm))
-	}
+	attr("realm", quoteEscape(realm))
 	code := oauthCode(e.Kind)
 	if code == "" {
 		return b.String()
@@ -267,12 +330,12 @@ func writeJSON(w http.ResponseWriter, status int, body any) {
 	_ = json.NewEncoder(w).Encode(body)
 }
 
-// OAuthFormat writes RFC 6750 refusals: the Bearer challenge on every 401
-// and on insufficient_scope, and a JSON body {"error", "error_description"}
+// OAuthFormat writes RFC 6750 refusals: the Bearer challenge on every 401,
+// on invalid_request and on insufficient_scope, and a JSON body {"error", "error_description"}
 // whose error is the RFC 6750 code where there is one, the Kind otherwise
 // (missing_token, ip_denied, rate_limited, …).
 type OAuthFormat struct {
-	// Realm is the challenge's realm; empty leaves it out.
+	// Realm is the challenges' realm; empty means DefaultRealm.
 	Realm string
 }
 
@@ -292,9 +355,9 @@ func (f OAuthFormat) WriteError(w http.ResponseWriter, r *http.Request, e *Error
 // ProblemFormat writes RFC 9457 application/problem+json: type about:blank,
 // title (the status text), status, detail (the message), and the extension
 // members code (the Kind), scopes (insufficient_scope) and retry_after
-// (seconds). 401s carry the Bearer challenge too.
+// (seconds). It sends the Bearer challenge where OAuthFormat does.
 type ProblemFormat struct {
-	// Realm is the challenge's realm; empty leaves it out.
+	// Realm is the challenges' realm; empty means DefaultRealm.
 	Realm string
 }
 
@@ -322,7 +385,7 @@ func (f ProblemFormat) WriteError(w http.ResponseWriter, r *http.Request, e *Err
 // MessageFormat writes {"message": status text}: "Unauthorized",
 // "Forbidden", "Too Many Requests". It says no more than the status does.
 type MessageFormat struct {
-	// Realm is the challenge's realm; empty leaves it out.
+	// Realm is the challenges' realm; empty means DefaultRealm.
 	Realm string
 }
 
@@ -341,7 +404,7 @@ func (f MessageFormat) WriteError(w http.ResponseWriter, r *http.Request, e *Err
 // TooManyRequestsError/TOO_MANY_REQUESTS,
 // ServiceUnavailableError/SERVICE_UNAVAILABLE.
 type EnvelopeFormat struct {
-	// Realm is the challenge's realm; empty leaves it out.
+	// Realm is the challenges' realm; empty means DefaultRealm.
 	Realm string
 }
 

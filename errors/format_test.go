@@ -54,7 +54,7 @@ func render(f tgerrors.Format, e *tgerrors.Error) string {
 	})).ServeHTTP(rec, req)
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d\n", rec.Code)
-	for _, h := range []string{"Content-Type", "Cache-Control", "WWW-Authenticate", "Retry-After"} {
+	for _, h := range []string{"Content-Type", "Cache-Control", "X-Content-Type-Options", "WWW-Authenticate", "Retry-After"} {
 		if v := rec.Header().Get(h); v != "" {
 			fmt.Fprintf(&b, "%s: %s\n", h, v)
 		}
@@ -206,7 +206,7 @@ func TestChallengeCannotBeBrokenByValues(t *testing.T) {
 func TestWriteWithoutUseFallsBackToOAuth(t *testing.T) {
 	rec := httptest.NewRecorder()
 	tgerrors.Write(rec, httptest.NewRequest("GET", "/", nil), tgerrors.New(tgerrors.InvalidToken, ""))
-	if got := rec.Header().Get("WWW-Authenticate"); got != `Bearer error="invalid_token", error_description="The access token is invalid"` {
+	if got := rec.Header().Get("WWW-Authenticate"); got != `Bearer realm="api", error="invalid_token", error_description="The access token is invalid"` {
 		t.Errorf("challenge %q", got)
 	}
 	if !bytes.Contains(rec.Body.Bytes(), []byte(`"error":"invalid_token"`)) {
@@ -255,8 +255,8 @@ func TestAUserFormatStillSendsTheChallengeOnEvery401(t *testing.T) {
 		fmt.Fprint(w, `{"ok":false}`)
 	})
 	for kind, want := range map[tgerrors.Kind]string{
-		tgerrors.MissingToken: "Bearer",
-		tgerrors.InvalidToken: `Bearer error="invalid_token", error_description="The access token is invalid"`,
+		tgerrors.MissingToken: `Bearer realm="api"`,
+		tgerrors.InvalidToken: `Bearer realm="api", error="invalid_token", error_description="The access token is invalid"`,
 		tgerrors.IPDenied:     "",
 	} {
 		rec := httptest.NewRecorder()
