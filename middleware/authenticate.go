@@ -99,7 +99,8 @@ type authenticator struct {
 //   - no bearer credential (no header, or another scheme): missing_token 401,
 //     whose challenge carries no error code (RFC 6750 §3.1);
 //   - several Authorization headers, several credentials, or "Bearer" with
-//     no token: invalid_request 400;
+//     no token: invalid_request 400, whose challenge carries
+//     error="invalid_request" (RFC 6750 §3.1);
 //   - a token longer than the cap or outside the b64token charset:
 //     invalid_token 401, before any parsing or network call;
 //   - whatever v refuses, with v's kind (invalid_token, expired_token,

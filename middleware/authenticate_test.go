@@ -73,6 +73,13 @@ func oauthBody(t *testing.T, rec *httptest.ResponseRecorder) (code string) {
 	return b.Error
 }
 
+// The challenges of the invalid_request refusals (RFC 6750 §3: a request
+// without a usable token is told why, in the challenge).
+const (
+	twoCredentials = `Bearer realm="api", error="invalid_request", error_description="The request carries more than one credential"`
+	malformedAuth  = `Bearer realm="api", error="invalid_request", error_description="The Authorization header is malformed"`
+)
+
 func TestAuthenticate(t *testing.T) {
 	long := strings.Repeat("a", middleware.DefaultMaxTokenBytes+1)
 	tests := []struct {
@@ -93,9 +100,12 @@ func TestAuthenticate(t *testing.T) {
 		{name: "no Authorization header is missing_token without error code", wantStatus: 401, wantCode: "missing_token", wantChallenge: `Bearer realm="api"`},
 		{name: "another scheme counts as no credentials", headers: []string{"Basic dXNlcjpwYXNz"}, wantStatus: 401, wantCode: "missing_token", wantChallenge: `Bearer realm="api"`},
 		{name: "a scheme that only starts with bearer is another scheme", headers: []string{"Bearerx good-token"}, wantStatus: 401, wantCode: "missing_token"},
-		{name: "two Authorization headers are invalid_request", headers: []string{"Bearer good-token", "Bearer good-token"}, wantStatus: 400, wantCode: "invalid_request"},
-		{name: "Bearer without a token is invalid_request", headers: []string{"Bearer"}, wantStatus: 400, wantCode: "invalid_request"},
-		{name: "Bearer with only spaces is invalid_request", headers: []string{"Bearer   "}, wantStatus: 400, wantCode: "invalid_request"},
+		{name: "two Authorization headers are invalid_request", headers: []string{"Bearer good-token", "Bearer good-token"}, wantStatus: 400, wantCode: "invalid_request",
+			wantChallenge: twoCredentials},
+		{name: "Bearer without a token is invalid_request", headers: []string{"Bearer"}, wantStatus: 400, wantCode: "invalid_request",
+			wantChallenge: malformedAuth},
+		{name: "Bearer with only spaces is invalid_request", headers: []string{"Bearer   "}, wantStatus: 400, wantCode: "invalid_request",
+			wantChallenge: malformedAuth},
 		{name: "token outside the b64token charset is refused before verification", headers: []string{"Bearer good token"}, wantStatus: 401, wantCode: "invalid_token"},
 		{name: "padding in the middle is refused", headers: []string{"Bearer ab=cd"}, wantStatus: 401, wantCode: "invalid_token"},
 		{name: "non-ASCII token is refused", headers: []string{"Bearer t\u00f6ken"}, wantStatus: 401, wantCode: "invalid_token"},
@@ -105,13 +115,13 @@ func TestAuthenticate(t *testing.T) {
 		{name: "query token ignored unless enabled", target: "/?access_token=good-token", wantStatus: 401, wantCode: "missing_token"},
 		{name: "query token accepted when enabled", target: "/?access_token=good-token", opts: []middleware.Option{middleware.FromQuery("access_token")}, wantStatus: 200, wantVerify: true},
 		{name: "header and query token together are invalid_request", headers: []string{"Bearer good-token"}, target: "/?access_token=good-token",
-			opts: []middleware.Option{middleware.FromQuery("access_token")}, wantStatus: 400, wantCode: "invalid_request"},
+			opts: []middleware.Option{middleware.FromQuery("access_token")}, wantStatus: 400, wantCode: "invalid_request", wantChallenge: twoCredentials},
 		{name: "query token given twice is invalid_request", target: "/?access_token=good-token&access_token=good-token",
-			opts: []middleware.Option{middleware.FromQuery("access_token")}, wantStatus: 400, wantCode: "invalid_request"},
+			opts: []middleware.Option{middleware.FromQuery("access_token")}, wantStatus: 400, wantCode: "invalid_request", wantChallenge: twoCredentials},
 		{name: "cookie token ignored unless enabled", cookie: "good-token", wantStatus: 401, wantCode: "missing_token"},
 		{name: "cookie token accepted when enabled", cookie: "good-token", opts: []middleware.Option{middleware.FromCookie("session")}, wantStatus: 200, wantVerify: true},
 		{name: "header and cookie token together are invalid_request", headers: []string{"Bearer good-token"}, cookie: "good-token",
-			opts: []middleware.Option{middleware.FromCookie("session")}, wantStatus: 400, wantCode: "invalid_request"},
+			opts: []middleware.Option{middleware.FromCookie("session")}, wantStatus: 400, wantCode: "invalid_request", wantChallenge: twoCredentials},
 		{name: "custom size cap applies", headers: []string{"Bearer good-token"}, opts: []middleware.Option{middleware.WithMaxTokenBytes(4)}, wantStatus: 401, wantCode: "invalid_token"},
 	}
 	for _, tt := range tests {
