@@ -124,7 +124,9 @@ type Error struct {
 	// generic sentence for the Kind. MessageFormat writes only the status
 	// text and ignores it.
 	Message string
-	// Scopes are the scopes the route requires (insufficient_scope).
+	// Scopes are the scopes a client should ask for to be admitted
+	// (insufficient_scope): everything the route needs, not only what the
+	// token lacks. Written as the challenge's scope attribute.
 	Scopes []string
 	// RetryAfter tells the client when to try again (rate_limited,
 	// unavailable). Written as Retry-After in whole seconds, rounded up.
