@@ -91,8 +91,34 @@ const (
 	// Validation: a required request field (a tenant header) is missing or
 	// malformed. 400.
 	Validation Kind = "validation"
-	// Syntax: the request could not be parsed. 400.
+	// Syntax: the request could not be parsed (a body that is not JSON).
+	// 400.
 	Syntax Kind = "syntax"
+
+	// The kinds below are an API's own answers rather than tollgate's
+	// refusals, so that a handler answers every error in the same format.
+
+	// ResourceNotFound: nothing is at the path (the NotFound handler). 404.
+	ResourceNotFound Kind = "not_found"
+	// WrongMethod: the resource does not answer the method (the
+	// MethodNotAllowed handler, which sends Allow). 405.
+	WrongMethod Kind = "method_not_allowed"
+	// Conflict: the request conflicts with the resource's state (a
+	// duplicate, an outdated version). 409.
+	Conflict Kind = "conflict"
+	// PayloadTooLarge: the request body is over the limit (DecodeJSON).
+	// 413.
+	PayloadTooLarge Kind = "payload_too_large"
+	// UnsupportedMediaType: the body is not of a media type the API reads
+	// (DecodeJSON: not JSON). 415.
+	UnsupportedMediaType Kind = "unsupported_media_type"
+	// Unprocessable: the body is well formed and of the right shape, but
+	// its content cannot be acted on. 422.
+	Unprocessable Kind = "unprocessable"
+	// Internal: the API failed (a bug, a failed invariant). 500. The cause
+	// goes in Err, for logs; the client is told only that it failed.
+	// (A dependency that could not answer is Unavailable, 503.)
+	Internal Kind = "internal"
 )
 
 // Status is the HTTP status a refusal of this kind is sent with unless the
@@ -107,6 +133,20 @@ func (k Kind) Status() int {
 		return http.StatusTooManyRequests
 	case Unavailable:
 		return http.StatusServiceUnavailable
+	case ResourceNotFound:
+		return http.StatusNotFound
+	case WrongMethod:
+		return http.StatusMethodNotAllowed
+	case Conflict:
+		return http.StatusConflict
+	case PayloadTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case UnsupportedMediaType:
+		return http.StatusUnsupportedMediaType
+	case Unprocessable:
+		return http.StatusUnprocessableEntity
+	case Internal:
+		return http.StatusInternalServerError
 	default:
 		return http.StatusBadRequest
 	}

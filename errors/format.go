@@ -171,11 +171,38 @@ func message(e *Error) string {
 		return "The request is invalid"
 	case Syntax:
 		return "The request could not be parsed"
+	case ResourceNotFound:
+		return "The resource does not exist"
+	case WrongMethod:
+		return "The resource does not answer this method"
+	case Conflict:
+		return "The request conflicts with the resource's current state"
+	case PayloadTooLarge:
+		return "The request body is too large"
+	case UnsupportedMediaType:
+		return "The request body is of a media type this API does not accept"
+	case Unprocessable:
+		return "The request cannot be processed"
+	case Internal:
+		return "The service failed to answer the request"
 	}
-	if t := http.StatusText(e.HTTPStatus()); t != "" {
+	return statusText(e.HTTPStatus())
+}
+
+// statusText names a status for the Message format and Problem's title:
+// http.StatusText, "Payload Too Large" for 413 (the name the envelope uses
+// too), and the class of a status Go has no text for.
+func statusText(status int) string {
+	if status == http.StatusRequestEntityTooLarge {
+		return "Payload Too Large"
+	}
+	if t := http.StatusText(status); t != "" {
 		return t
 	}
-	return "The request was refused"
+	if status >= 500 {
+		return "Server Error"
+	}
+	return "Client Error"
 }
 
 // oauthCode maps a kind to the RFC 6750 §3.1 error code, or "" where RFC 6750
@@ -372,7 +399,7 @@ func (f ProblemFormat) WriteError(w http.ResponseWriter, r *http.Request, e *Err
 		Code       Kind     `json:"code"`
 		Scopes     []string `json:"scopes,omitempty"`
 		RetryAfter int64    `json:"retry_after,omitempty"`
-	}{"about:blank", http.StatusText(status), status, message(e), e.Kind, nil, 0}
+	}{"about:blank", statusText(status), status, message(e), e.Kind, nil, 0}
 	if e.Kind == InsufficientScope {
 		body.Scopes = e.Scopes
 	}
@@ -383,7 +410,9 @@ func (f ProblemFormat) WriteError(w http.ResponseWriter, r *http.Request, e *Err
 }
 
 // MessageFormat writes {"message": status text}: "Unauthorized",
-// "Forbidden", "Too Many Requests". It says no more than the status does.
+// "Forbidden", "Too Many Requests", "Not Found", "Payload Too Large", and
+// the class ("Client Error", "Server Error") of a status with no text. It
+// says no more than the status does.
 type MessageFormat struct {
 	// Realm is the challenges' realm; empty means DefaultRealm.
 	Realm string
@@ -394,15 +423,24 @@ func (f MessageFormat) WriteError(w http.ResponseWriter, r *http.Request, e *Err
 	status := writeHeaders(w, e, f.Realm, "application/json")
 	writeJSON(w, status, struct {
 		Message string `json:"message"`
-	}{http.StatusText(status)})
+	}{statusText(status)})
 }
 
-// EnvelopeFormat writes {"error":{"name","code","message"}}, with name and
-// code from the kind and status: UnauthorizedError/UNAUTHORIZED,
-// ForbiddenError/FORBIDDEN, ValidationException/VALIDATION_FAILURE,
-// SyntaxError/SYNTAX_ERROR, BadRequestError/BAD_REQUEST,
-// TooManyRequestsError/TOO_MANY_REQUESTS,
-// ServiceUnavailableError/SERVICE_UNAVAILABLE.
+// EnvelopeFormat writes {"error":{"name","code","message"}}. Two kinds
+// have names of their own, ValidationException/VALIDATION_FAILURE
+// (validation) and SyntaxError/SYNTAX_ERROR (syntax); every other refusal
+// is named after its status:
+//
+//	400 BadRequestError/BAD_REQUEST          413 PayloadTooLargeError/PAYLOAD_TOO_LARGE
+//	401 UnauthorizedError/UNAUTHORIZED       415 UnsupportedMediaTypeError/UNSUPPORTED_MEDIA_TYPE
+//	403 ForbiddenError/FORBIDDEN             422 UnprocessableEntityError/UNPROCESSABLE_ENTITY
+//	404 NotFoundError/NOT_FOUND              429 TooManyRequestsError/TOO_MANY_REQUESTS
+//	405 MethodNotAllowedError/METHOD_NOT_ALLOWED  500 InternalServerError/INTERNAL_SERVER_ERROR
+//	409 ConflictError/CONFLICT               503 ServiceUnavailableError/SERVICE_UNAVAILABLE
+//
+// and any other status the same way from its text (410 GoneError/GONE, 502
+// BadGatewayError/BAD_GATEWAY), or its class (ClientError/CLIENT_ERROR,
+// ServerError/SERVER_ERROR) when Go has no text for it.
 type EnvelopeFormat struct {
 	// Realm is the challenges' realm; empty means DefaultRealm.
 	Realm string
@@ -429,17 +467,36 @@ func envelopeNames(k Kind, status int) (name, code string) {
 	case Syntax:
 		return "SyntaxError", "SYNTAX_ERROR"
 	}
-	switch status {
-	case http.StatusUnauthorized:
-		return "UnauthorizedError", "UNAUTHORIZED"
-	case http.StatusForbidden:
-		return "ForbiddenError", "FORBIDDEN"
-	case http.StatusTooManyRequests:
-		return "TooManyRequestsError", "TOO_MANY_REQUESTS"
-	case http.StatusServiceUnavailable:
-		return "ServiceUnavailableError", "SERVICE_UNAVAILABLE"
-	case http.StatusBadRequest:
-		return "BadRequestError", "BAD_REQUEST"
+	return statusNames(status)
+}
+
+// statusNames derives the envelope's name and code from the status text:
+// "Not Found" is NotFoundError and NOT_FOUND, "Internal Server Error"
+// InternalServerError (an Error suffix is not doubled) and
+// INTERNAL_SERVER_ERROR. Characters other than letters and digits are
+// dropped ("I'm a teapot": ImATeapotError, IM_A_TEAPOT).
+func statusNames(status int) (name, code string) {
+	var n, c strings.Builder
+	for word := range strings.FieldsSeq(statusText(status)) {
+		w := make([]byte, 0, len(word))
+		for i := 0; i < len(word); i++ {
+			if b := word[i]; 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' {
+				w = append(w, b)
+			}
+		}
+		if len(w) == 0 {
+			continue
+		}
+		if c.Len() > 0 {
+			c.WriteByte('_')
+		}
+		c.WriteString(strings.ToUpper(string(w)))
+		n.WriteString(strings.ToUpper(string(w[:1])))
+		n.WriteString(strings.ToLower(string(w[1:])))
 	}
-	return "Error", "ERROR"
+	name = n.String()
+	if !strings.HasSuffix(name, "Error") {
+		name += "Error"
+	}
+	return name, c.String()
 }
