@@ -40,6 +40,20 @@
 // alone (`Bearer realm="api"`): RFC 6750 §3.1 gives no error code to a
 // request that sent no credentials.
 //
+// # The rest of an API's errors
+//
+// So that an API answers every error in its one format, the package also
+// has kinds for the statuses an API answers with besides tollgate's
+// refusals (not_found 404, method_not_allowed 405, conflict 409,
+// payload_too_large 413, unsupported_media_type 415, unprocessable 422,
+// internal 500), the handlers a router falls back to (NotFound, and
+// MethodNotAllowed, which sends Allow), and DecodeJSON, which reads a JSON
+// request body and refuses it with syntax, validation, 413 or 415 without
+// echoing the input. The envelope names each status in the B2B style
+// (NotFoundError/NOT_FOUND, PayloadTooLargeError/PAYLOAD_TOO_LARGE,
+// InternalServerError/INTERNAL_SERVER_ERROR; see EnvelopeFormat), and any
+// other status after its text.
+//
 // This package shadows the standard library's errors; import it under
 // another name where both are needed:
 //
