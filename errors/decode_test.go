@@ -276,8 +276,8 @@ func TestDecodeJSONIntoASelfEmbeddingStruct(t *testing.T) {
 		var n node
 		err := tgerrors.DecodeJSON(rec, req, &n, 0)
 		var e *tgerrors.Error
-		if want == "" && err != nil || want != "" && (!stderrors.As(err, &e) || e.Message != want) {
-			t.Errorf("%s: got %v, want %q", body, err, want)
+		if want == "" && (err != nil || n.Name != "a" || n.node != nil) || want != "" && (!stderrors.As(err, &e) || e.Message != want) {
+			t.Errorf("%s: got %v %+v, want %q", body, err, n, want)
 		}
 	}
 }
