@@ -358,9 +358,10 @@ func writeJSON(w http.ResponseWriter, status int, body any) {
 }
 
 // OAuthFormat writes RFC 6750 refusals: the Bearer challenge on every 401,
-// on invalid_request and on insufficient_scope, and a JSON body {"error", "error_description"}
-// whose error is the RFC 6750 code where there is one, the Kind otherwise
-// (missing_token, ip_denied, rate_limited, …).
+// on invalid_request and on insufficient_scope, and a JSON body
+// {"error", "error_description"} whose error is the RFC 6750 code where
+// there is one, the Kind otherwise (missing_token, ip_denied, rate_limited,
+// not_found, …).
 type OAuthFormat struct {
 	// Realm is the challenges' realm; empty means DefaultRealm.
 	Realm string
