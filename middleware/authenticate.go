@@ -116,8 +116,8 @@ type authenticator struct {
 // the status is written, "public" or a field-limited private="…" of the
 // handler's replaced, other directives kept, no-store left as it is. The
 // handler gets a ResponseWriter that flushes, hijacks and unwraps (for
-// http.ResponseController) as the server's does; this costs one allocation,
-// on those requests only. A token from the Authorization header costs
+// http.ResponseController) as the server's does; this costs a few
+// allocations (the writer, the header value), on those requests only. A token from the Authorization header costs
 // nothing here: shared caches do not reuse its responses (RFC 9111 §3.5).
 //
 // Authenticate panics if v is nil.

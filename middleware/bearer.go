@@ -163,9 +163,10 @@ func (a *authenticator) extractToken(r *http.Request) (token string, outsideHead
 // privateWriter keeps the response to a request whose token came from the
 // query or a cookie out of shared caches (RFC 6750 §2.3): it makes sure
 // Cache-Control says private, or no-store, when the status is written,
-// whatever the handler set. It allocates once, on those requests only; a
-// token in the Authorization header needs none of this, since a shared
-// cache does not reuse a response to such a request (RFC 9111 §3.5).
+// whatever the handler set. It allocates (itself, the header value) on
+// those requests only; a token in the Authorization header needs none of
+// this, since a shared cache does not reuse a response to such a request
+// (RFC 9111 §3.5).
 //
 // It passes Flush and Hijack through (an EventSource or a WebSocket, which
 // cannot send an Authorization header, is the usual reason for a query
