@@ -21,10 +21,38 @@
 // Format writes it. Client IPs, header values and key material are never put
 // in an Error's Message.
 //
-// Every 401 written by Write carries a WWW-Authenticate challenge, whatever
-// the format (a FormatFunc included), as RFC 9110 §15.5.2 requires; every refusal is sent with Cache-Control:
-// no-store. Retry-After is written in whole seconds, rounded up, whenever
-// RetryAfter is set.
+// # Headers, whatever the format
+//
+// Write sets the headers a refusal needs before the format writes its body,
+// so a FormatFunc that writes only a status and a body loses none of them:
+//
+//   - Cache-Control: no-store and X-Content-Type-Options: nosniff, on every
+//     refusal;
+//   - Retry-After, in whole seconds rounded up, whenever RetryAfter is set;
+//   - the Bearer challenge (WWW-Authenticate) on every 401, as RFC 9110
+//     §15.5.2 requires, and on invalid_request and insufficient_scope, whose
+//     error codes RFC 6750 §3 puts in the challenge.
+//
+// Every challenge carries a realm, the auth-param RFC 6750 §3 requires after
+// "Bearer": DefaultRealm ("api") unless the format names its own, with the
+// Realm field of a built-in format (errors.OAuthFormat{Realm: "orders"}) or
+// errors.WithRealm for any format. A missing_token challenge is the realm
+// alone (`Bearer realm="api"`): RFC 6750 §3.1 gives no error code to a
+// request that sent no credentials.
+//
+// # The rest of an API's errors
+//
+// So that an API answers every error in its one format, the package also
+// has kinds for the statuses an API answers with besides tollgate's
+// refusals (not_found 404, method_not_allowed 405, conflict 409,
+// payload_too_large 413, unsupported_media_type 415, unprocessable 422,
+// internal 500), the handlers a router falls back to (NotFound, and
+// MethodNotAllowed, which sends Allow), and DecodeJSON, which reads a JSON
+// request body and refuses it with syntax, validation, 413 or 415 without
+// echoing the input. The envelope names each status in the B2B style
+// (NotFoundError/NOT_FOUND, PayloadTooLargeError/PAYLOAD_TOO_LARGE,
+// InternalServerError/INTERNAL_SERVER_ERROR; see EnvelopeFormat), and any
+// other status after its text.
 //
 // This package shadows the standard library's errors; import it under
 // another name where both are needed:
@@ -77,8 +105,34 @@ const (
 	// Validation: a required request field (a tenant header) is missing or
 	// malformed. 400.
 	Validation Kind = "validation"
-	// Syntax: the request could not be parsed. 400.
+	// Syntax: the request could not be parsed (a body that is not JSON).
+	// 400.
 	Syntax Kind = "syntax"
+
+	// The kinds below are an API's own answers rather than tollgate's
+	// refusals, so that a handler answers every error in the same format.
+
+	// ResourceNotFound: nothing is at the path (the NotFound handler). 404.
+	ResourceNotFound Kind = "not_found"
+	// WrongMethod: the resource does not answer the method (the
+	// MethodNotAllowed handler, which sends Allow). 405.
+	WrongMethod Kind = "method_not_allowed"
+	// Conflict: the request conflicts with the resource's state (a
+	// duplicate, an outdated version). 409.
+	Conflict Kind = "conflict"
+	// PayloadTooLarge: the request body is over the limit (DecodeJSON).
+	// 413.
+	PayloadTooLarge Kind = "payload_too_large"
+	// UnsupportedMediaType: the body is not of a media type the API reads
+	// (DecodeJSON: not JSON). 415.
+	UnsupportedMediaType Kind = "unsupported_media_type"
+	// Unprocessable: the body is well formed and of the right shape, but
+	// its content cannot be acted on. 422.
+	Unprocessable Kind = "unprocessable"
+	// Internal: the API failed (a bug, a failed invariant). 500. The cause
+	// goes in Err, for logs; the client is told only that it failed.
+	// (A dependency that could not answer is Unavailable, 503.)
+	Internal Kind = "internal"
 )
 
 // Status is the HTTP status a refusal of this kind is sent with unless the
@@ -93,6 +147,20 @@ func (k Kind) Status() int {
 		return http.StatusTooManyRequests
 	case Unavailable:
 		return http.StatusServiceUnavailable
+	case ResourceNotFound:
+		return http.StatusNotFound
+	case WrongMethod:
+		return http.StatusMethodNotAllowed
+	case Conflict:
+		return http.StatusConflict
+	case PayloadTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case UnsupportedMediaType:
+		return http.StatusUnsupportedMediaType
+	case Unprocessable:
+		return http.StatusUnprocessableEntity
+	case Internal:
+		return http.StatusInternalServerError
 	default:
 		return http.StatusBadRequest
 	}
@@ -110,7 +178,9 @@ type Error struct {
 	// generic sentence for the Kind. MessageFormat writes only the status
 	// text and ignores it.
 	Message string
-	// Scopes are the scopes the route requires (insufficient_scope).
+	// Scopes are the scopes a client should ask for to be admitted
+	// (insufficient_scope): everything the route needs, not only what the
+	// token lacks. Written as the challenge's scope attribute.
 	Scopes []string
 	// RetryAfter tells the client when to try again (rate_limited,
 	// unavailable). Written as Retry-After in whole seconds, rounded up.

@@ -25,9 +25,15 @@ type FormatFunc func(w http.ResponseWriter, r *http.Request, e *Error)
 // WriteError calls f(w, r, e).
 func (f FormatFunc) WriteError(w http.ResponseWriter, r *http.Request, e *Error) { f(w, r, e) }
 
+// DefaultRealm is the realm of every Bearer challenge whose format names
+// none. RFC 6750 §3 requires at least one auth-param after "Bearer", so a
+// challenge always carries a realm: a format's Realm field, the realm given
+// to WithRealm, or this one.
+const DefaultRealm = "api"
+
 // The four built-in formats, ready to pass to Use. Each is a value of its
-// type with no realm; build the type yourself to set one
-// (errors.OAuthFormat{Realm: "orders"}).
+// type with the default realm; build the type yourself to set one
+// (errors.OAuthFormat{Realm: "orders"}), or use WithRealm.
 var (
 	// OAuth is RFC 6750: the WWW-Authenticate challenge and
 	// {"error","error_description"}.
@@ -58,6 +64,43 @@ func Use(f Format) func(http.Handler) http.Handler {
 	}
 }
 
+// WithRealm returns f with realm as the realm of its challenges. For a
+// built-in format it is the format with its Realm field set; any other
+// format (a FormatFunc) is wrapped, and Write sends the challenges it needs
+// with realm before f writes the body.
+func WithRealm(f Format, realm string) Format {
+	switch f := f.(type) {
+	case OAuthFormat:
+		f.Realm = realm
+		return f
+	case ProblemFormat:
+		f.Realm = realm
+		return f
+	case MessageFormat:
+		f.Realm = realm
+		return f
+	case EnvelopeFormat:
+		f.Realm = realm
+		return f
+	}
+	return realmFormat{f, realm}
+}
+
+// realmFormat is a format of the user's with the realm WithRealm gave it.
+type realmFormat struct {
+	Format
+	realm string
+}
+
+// realmOf is the realm Write sends f's challenges with. The built-in
+// formats set their own challenge again, with their Realm.
+func realmOf(f Format) string {
+	if rf, ok := f.(realmFormat); ok {
+		return rf.realm
+	}
+	return ""
+}
+
 // WithFormat returns a copy of ctx in which f is the format Write uses; ctx
 // itself is left as it was.
 func WithFormat(ctx context.Context, f Format) context.Context {
@@ -79,19 +122,22 @@ func FormatFrom(ctx context.Context) Format {
 // that is not an *Error (nor wraps one) is written as Unavailable without its
 // text. A nil err writes nothing.
 //
-// A 401 leaves with a WWW-Authenticate challenge whatever the format: Write
-// sets a realm-less Bearer challenge before the format runs, so a FormatFunc
-// that writes only a body still answers as RFC 9110 §15.5.2 requires; the
-// built-in formats replace it with their own.
+// The headers a refusal needs leave whatever the format: before the format
+// runs, Write sets Cache-Control: no-store, X-Content-Type-Options: nosniff,
+// Retry-After when RetryAfter is set, and the Bearer challenge on a 401, on
+// invalid_request and on insufficient_scope (RFC 6750 §3), with the realm of
+// the format (DefaultRealm unless WithRealm named one). A FormatFunc that
+// writes only a status and a body therefore still answers as RFC 6750 and
+// RFC 9110 §15.5.2 require; a format may replace a header, as the built-in
+// ones do with their own realm.
 func Write(w http.ResponseWriter, r *http.Request, err error) {
 	if err == nil {
 		return
 	}
 	e := From(err)
-	if e.HTTPStatus() == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", Challenge("", e))
-	}
-	FormatFrom(r.Context()).WriteError(w, r, e)
+	f := FormatFrom(r.Context())
+	setRefusalHeaders(w.Header(), e, realmOf(f))
+	f.WriteError(w, r, e)
 }
 
 // message is the client-facing sentence: e.Message, or a generic one for the
@@ -125,11 +171,38 @@ func message(e *Error) string {
 		return "The request is invalid"
 	case Syntax:
 		return "The request could not be parsed"
+	case ResourceNotFound:
+		return "The resource does not exist"
+	case WrongMethod:
+		return "The resource does not answer this method"
+	case Conflict:
+		return "The request conflicts with the resource's current state"
+	case PayloadTooLarge:
+		return "The request body is too large"
+	case UnsupportedMediaType:
+		return "The request body is of a media type this API does not accept"
+	case Unprocessable:
+		return "The request cannot be processed"
+	case Internal:
+		return "The service failed to answer the request"
 	}
-	if t := http.StatusText(e.HTTPStatus()); t != "" {
+	return statusText(e.HTTPStatus())
+}
+
+// statusText names a status for the Message format and Problem's title:
+// http.StatusText, "Payload Too Large" for 413 (the name the envelope uses
+// too), and the class of a status Go has no text for.
+func statusText(status int) string {
+	if status == http.StatusRequestEntityTooLarge {
+		return "Payload Too Large"
+	}
+	if t := http.StatusText(status); t != "" {
 		return t
 	}
-	return "The request was refused"
+	if status >= 500 {
+		return "Server Error"
+	}
+	return "Client Error"
 }
 
 // oauthCode maps a kind to the RFC 6750 §3.1 error code, or "" where RFC 6750
@@ -147,21 +220,34 @@ func oauthCode(k Kind) string {
 	return ""
 }
 
-// writeHeaders sets what every format sends: Cache-Control, the challenge on
-// 401 and on insufficient_scope, and Retry-After.
+// writeHeaders sets what a built-in format sends: its Content-Type and the
+// refusal's headers, and returns the status.
 func writeHeaders(w http.ResponseWriter, e *Error, realm, contentType string) int {
-	status := e.HTTPStatus()
 	h := w.Header()
 	h.Set("Content-Type", contentType)
+	setRefusalHeaders(h, e, realm)
+	return e.HTTPStatus()
+}
+
+// setRefusalHeaders sets what every refusal is sent with, whatever writes
+// its body: Cache-Control, nosniff, the challenge where RFC 6750 §3 asks for
+// one, and Retry-After.
+func setRefusalHeaders(h http.Header, e *Error, realm string) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
-	if status == http.StatusUnauthorized || e.Kind == InsufficientScope {
+	if needsChallenge(e) {
 		h.Set("WWW-Authenticate", Challenge(realm, e))
 	}
 	if e.RetryAfter > 0 {
 		h.Set("Retry-After", strconv.FormatInt(RetryAfterSeconds(e.RetryAfter), 10))
 	}
-	return status
+}
+
+// needsChallenge reports whether e is sent with a Bearer challenge: every
+// 401, and the two refusals RFC 6750 §3 gives an error code outside 401,
+// invalid_request (a request without a usable token) and insufficient_scope.
+func needsChallenge(e *Error) bool {
+	return e.HTTPStatus() == http.StatusUnauthorized || e.Kind == InvalidRequest || e.Kind == InsufficientScope
 }
 
 // RetryAfterSeconds is d in whole seconds, rounded up, at least 1.
@@ -174,11 +260,17 @@ func RetryAfterSeconds(d time.Duration) int64 {
 }
 
 // Challenge returns the RFC 6750 §3 WWW-Authenticate value for e:
-// `Bearer realm="…", error="…", error_description="…", scope="…"`. The error
-// attributes are left out for missing_token (§3.1: no credentials, no error
-// code). Characters RFC 6750 does not allow in an attribute are dropped, and
-// the realm is escaped as a quoted-string, so no value can break the header.
+// `Bearer realm="…", error="…", error_description="…", scope="…"`. The realm
+// is always there (DefaultRealm when realm is empty), so the challenge has
+// the auth-param RFC 6750 §3 requires even when it has nothing else to say.
+// The error attributes are left out for missing_token (§3.1: no credentials,
+// no error code). Characters RFC 6750 does not allow in an attribute are
+// dropped, and the realm is escaped as a quoted-string, so no value can
+// break the header.
 func Challenge(realm string, e *Error) string {
+	if realm == "" {
+		realm = DefaultRealm
+	}
 	var b strings.Builder
 	b.WriteString("Bearer")
 	sep := " "
@@ -190,9 +282,7 @@ func Challenge(realm string, e *Error) string {
 		b.WriteByte('"')
 		sep = ", "
 	}
-	if realm != "" {
-		attr("realm", quoteEscape(realm))
-	}
+	attr("realm", quoteEscape(realm))
 	code := oauthCode(e.Kind)
 	if code == "" {
 		return b.String()
@@ -267,12 +357,13 @@ func writeJSON(w http.ResponseWriter, status int, body any) {
 	_ = json.NewEncoder(w).Encode(body)
 }
 
-// OAuthFormat writes RFC 6750 refusals: the Bearer challenge on every 401
-// and on insufficient_scope, and a JSON body {"error", "error_description"}
-// whose error is the RFC 6750 code where there is one, the Kind otherwise
-// (missing_token, ip_denied, rate_limited, …).
+// OAuthFormat writes RFC 6750 refusals: the Bearer challenge on every 401,
+// on invalid_request and on insufficient_scope, and a JSON body
+// {"error", "error_description"} whose error is the RFC 6750 code where
+// there is one, the Kind otherwise (missing_token, ip_denied, rate_limited,
+// not_found, …).
 type OAuthFormat struct {
-	// Realm is the challenge's realm; empty leaves it out.
+	// Realm is the challenges' realm; empty means DefaultRealm.
 	Realm string
 }
 
@@ -292,9 +383,9 @@ func (f OAuthFormat) WriteError(w http.ResponseWriter, r *http.Request, e *Error
 // ProblemFormat writes RFC 9457 application/problem+json: type about:blank,
 // title (the status text), status, detail (the message), and the extension
 // members code (the Kind), scopes (insufficient_scope) and retry_after
-// (seconds). 401s carry the Bearer challenge too.
+// (seconds). It sends the Bearer challenge where OAuthFormat does.
 type ProblemFormat struct {
-	// Realm is the challenge's realm; empty leaves it out.
+	// Realm is the challenges' realm; empty means DefaultRealm.
 	Realm string
 }
 
@@ -309,7 +400,7 @@ func (f ProblemFormat) WriteError(w http.ResponseWriter, r *http.Request, e *Err
 		Code       Kind     `json:"code"`
 		Scopes     []string `json:"scopes,omitempty"`
 		RetryAfter int64    `json:"retry_after,omitempty"`
-	}{"about:blank", http.StatusText(status), status, message(e), e.Kind, nil, 0}
+	}{"about:blank", statusText(status), status, message(e), e.Kind, nil, 0}
 	if e.Kind == InsufficientScope {
 		body.Scopes = e.Scopes
 	}
@@ -320,9 +411,11 @@ func (f ProblemFormat) WriteError(w http.ResponseWriter, r *http.Request, e *Err
 }
 
 // MessageFormat writes {"message": status text}: "Unauthorized",
-// "Forbidden", "Too Many Requests". It says no more than the status does.
+// "Forbidden", "Too Many Requests", "Not Found", "Payload Too Large", and
+// the class ("Client Error", "Server Error") of a status with no text. It
+// says no more than the status does.
 type MessageFormat struct {
-	// Realm is the challenge's realm; empty leaves it out.
+	// Realm is the challenges' realm; empty means DefaultRealm.
 	Realm string
 }
 
@@ -331,17 +424,26 @@ func (f MessageFormat) WriteError(w http.ResponseWriter, r *http.Request, e *Err
 	status := writeHeaders(w, e, f.Realm, "application/json")
 	writeJSON(w, status, struct {
 		Message string `json:"message"`
-	}{http.StatusText(status)})
+	}{statusText(status)})
 }
 
-// EnvelopeFormat writes {"error":{"name","code","message"}}, with name and
-// code from the kind and status: UnauthorizedError/UNAUTHORIZED,
-// ForbiddenError/FORBIDDEN, ValidationException/VALIDATION_FAILURE,
-// SyntaxError/SYNTAX_ERROR, BadRequestError/BAD_REQUEST,
-// TooManyRequestsError/TOO_MANY_REQUESTS,
-// ServiceUnavailableError/SERVICE_UNAVAILABLE.
+// EnvelopeFormat writes {"error":{"name","code","message"}}. Two kinds
+// have names of their own, ValidationException/VALIDATION_FAILURE
+// (validation) and SyntaxError/SYNTAX_ERROR (syntax); every other refusal
+// is named after its status:
+//
+//	400 BadRequestError/BAD_REQUEST          413 PayloadTooLargeError/PAYLOAD_TOO_LARGE
+//	401 UnauthorizedError/UNAUTHORIZED       415 UnsupportedMediaTypeError/UNSUPPORTED_MEDIA_TYPE
+//	403 ForbiddenError/FORBIDDEN             422 UnprocessableEntityError/UNPROCESSABLE_ENTITY
+//	404 NotFoundError/NOT_FOUND              429 TooManyRequestsError/TOO_MANY_REQUESTS
+//	405 MethodNotAllowedError/METHOD_NOT_ALLOWED  500 InternalServerError/INTERNAL_SERVER_ERROR
+//	409 ConflictError/CONFLICT               503 ServiceUnavailableError/SERVICE_UNAVAILABLE
+//
+// and any other status the same way from its text (410 GoneError/GONE, 502
+// BadGatewayError/BAD_GATEWAY), or its class (ClientError/CLIENT_ERROR,
+// ServerError/SERVER_ERROR) when Go has no text for it.
 type EnvelopeFormat struct {
-	// Realm is the challenge's realm; empty leaves it out.
+	// Realm is the challenges' realm; empty means DefaultRealm.
 	Realm string
 }
 
@@ -366,17 +468,36 @@ func envelopeNames(k Kind, status int) (name, code string) {
 	case Syntax:
 		return "SyntaxError", "SYNTAX_ERROR"
 	}
-	switch status {
-	case http.StatusUnauthorized:
-		return "UnauthorizedError", "UNAUTHORIZED"
-	case http.StatusForbidden:
-		return "ForbiddenError", "FORBIDDEN"
-	case http.StatusTooManyRequests:
-		return "TooManyRequestsError", "TOO_MANY_REQUESTS"
-	case http.StatusServiceUnavailable:
-		return "ServiceUnavailableError", "SERVICE_UNAVAILABLE"
-	case http.StatusBadRequest:
-		return "BadRequestError", "BAD_REQUEST"
+	return statusNames(status)
+}
+
+// statusNames derives the envelope's name and code from the status text:
+// "Not Found" is NotFoundError and NOT_FOUND, "Internal Server Error"
+// InternalServerError (an Error suffix is not doubled) and
+// INTERNAL_SERVER_ERROR. Characters other than letters and digits are
+// dropped ("I'm a teapot": ImATeapotError, IM_A_TEAPOT).
+func statusNames(status int) (name, code string) {
+	var n, c strings.Builder
+	for word := range strings.FieldsSeq(statusText(status)) {
+		w := make([]byte, 0, len(word))
+		for i := 0; i < len(word); i++ {
+			if b := word[i]; 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' {
+				w = append(w, b)
+			}
+		}
+		if len(w) == 0 {
+			continue
+		}
+		if c.Len() > 0 {
+			c.WriteByte('_')
+		}
+		c.WriteString(strings.ToUpper(string(w)))
+		n.WriteString(strings.ToUpper(string(w[:1])))
+		n.WriteString(strings.ToLower(string(w[1:])))
 	}
-	return "Error", "ERROR"
+	name = n.String()
+	if !strings.HasSuffix(name, "Error") {
+		name += "Error"
+	}
+	return name, c.String()
 }

@@ -42,6 +42,13 @@ var kinds = []*tgerrors.Error{
 	{Kind: tgerrors.Unavailable, RetryAfter: 30 * time.Second},
 	{Kind: tgerrors.Validation, Message: "The X-Organization-Id header is required"},
 	{Kind: tgerrors.Syntax},
+	{Kind: tgerrors.ResourceNotFound},
+	{Kind: tgerrors.WrongMethod},
+	{Kind: tgerrors.Conflict},
+	{Kind: tgerrors.PayloadTooLarge},
+	{Kind: tgerrors.UnsupportedMediaType},
+	{Kind: tgerrors.Unprocessable},
+	{Kind: tgerrors.Internal, Err: stderrors.New("db: connection reset by 10.1.2.3")},
 }
 
 // render writes e through f and returns what a client sees: status line,
@@ -54,7 +61,7 @@ func render(f tgerrors.Format, e *tgerrors.Error) string {
 	})).ServeHTTP(rec, req)
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d\n", rec.Code)
-	for _, h := range []string{"Content-Type", "Cache-Control", "WWW-Authenticate", "Retry-After"} {
+	for _, h := range []string{"Content-Type", "Cache-Control", "X-Content-Type-Options", "WWW-Authenticate", "Retry-After"} {
 		if v := rec.Header().Get(h); v != "" {
 			fmt.Fprintf(&b, "%s: %s\n", h, v)
 		}
@@ -135,6 +142,14 @@ func TestEnvelopeNamesAndCodes(t *testing.T) {
 		{tgerrors.Syntax, "SyntaxError", "SYNTAX_ERROR"},
 		{tgerrors.RateLimited, "TooManyRequestsError", "TOO_MANY_REQUESTS"},
 		{tgerrors.Unavailable, "ServiceUnavailableError", "SERVICE_UNAVAILABLE"},
+		{tgerrors.InvalidRequest, "BadRequestError", "BAD_REQUEST"},
+		{tgerrors.ResourceNotFound, "NotFoundError", "NOT_FOUND"},
+		{tgerrors.WrongMethod, "MethodNotAllowedError", "METHOD_NOT_ALLOWED"},
+		{tgerrors.Conflict, "ConflictError", "CONFLICT"},
+		{tgerrors.PayloadTooLarge, "PayloadTooLargeError", "PAYLOAD_TOO_LARGE"},
+		{tgerrors.UnsupportedMediaType, "UnsupportedMediaTypeError", "UNSUPPORTED_MEDIA_TYPE"},
+		{tgerrors.Unprocessable, "UnprocessableEntityError", "UNPROCESSABLE_ENTITY"},
+		{tgerrors.Internal, "InternalServerError", "INTERNAL_SERVER_ERROR"},
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.kind), func(t *testing.T) {
@@ -171,9 +186,10 @@ func TestMessageFormatSaysOnlyTheStatus(t *testing.T) {
 func TestInternalCauseIsNeverWritten(t *testing.T) {
 	cause := stderrors.New("dial tcp 10.1.2.3:443: connection refused; key=MIIB")
 	for _, f := range formats {
-		for _, err := range []error{
-			tgerrors.Wrap(tgerrors.Unavailable, "", cause),
-			fmt.Errorf("wrapped: %w", cause), // not an *Error: written as unavailable
+		for err, want := range map[error]int{
+			tgerrors.Wrap(tgerrors.Unavailable, "", cause): http.StatusServiceUnavailable,
+			fmt.Errorf("wrapped: %w", cause):               http.StatusServiceUnavailable, // not an *Error: written as unavailable
+			tgerrors.Wrap(tgerrors.Internal, "", cause):    http.StatusInternalServerError,
 		} {
 			rec := httptest.NewRecorder()
 			req := httptest.NewRequest("GET", "/", nil)
@@ -183,8 +199,8 @@ func TestInternalCauseIsNeverWritten(t *testing.T) {
 			if strings.Contains(dump, "10.1.2.3") || strings.Contains(dump, "MIIB") || strings.Contains(dump, "dial") {
 				t.Errorf("%s leaks the internal cause: %s", f.name, dump)
 			}
-			if rec.Code != http.StatusServiceUnavailable {
-				t.Errorf("%s: status %d, want 503", f.name, rec.Code)
+			if rec.Code != want {
+				t.Errorf("%s: status %d, want %d", f.name, rec.Code, want)
 			}
 		}
 	}
@@ -206,7 +222,7 @@ func TestChallengeCannotBeBrokenByValues(t *testing.T) {
 func TestWriteWithoutUseFallsBackToOAuth(t *testing.T) {
 	rec := httptest.NewRecorder()
 	tgerrors.Write(rec, httptest.NewRequest("GET", "/", nil), tgerrors.New(tgerrors.InvalidToken, ""))
-	if got := rec.Header().Get("WWW-Authenticate"); got != `Bearer error="invalid_token", error_description="The access token is invalid"` {
+	if got := rec.Header().Get("WWW-Authenticate"); got != `Bearer realm="api", error="invalid_token", error_description="The access token is invalid"` {
 		t.Errorf("challenge %q", got)
 	}
 	if !bytes.Contains(rec.Body.Bytes(), []byte(`"error":"invalid_token"`)) {
@@ -255,8 +271,8 @@ func TestAUserFormatStillSendsTheChallengeOnEvery401(t *testing.T) {
 		fmt.Fprint(w, `{"ok":false}`)
 	})
 	for kind, want := range map[tgerrors.Kind]string{
-		tgerrors.MissingToken: "Bearer",
-		tgerrors.InvalidToken: `Bearer error="invalid_token", error_description="The access token is invalid"`,
+		tgerrors.MissingToken: `Bearer realm="api"`,
+		tgerrors.InvalidToken: `Bearer realm="api", error="invalid_token", error_description="The access token is invalid"`,
 		tgerrors.IPDenied:     "",
 	} {
 		rec := httptest.NewRecorder()
@@ -265,6 +281,56 @@ func TestAUserFormatStillSendsTheChallengeOnEvery401(t *testing.T) {
 		tgerrors.Write(rec, req, tgerrors.New(kind, ""))
 		if got := rec.Header().Get("WWW-Authenticate"); got != want {
 			t.Errorf("%s: WWW-Authenticate %q, want %q", kind, got, want)
+		}
+	}
+}
+
+// Each new kind has its status; a status no kind names still gets a name in
+// the envelope and the message formats, never an empty or generic one.
+func TestEveryStatusIsNamed(t *testing.T) {
+	statuses := map[tgerrors.Kind]int{
+		tgerrors.ResourceNotFound: 404, tgerrors.WrongMethod: 405, tgerrors.Conflict: 409, tgerrors.PayloadTooLarge: 413,
+		tgerrors.UnsupportedMediaType: 415, tgerrors.Unprocessable: 422, tgerrors.Internal: 500,
+	}
+	for kind, want := range statuses {
+		if got := kind.Status(); got != want {
+			t.Errorf("%s.Status() = %d, want %d", kind, got, want)
+		}
+	}
+	tests := []struct {
+		status                 int
+		name, code, statusText string
+	}{
+		{404, "NotFoundError", "NOT_FOUND", "Not Found"},
+		{405, "MethodNotAllowedError", "METHOD_NOT_ALLOWED", "Method Not Allowed"},
+		{409, "ConflictError", "CONFLICT", "Conflict"},
+		{410, "GoneError", "GONE", "Gone"},
+		{413, "PayloadTooLargeError", "PAYLOAD_TOO_LARGE", "Payload Too Large"},
+		{415, "UnsupportedMediaTypeError", "UNSUPPORTED_MEDIA_TYPE", "Unsupported Media Type"},
+		{418, "ImATeapotError", "IM_A_TEAPOT", "I'm a teapot"},
+		{422, "UnprocessableEntityError", "UNPROCESSABLE_ENTITY", "Unprocessable Entity"},
+		{500, "InternalServerError", "INTERNAL_SERVER_ERROR", "Internal Server Error"},
+		{502, "BadGatewayError", "BAD_GATEWAY", "Bad Gateway"},
+		{499, "ClientError", "CLIENT_ERROR", "Client Error"},
+		{599, "ServerError", "SERVER_ERROR", "Server Error"},
+	}
+	for _, tt := range tests {
+		e := &tgerrors.Error{Kind: "app_specific", Status: tt.status}
+		rec := httptest.NewRecorder()
+		tgerrors.Envelope.WriteError(rec, httptest.NewRequest("GET", "/", nil), e)
+		var env struct {
+			Error struct{ Name, Code, Message string }
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &env); err != nil {
+			t.Fatal(err)
+		}
+		if rec.Code != tt.status || env.Error.Name != tt.name || env.Error.Code != tt.code || env.Error.Message == "" {
+			t.Errorf("%d: envelope %d %+v, want %s/%s and a message", tt.status, rec.Code, env.Error, tt.name, tt.code)
+		}
+		rec = httptest.NewRecorder()
+		tgerrors.Message.WriteError(rec, httptest.NewRequest("GET", "/", nil), e)
+		if want := `{"message":"` + tt.statusText + `"}` + "\n"; rec.Body.String() != want {
+			t.Errorf("%d: message body %q, want %q", tt.status, rec.Body, want)
 		}
 	}
 }

@@ -43,14 +43,17 @@ func WithMaxTokenBytes(n int) Option {
 // FromQuery also accepts the token from the query parameter name
 // (RFC 6750 §2.3 uses "access_token"). Off by default: tokens in URLs end up
 // in logs and browser history. Parsing the query costs allocations on every
-// request.
+// request. The response to a request whose token came from the query is
+// sent with Cache-Control: private (RFC 6750 §2.3), whatever the handler
+// sets, unless it is no-store; see Authenticate.
 func FromQuery(name string) Option {
 	return func(a *authenticator) { a.queryParam = name }
 }
 
 // FromCookie also accepts the token from the cookie name. Off by default;
 // a cookie is sent by browsers on cross-site requests, so enable it only
-// with CSRF protection in place.
+// with CSRF protection in place. Its responses are kept private as a query
+// token's are: a shared cache pays no attention to cookies.
 func FromCookie(name string) Option {
 	return func(a *authenticator) { a.cookieName = name }
 }
@@ -101,13 +104,23 @@ type authenticator struct {
 //   - no bearer credential (no header, or another scheme): missing_token 401,
 //     whose challenge carries no error code (RFC 6750 §3.1);
 //   - several Authorization headers, several credentials, or "Bearer" with
-//     no token: invalid_request 400;
+//     no token: invalid_request 400, whose challenge carries
+//     error="invalid_request" (RFC 6750 §3.1);
 //   - a token longer than the cap or outside the b64token charset:
 //     invalid_token 401, before any parsing or network call;
 //   - whatever v refuses, with v's kind (invalid_token, expired_token,
 //     unavailable);
 //   - a revoked token (WithRevocation): invalid_token 401; a revocation
 //     check that fails: unavailable 503.
+//
+// A request admitted on a token from the query or a cookie has its response
+// kept out of shared caches (RFC 6750 §2.3): Cache-Control is private when
+// the status is written, "public" or a field-limited private="…" of the
+// handler's replaced, other directives kept, no-store left as it is. The
+// handler gets a ResponseWriter that flushes, hijacks and unwraps (for
+// http.ResponseController) as the server's does; this costs a few
+// allocations (the writer, the header value), on those requests only. A token from the Authorization header costs
+// nothing here: shared caches do not reuse its responses (RFC 9111 §3.5).
 //
 // Authenticate panics if v is nil.
 func Authenticate(v Verifier, opts ...Option) func(http.Handler) http.Handler {
@@ -121,10 +134,13 @@ func Authenticate(v Verifier, opts ...Option) func(http.Handler) http.Handler {
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			p, err := a.authenticate(r)
+			p, outsideHeader, err := a.authenticate(r)
 			if err != nil {
 				a.refuse(w, r, p, err)
 				return
+			}
+			if outsideHeader {
+				w = newPrivateWriter(w)
 			}
 			next.ServeHTTP(w, reqstate.SetPrincipal(r, p))
 		})
@@ -133,11 +149,20 @@ func Authenticate(v Verifier, opts ...Option) func(http.Handler) http.Handler {
 
 var errRevoked = tgerrors.New(tgerrors.InvalidToken, "")
 
-func (a *authenticator) authenticate(r *http.Request) (*principal.Principal, *tgerrors.Error) {
-	token, terr := a.extractToken(r)
+// authenticate returns the request's principal, and whether its token came
+// from outside the Authorization header (the query or a cookie).
+func (a *authenticator) authenticate(r *http.Request) (*principal.Principal, bool, *tgerrors.Error) {
+	token, outsideHeader, terr := a.extractToken(r)
 	if terr != nil {
-		return nil, terr
+		return nil, false, terr
 	}
+	p, err := a.verify(r, token)
+	return p, outsideHeader, err
+}
+
+// verify checks token: the verifier's cache, else the charset and the
+// verifier, then revocation.
+func (a *authenticator) verify(r *http.Request, token string) (*principal.Principal, *tgerrors.Error) {
 	var p *principal.Principal
 	if a.remembering != nil {
 		p = a.remembering.remembered(token)

@@ -73,6 +73,13 @@ func oauthBody(t *testing.T, rec *httptest.ResponseRecorder) (code string) {
 	return b.Error
 }
 
+// The challenges of the invalid_request refusals (RFC 6750 §3: a request
+// without a usable token is told why, in the challenge).
+const (
+	twoCredentials = `Bearer realm="api", error="invalid_request", error_description="The request carries more than one credential"`
+	malformedAuth  = `Bearer realm="api", error="invalid_request", error_description="The Authorization header is malformed"`
+)
+
 func TestAuthenticate(t *testing.T) {
 	long := strings.Repeat("a", middleware.DefaultMaxTokenBytes+1)
 	tests := []struct {
@@ -93,9 +100,12 @@ func TestAuthenticate(t *testing.T) {
 		{name: "no Authorization header is missing_token without error code", wantStatus: 401, wantCode: "missing_token", wantChallenge: `Bearer realm="api"`},
 		{name: "another scheme counts as no credentials", headers: []string{"Basic dXNlcjpwYXNz"}, wantStatus: 401, wantCode: "missing_token", wantChallenge: `Bearer realm="api"`},
 		{name: "a scheme that only starts with bearer is another scheme", headers: []string{"Bearerx good-token"}, wantStatus: 401, wantCode: "missing_token"},
-		{name: "two Authorization headers are invalid_request", headers: []string{"Bearer good-token", "Bearer good-token"}, wantStatus: 400, wantCode: "invalid_request"},
-		{name: "Bearer without a token is invalid_request", headers: []string{"Bearer"}, wantStatus: 400, wantCode: "invalid_request"},
-		{name: "Bearer with only spaces is invalid_request", headers: []string{"Bearer   "}, wantStatus: 400, wantCode: "invalid_request"},
+		{name: "two Authorization headers are invalid_request", headers: []string{"Bearer good-token", "Bearer good-token"}, wantStatus: 400, wantCode: "invalid_request",
+			wantChallenge: twoCredentials},
+		{name: "Bearer without a token is invalid_request", headers: []string{"Bearer"}, wantStatus: 400, wantCode: "invalid_request",
+			wantChallenge: malformedAuth},
+		{name: "Bearer with only spaces is invalid_request", headers: []string{"Bearer   "}, wantStatus: 400, wantCode: "invalid_request",
+			wantChallenge: malformedAuth},
 		{name: "token outside the b64token charset is refused before verification", headers: []string{"Bearer good token"}, wantStatus: 401, wantCode: "invalid_token"},
 		{name: "padding in the middle is refused", headers: []string{"Bearer ab=cd"}, wantStatus: 401, wantCode: "invalid_token"},
 		{name: "non-ASCII token is refused", headers: []string{"Bearer t\u00f6ken"}, wantStatus: 401, wantCode: "invalid_token"},
@@ -105,13 +115,13 @@ func TestAuthenticate(t *testing.T) {
 		{name: "query token ignored unless enabled", target: "/?access_token=good-token", wantStatus: 401, wantCode: "missing_token"},
 		{name: "query token accepted when enabled", target: "/?access_token=good-token", opts: []middleware.Option{middleware.FromQuery("access_token")}, wantStatus: 200, wantVerify: true},
 		{name: "header and query token together are invalid_request", headers: []string{"Bearer good-token"}, target: "/?access_token=good-token",
-			opts: []middleware.Option{middleware.FromQuery("access_token")}, wantStatus: 400, wantCode: "invalid_request"},
+			opts: []middleware.Option{middleware.FromQuery("access_token")}, wantStatus: 400, wantCode: "invalid_request", wantChallenge: twoCredentials},
 		{name: "query token given twice is invalid_request", target: "/?access_token=good-token&access_token=good-token",
-			opts: []middleware.Option{middleware.FromQuery("access_token")}, wantStatus: 400, wantCode: "invalid_request"},
+			opts: []middleware.Option{middleware.FromQuery("access_token")}, wantStatus: 400, wantCode: "invalid_request", wantChallenge: twoCredentials},
 		{name: "cookie token ignored unless enabled", cookie: "good-token", wantStatus: 401, wantCode: "missing_token"},
 		{name: "cookie token accepted when enabled", cookie: "good-token", opts: []middleware.Option{middleware.FromCookie("session")}, wantStatus: 200, wantVerify: true},
 		{name: "header and cookie token together are invalid_request", headers: []string{"Bearer good-token"}, cookie: "good-token",
-			opts: []middleware.Option{middleware.FromCookie("session")}, wantStatus: 400, wantCode: "invalid_request"},
+			opts: []middleware.Option{middleware.FromCookie("session")}, wantStatus: 400, wantCode: "invalid_request", wantChallenge: twoCredentials},
 		{name: "custom size cap applies", headers: []string{"Bearer good-token"}, opts: []middleware.Option{middleware.WithMaxTokenBytes(4)}, wantStatus: 401, wantCode: "invalid_token"},
 	}
 	for _, tt := range tests {
@@ -398,5 +408,88 @@ func TestTheDefaultRefusalHookLogsKindAndIssuerButNeverTheToken(t *testing.T) {
 	}
 	if got[2].attrs["issuer"] != merchant.Issuer() || got[2].attrs["client_id"] != merchant.ClientID() {
 		t.Errorf("a revoked token: %v, want its issuer and client id", got[2].attrs)
+	}
+}
+
+// RFC 6750 §2.3: a response to a request whose token was in the URL carries
+// Cache-Control: private, so no shared cache stores what the token granted.
+// A cookie is no better (a shared cache ignores it, while it does not reuse
+// a response to a request with Authorization, RFC 9111 §3.5), so it is
+// treated the same. Whatever the handler sets, the response stays private;
+// a refusal below stays no-store; a header token's response is left alone.
+func TestATokenOutsideTheAuthorizationHeaderMakesTheResponsePrivate(t *testing.T) {
+	opts := []middleware.Option{middleware.FromQuery("access_token"), middleware.FromCookie("session"), middleware.OnRefusal(nil)}
+	set := func(v string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Cache-Control", v)
+			w.Write([]byte("ok"))
+		}
+	}
+	tests := []struct {
+		name    string
+		source  string // header, query, cookie
+		handler http.Handler
+		want    string
+	}{
+		{"query token, handler writes nothing", "query", http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), "private"},
+		{"query token, handler writes a body", "query", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }), "private"},
+		{"cookie token, handler writes a status", "cookie", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(201) }), "private"},
+		{"query token, handler sets max-age", "query", set("max-age=60"), "private, max-age=60"},
+		{"query token, handler sets public", "query", set("public, max-age=60"), "private, max-age=60"},
+		{"query token, handler makes only a field private", "query", set(`private="Set-Cookie", max-age=60`), "private, max-age=60"},
+		{"query token, handler sets private itself", "query", set("private, max-age=5"), "private, max-age=5"},
+		{"query token, handler sets no-store", "query", set("no-store"), "no-store"},
+		{"query token, handler flushes", "query", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Cache-Control", "public")
+			w.(http.Flusher).Flush()
+		}), "private"},
+		{"query token, a later layer refuses", "query", scopes.Require("can_refund_order")(http.NotFoundHandler()), "no-store"},
+		{"header token, handler writes a body", "header", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }), ""},
+		{"header token, handler sets public", "header", set("public, max-age=60"), "public, max-age=60"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest("GET", "/orders", nil)
+			switch tt.source {
+			case "header":
+				req.Header.Set("Authorization", "Bearer good-token")
+			case "query":
+				req = httptest.NewRequest("GET", "/orders?access_token=good-token", nil)
+			case "cookie":
+				req.AddCookie(&http.Cookie{Name: "session", Value: "good-token"})
+			}
+			rec := httptest.NewRecorder()
+			tgerrors.Use(tgerrors.OAuth)(middleware.Authenticate(newFake(), opts...)(tt.handler)).ServeHTTP(rec, req)
+			if got := rec.Result().Header.Get("Cache-Control"); got != tt.want {
+				t.Errorf("Cache-Control %q, want %q (status %d)", got, tt.want, rec.Code)
+			}
+		})
+	}
+}
+
+// The handler of a query-token request (an EventSource or a WebSocket, which
+// cannot send headers) still reaches the connection's optional interfaces.
+func TestAPrivateResponseKeepsTheWritersInterfaces(t *testing.T) {
+	var flusher, hijacker bool
+	h := middleware.Authenticate(newFake(), middleware.FromQuery("access_token"))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, flusher = w.(http.Flusher)
+		_, hijacker = w.(http.Hijacker)
+		rc := http.NewResponseController(w)
+		if err := rc.Flush(); err != nil {
+			t.Errorf("Flush through the ResponseController: %v", err)
+		}
+	}))
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	resp, err := srv.Client().Get(srv.URL + "/events?access_token=good-token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if !flusher || !hijacker {
+		t.Errorf("Flusher %v Hijacker %v, want both", flusher, hijacker)
+	}
+	if got := resp.Header.Get("Cache-Control"); got != "private" {
+		t.Errorf("Cache-Control %q, want private", got)
 	}
 }

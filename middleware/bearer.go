@@ -1,7 +1,10 @@
 package middleware
 
 import (
+	"bufio"
+	"net"
 	"net/http"
+	"strings"
 
 	tgerrors "github.com/tollgate/tollgate/errors"
 )
@@ -123,34 +126,117 @@ func equalFoldASCII(a, b string) bool {
 // header, and the query parameter and cookie when enabled. Two credentials,
 // from one source or two, are invalid_request (RFC 6750 §2: a client uses
 // one method). The token's size is checked here; its charset by
-// authenticate, before any parsing or network call.
-func (a *authenticator) extractToken(r *http.Request) (string, *tgerrors.Error) {
+// authenticate, before any parsing or network call. outsideHeader reports a
+// token read from the query or a cookie, whose response must be kept out of
+// shared caches.
+func (a *authenticator) extractToken(r *http.Request) (token string, outsideHeader bool, _ *tgerrors.Error) {
 	token, found, err := bearerFromHeader(r.Header)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	if a.queryParam != "" {
 		if values, ok := r.URL.Query()[a.queryParam]; ok {
 			if found || len(values) != 1 {
-				return "", errTwoCredentials
+				return "", false, errTwoCredentials
 			}
-			token, found = values[0], true
+			token, found, outsideHeader = values[0], true, true
 		}
 	}
 	if a.cookieName != "" {
 		cookies := r.CookiesNamed(a.cookieName)
 		if len(cookies) > 0 {
 			if found || len(cookies) != 1 {
-				return "", errTwoCredentials
+				return "", false, errTwoCredentials
 			}
-			token, found = cookies[0].Value, true
+			token, found, outsideHeader = cookies[0].Value, true, true
 		}
 	}
 	if !found {
-		return "", errMissingToken
+		return "", false, errMissingToken
 	}
 	if len(token) > a.maxTokenBytes {
-		return "", errBadToken
+		return "", false, errBadToken
 	}
-	return token, nil
+	return token, outsideHeader, nil
+}
+
+// privateWriter keeps the response to a request whose token came from the
+// query or a cookie out of shared caches (RFC 6750 §2.3): it makes sure
+// Cache-Control says private, or no-store, when the status is written,
+// whatever the handler set. It allocates (itself, the header value) on
+// those requests only; a token in the Authorization header needs none of
+// this, since a shared cache does not reuse a response to such a request
+// (RFC 9111 §3.5).
+//
+// It passes Flush and Hijack through (an EventSource or a WebSocket, which
+// cannot send an Authorization header, is the usual reason for a query
+// token) and unwraps for http.ResponseController.
+type privateWriter struct {
+	http.ResponseWriter
+	wroteHeader bool
+}
+
+func newPrivateWriter(w http.ResponseWriter) *privateWriter {
+	// Set before the handler runs too: a handler that writes nothing gets
+	// its 200 from net/http, past this writer.
+	makePrivate(w.Header())
+	return &privateWriter{ResponseWriter: w}
+}
+
+// WriteHeader implements http.ResponseWriter.
+func (pw *privateWriter) WriteHeader(code int) {
+	if !pw.wroteHeader && code >= 200 {
+		makePrivate(pw.Header())
+		pw.wroteHeader = true
+	}
+	pw.ResponseWriter.WriteHeader(code)
+}
+
+// Write implements http.ResponseWriter.
+func (pw *privateWriter) Write(b []byte) (int, error) {
+	if !pw.wroteHeader {
+		pw.WriteHeader(http.StatusOK)
+	}
+	return pw.ResponseWriter.Write(b)
+}
+
+// Flush implements http.Flusher; it does nothing if the underlying writer
+// cannot flush.
+func (pw *privateWriter) Flush() {
+	if !pw.wroteHeader {
+		pw.WriteHeader(http.StatusOK)
+	}
+	_ = http.NewResponseController(pw.ResponseWriter).Flush()
+}
+
+// Hijack implements http.Hijacker when the underlying writer does.
+func (pw *privateWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return http.NewResponseController(pw.ResponseWriter).Hijack()
+}
+
+// Unwrap returns the underlying writer, for http.ResponseController.
+func (pw *privateWriter) Unwrap() http.ResponseWriter { return pw.ResponseWriter }
+
+// makePrivate makes h's Cache-Control private unless it already is, or is
+// no-store: "public" and a private limited to some fields (private="…",
+// which lets a shared cache store the rest) are replaced by a plain
+// "private"; the other directives (max-age, no-cache, …) are kept.
+func makePrivate(h http.Header) {
+	values := h.Values("Cache-Control")
+	keep := []string{"private"}
+	for _, v := range values {
+		for d := range strings.SplitSeq(v, ",") {
+			d = strings.TrimSpace(d)
+			name, _, qualified := strings.Cut(d, "=")
+			name = strings.ToLower(strings.TrimSpace(name))
+			switch {
+			case name == "no-store", name == "private" && !qualified:
+				return
+			case name == "", name == "public", name == "private":
+				continue
+			}
+			keep = append(keep, d)
+		}
+	}
+	h.Set("Cache-Control", strings.Join(keep, ", "))
 }

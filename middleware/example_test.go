@@ -70,7 +70,7 @@ func Example() {
 	}
 	// Output:
 	// 200
-	// 403 Bearer error="insufficient_scope", error_description="The access token does not grant the required scope", scope="can_refund_order"
+	// 403 Bearer realm="api", error="insufficient_scope", error_description="The access token does not grant the required scope", scope="can_refund_order"
 	// 403
-	// 401 Bearer
+	// 401 Bearer realm="api"
 }

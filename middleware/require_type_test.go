@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	tgerrors "github.com/tollgate/tollgate/errors"
 	"github.com/tollgate/tollgate/middleware"
 	"github.com/tollgate/tollgate/principal"
 )
@@ -104,5 +105,49 @@ func TestChainRunsInOrder(t *testing.T) {
 	})).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
 	if got := len(order); got != 4 || order[0] != "a" || order[1] != "b" || order[2] != "c" || order[3] != "handler" {
 		t.Errorf("order %v", order)
+	}
+}
+
+// Under a user's FormatFunc that writes only a body, every layer's
+// challenge still leaves with its realm (RFC 6750 §3: at least one
+// auth-param) and, for invalid_request, its error code.
+func TestEveryLayerChallengesWithARealmUnderAUserFormat(t *testing.T) {
+	bodyOnly := tgerrors.FormatFunc(func(w http.ResponseWriter, r *http.Request, e *tgerrors.Error) {
+		w.WriteHeader(e.HTTPStatus())
+		w.Write([]byte(`{"denied":true}`))
+	})
+	twoHeaders := httptest.NewRequest("GET", "/orders", nil)
+	twoHeaders.Header.Add("Authorization", "Bearer a")
+	twoHeaders.Header.Add("Authorization", "Bearer b")
+	tests := []struct {
+		name       string
+		format     tgerrors.Format
+		mw         func(http.Handler) http.Handler
+		req        *http.Request
+		wantStatus int
+		want       string
+	}{
+		{"Authenticate, no token", bodyOnly, middleware.Authenticate(newFake(), middleware.OnRefusal(nil)), withPrincipal(nil), 401, `Bearer realm="api"`},
+		{"Authenticate, two credentials", bodyOnly, middleware.Authenticate(newFake(), middleware.OnRefusal(nil)), twoHeaders, 400, twoCredentials},
+		{"RequireType, no principal", bodyOnly, middleware.RequireType("merchant"), withPrincipal(nil), 401, `Bearer realm="api"`},
+		{"RequireTenant, no principal", bodyOnly, middleware.RequireTenant("X-Organization-Id", "org_id"), withPrincipal(nil), 401, `Bearer realm="api"`},
+		{"RequireType, a named realm", tgerrors.WithRealm(bodyOnly, "orders"), middleware.RequireType("merchant"), withPrincipal(nil), 401, `Bearer realm="orders"`},
+		{"RequireType, a built-in format", tgerrors.Envelope, middleware.RequireType("merchant"), withPrincipal(nil), 401, `Bearer realm="api"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			reached := false
+			rec := httptest.NewRecorder()
+			tgerrors.Use(tt.format)(tt.mw(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { reached = true }))).ServeHTTP(rec, tt.req)
+			if rec.Code != tt.wantStatus || reached {
+				t.Fatalf("status %d reached %v, want %d", rec.Code, reached, tt.wantStatus)
+			}
+			if got := rec.Header().Get("WWW-Authenticate"); got != tt.want {
+				t.Errorf("WWW-Authenticate %q, want %q", got, tt.want)
+			}
+			if got := rec.Header().Get("Cache-Control"); got != "no-store" {
+				t.Errorf("Cache-Control %q, want no-store", got)
+			}
+		})
 	}
 }

@@ -27,5 +27,5 @@ func Example() {
 	// Output:
 	// [can_read_order] 200
 	// [can_read_customer] 403
-	// Bearer error="insufficient_scope", error_description="The access token does not grant the required scope", scope="can_read_order"
+	// Bearer realm="api", error="insufficient_scope", error_description="The access token does not grant the required scope", scope="can_read_order"
 }

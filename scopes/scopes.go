@@ -9,11 +9,18 @@
 // check compares strings and allocates nothing.
 //
 // A caller without a required scope is refused with insufficient_scope
-// (403), and the refusal names the scopes that are missing (the challenge's
-// scope attribute in the OAuth format, a scopes member in Problem). A
-// request with no principal at all is refused with missing_token (401):
-// a route guarded by scopes alone fails closed even if Authenticate was left
-// out of its chain.
+// (403), and the refusal names the scope the route needs (the challenge's
+// scope attribute, in every format, and a scopes member in Problem): what a
+// client should ask its authorization server for, so that a client that asks
+// for exactly that scope gets a token the route admits. For Require it is
+// every listed scope, not only those the token lacks: a client that asked
+// for the missing ones alone would get a token without the others. For
+// RequireAny it is the first listed scope, the least a client needs to ask
+// for (asking for all of them would ask for more privilege than the route
+// needs); list the scope you want clients to ask for first. A request with
+// no principal at all is refused with missing_token (401): a route guarded
+// by scopes alone fails closed even if Authenticate was left out of its
+// chain.
 //
 // Implications let one scope stand for others, such as a write permission that
 // implies read. They are transitive and checked at start-up, not per request.
@@ -28,13 +35,14 @@ import (
 )
 
 // Require returns a middleware that admits a caller holding every one of
-// scopes. It panics if scopes is empty.
+// scopes; a refusal names all of them. It panics if scopes is empty.
 func Require(scopes ...string) func(http.Handler) http.Handler {
 	return Implications(nil).Require(scopes...)
 }
 
 // RequireAny returns a middleware that admits a caller holding at least one
-// of scopes. It panics if scopes is empty.
+// of scopes; a refusal names the first, the one a client should ask for. It
+// panics if scopes is empty.
 func RequireAny(scopes ...string) func(http.Handler) http.Handler {
 	return Implications(nil).RequireAny(scopes...)
 }
@@ -74,8 +82,18 @@ func (im Implications) guard(all bool, scopes []string) func(http.Handler) http.
 	for i, s := range scopes {
 		reqs[i] = requirement{scope: s, satisfiers: im.satisfiers(s)}
 	}
-	anyRefusal := tgerrors.New(tgerrors.InsufficientScope, "")
-	anyRefusal.Scopes = slices.Clone(scopes)
+	// The refusal names what to ask for (see the package doc), the same
+	// for every request, so it is built once.
+	refusal := tgerrors.New(tgerrors.InsufficientScope, "")
+	if all {
+		refusal.Scopes = slices.Clone(scopes)
+	} else {
+		refusal.Scopes = []string{scopes[0]}
+	}
+	held := holdsAll
+	if !all {
+		held = holdsAny
+	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			p, ok := principal.From(r.Context())
@@ -83,13 +101,8 @@ func (im Implications) guard(all bool, scopes []string) func(http.Handler) http.
 				tgerrors.Write(w, r, errMissingToken)
 				return
 			}
-			if all {
-				if missing := missingScopes(p, reqs); missing != nil {
-					tgerrors.Write(w, r, &tgerrors.Error{Kind: tgerrors.InsufficientScope, Scopes: missing})
-					return
-				}
-			} else if !holdsAny(p, reqs) {
-				tgerrors.Write(w, r, anyRefusal)
+			if !held(p, reqs) {
+				tgerrors.Write(w, r, refusal)
 				return
 			}
 			next.ServeHTTP(w, r)
@@ -130,16 +143,13 @@ func (r requirement) heldBy(p *principal.Principal) bool {
 	return false
 }
 
-// missingScopes returns the required scopes p does not hold, or nil. It
-// allocates only when something is missing.
-func missingScopes(p *principal.Principal, reqs []requirement) []string {
-	var missing []string
+func holdsAll(p *principal.Principal, reqs []requirement) bool {
 	for _, r := range reqs {
 		if !r.heldBy(p) {
-			missing = append(missing, r.scope)
+			return false
 		}
 	}
-	return missing
+	return true
 }
 
 func holdsAny(p *principal.Principal, reqs []requirement) bool {

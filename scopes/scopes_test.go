@@ -27,6 +27,9 @@ func serve(guard func(http.Handler) http.Handler, p *principal.Principal) (*http
 	return rec, reached
 }
 
+// The refusal names the scope the route needs, all of it, not only what the
+// token lacks: a client that asks its authorization server for exactly the
+// challenge's scope gets a token the route admits.
 func TestRequire(t *testing.T) {
 	im := scopes.Implications{"can_write_order": {"can_read_order"}, "admin": {"can_write_order"}}
 	tests := []struct {
@@ -35,18 +38,19 @@ func TestRequire(t *testing.T) {
 		granted     []string
 		noPrincipal bool
 		wantStatus  int
-		wantMissing []string
+		wantScopes  []string // the refusal's scopes: what to ask for
 	}{
 		{"all scopes held: admitted", scopes.Require("can_read_order", "can_list"), []string{"can_list", "can_read_order"}, false, 200, nil},
-		{"one scope missing: 403 naming it", scopes.Require("can_read_order", "can_list"), []string{"can_list"}, false, 403, []string{"can_read_order"}},
+		{"one scope missing: 403 naming every required scope", scopes.Require("can_read_order", "can_list"), []string{"can_list"}, false, 403, []string{"can_read_order", "can_list"}},
 		{"no scopes at all: 403 naming both", scopes.Require("a", "b"), nil, false, 403, []string{"a", "b"}},
 		{"scope names are exact", scopes.Require("can_read_order"), []string{"CAN_READ_ORDER", "can_read"}, false, 403, []string{"can_read_order"}},
 		{"no principal: 401 missing_token (fails closed)", scopes.Require("can_read_order"), nil, true, 401, nil},
 		{"any of: one held is enough", scopes.RequireAny("integration.order", "integration.store"), []string{"integration.store"}, false, 200, nil},
-		{"any of: none held, 403 naming all", scopes.RequireAny("integration.order", "integration.store"), []string{"integration.inventory"}, false, 403, []string{"integration.order", "integration.store"}},
+		{"any of: none held, 403 naming the first, the least to ask for", scopes.RequireAny("integration.order", "integration.store"), []string{"integration.inventory"}, false, 403, []string{"integration.order"}},
 		{"write implies read", im.Require("can_read_order"), []string{"can_write_order"}, false, 200, nil},
 		{"implication is transitive", im.Require("can_read_order"), []string{"admin"}, false, 200, nil},
 		{"read does not imply write", im.Require("can_write_order"), []string{"can_read_order"}, false, 403, []string{"can_write_order"}},
+		{"implied scope held, another missing: 403 naming the route's scopes", im.Require("can_read_order", "can_list"), []string{"admin"}, false, 403, []string{"can_read_order", "can_list"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -75,16 +79,53 @@ func TestRequire(t *testing.T) {
 			if tt.wantStatus == 401 {
 				wantCode = "missing_token"
 			}
-			if body.Code != wantCode || !slices.Equal(body.Scopes, tt.wantMissing) {
-				t.Errorf("body code %q scopes %q, want %q %q", body.Code, body.Scopes, wantCode, tt.wantMissing)
+			if body.Code != wantCode || !slices.Equal(body.Scopes, tt.wantScopes) {
+				t.Errorf("body code %q scopes %q, want %q %q", body.Code, body.Scopes, wantCode, tt.wantScopes)
 			}
-			if tt.wantStatus == 403 {
-				ch := rec.Header().Get("WWW-Authenticate")
-				if !strings.Contains(ch, `error="insufficient_scope"`) || !strings.Contains(ch, `scope="`+strings.Join(tt.wantMissing, " ")+`"`) {
-					t.Errorf("challenge %q does not name the missing scopes", ch)
+			ch := rec.Header().Get("WWW-Authenticate")
+			if tt.wantStatus == 401 {
+				if ch != `Bearer realm="api"` {
+					t.Errorf("challenge %q, want the realm alone", ch)
 				}
+				return
+			}
+			want := `Bearer realm="api", error="insufficient_scope", error_description="The access token does not grant the required scope", scope="` + strings.Join(tt.wantScopes, " ") + `"`
+			if ch != want {
+				t.Errorf("challenge %q, want %q", ch, want)
+			}
+			// A client asking for exactly the challenge's scope succeeds.
+			asked := strings.Fields(strings.TrimSuffix(ch[strings.Index(ch, `scope="`)+len(`scope="`):], `"`))
+			if rec, reached := serve(tt.guard, &principal.Principal{Subject: "s", Scopes: asked}); rec.Code != 200 || !reached {
+				t.Errorf("a token with exactly the challenge's scope %q: status %d, want 200", asked, rec.Code)
 			}
 		})
+	}
+}
+
+// Under a user's format that writes only a body, the refusals keep their
+// challenge, realm included.
+func TestChallengesSurviveAUserFormat(t *testing.T) {
+	bodyOnly := tgerrors.FormatFunc(func(w http.ResponseWriter, r *http.Request, e *tgerrors.Error) {
+		w.WriteHeader(e.HTTPStatus())
+	})
+	for _, tt := range []struct {
+		format tgerrors.Format
+		p      *principal.Principal
+		want   string
+	}{
+		{bodyOnly, &principal.Principal{Scopes: []string{"x"}}, `Bearer realm="api", error="insufficient_scope", error_description="The access token does not grant the required scope", scope="a b"`},
+		{bodyOnly, nil, `Bearer realm="api"`},
+		{tgerrors.WithRealm(bodyOnly, "orders"), nil, `Bearer realm="orders"`},
+	} {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("GET", "/", nil)
+		if tt.p != nil {
+			req = req.WithContext(principal.NewContext(req.Context(), tt.p))
+		}
+		tgerrors.Use(tt.format)(scopes.Require("a", "b")(http.NotFoundHandler())).ServeHTTP(rec, req)
+		if got := rec.Header().Get("WWW-Authenticate"); got != tt.want {
+			t.Errorf("WWW-Authenticate %q, want %q", got, tt.want)
+		}
 	}
 }
 

@@ -150,30 +150,30 @@ func TestMerchantAndCustomerRoutes(t *testing.T) {
 			name:   "merchant token without can_write_order is refused with 403 naming the permission",
 			call:   func(*env) call { return merchant("POST", "/orders", "mt_live_readonly") },
 			status: 403, code: "insufficient_scope", scopes: []string{"can_write_order"},
-			challenge: `Bearer error="insufficient_scope", error_description="The access token does not grant the required scope", scope="can_write_order"`,
+			challenge: `Bearer realm="api", error="insufficient_scope", error_description="The access token does not grant the required scope", scope="can_write_order"`,
 		},
 		{
 			name:   "request without a token is refused with 401 and a bare challenge",
 			call:   func(*env) call { return merchant("GET", "/orders", "") },
-			status: 401, code: "missing_token", challenge: "Bearer",
+			status: 401, code: "missing_token", challenge: `Bearer realm="api"`,
 		},
 		{
 			name:   "unknown merchant token is refused with 401",
 			call:   func(*env) call { return merchant("GET", "/orders", "mt_live_made_up") },
 			status: 401, code: "invalid_token",
-			challenge: `Bearer error="invalid_token", error_description="The access token is invalid"`,
+			challenge: `Bearer realm="api", error="invalid_token", error_description="The access token is invalid"`,
 		},
 		{
 			name:   "inactive merchant token is refused with 401",
 			call:   func(*env) call { return merchant("GET", "/orders", "mt_live_inactive") },
 			status: 401, code: "invalid_token",
-			challenge: `Bearer error="invalid_token", error_description="The access token is invalid"`,
+			challenge: `Bearer realm="api", error="invalid_token", error_description="The access token is invalid"`,
 		},
 		{
 			name:   "expired merchant token is refused with 401",
 			call:   func(*env) call { return merchant("GET", "/orders", "mt_live_expired") },
 			status: 401, code: "invalid_token",
-			challenge: `Bearer error="invalid_token", error_description="The access token is invalid"`,
+			challenge: `Bearer realm="api", error="invalid_token", error_description="The access token is invalid"`,
 		},
 		{
 			name: "merchant token without the organization header is refused with 400",
@@ -235,7 +235,7 @@ func TestMerchantAndCustomerRoutes(t *testing.T) {
 			name:   "customer refresh token is not accepted as an access token",
 			call:   func(e *env) call { return call{method: "GET", path: "/me/orders", token: e.customerRefreshToken()} },
 			status: 401, code: "invalid_token",
-			challenge: `Bearer error="invalid_token", error_description="The access token is invalid"`,
+			challenge: `Bearer realm="api", error="invalid_token", error_description="The access token is invalid"`,
 		},
 		{
 			name: "customer token for another audience is refused with 401",
@@ -244,7 +244,7 @@ func TestMerchantAndCustomerRoutes(t *testing.T) {
 				return call{method: "GET", path: "/me/orders", token: tok}
 			},
 			status: 401, code: "invalid_token",
-			challenge: `Bearer error="invalid_token", error_description="The access token is invalid"`,
+			challenge: `Bearer realm="api", error="invalid_token", error_description="The access token is invalid"`,
 		},
 		{
 			name: "expired customer token is refused with 401 saying so",
@@ -254,7 +254,7 @@ func TestMerchantAndCustomerRoutes(t *testing.T) {
 				return call{method: "GET", path: "/me/orders", token: tok}
 			},
 			status: 401, code: "expired_token",
-			challenge: `Bearer error="invalid_token", error_description="The access token expired"`,
+			challenge: `Bearer realm="api", error="invalid_token", error_description="The access token expired"`,
 		},
 	}
 	for _, tt := range tests {

@@ -280,7 +280,7 @@ func TestAPI(t *testing.T) {
 		noScope        = `{"error":"insufficient_scope","error_description":"The access token does not grant the required scope"}`
 	)
 	scopeChallenge := func(scope string) string {
-		return `Bearer error="insufficient_scope", error_description="The access token does not grant the required scope", scope="` + scope + `"`
+		return `Bearer realm="api", error="insufficient_scope", error_description="The access token does not grant the required scope", scope="` + scope + `"`
 	}
 
 	tests := []struct {
@@ -295,17 +295,17 @@ func TestAPI(t *testing.T) {
 		{"a merchant refunds an order", "POST", "/orders/1001/refund", merchant,
 			200, noChallenge, "order 1001 refunded by merchant merchant-7\n", "refundOrder"},
 		{"no token is refused with 401 and a bare challenge", "GET", "/orders/1001", "",
-			401, "Bearer", missingToken, ""},
+			401, `Bearer realm="api"`, missingToken, ""},
 		{"a token from another issuer is refused with 401 invalid_token", "GET", "/orders/1001",
 			other.Mint(map[string]any{"sub": "customer-42", "aud": audience, "token_type": "customer", "scope": "can_read_order"}),
-			401, `Bearer error="invalid_token", error_description="The access token is invalid"`, invalidToken, ""},
+			401, `Bearer realm="api", error="invalid_token", error_description="The access token is invalid"`, invalidToken, ""},
 		{"a token for another API is refused with 401 invalid_token", "GET", "/orders/1001",
 			iss.Mint(map[string]any{"sub": "customer-42", "aud": "billing-api", "token_type": "customer", "scope": "can_read_order"}),
-			401, `Bearer error="invalid_token", error_description="The access token is invalid"`, invalidToken, ""},
+			401, `Bearer realm="api", error="invalid_token", error_description="The access token is invalid"`, invalidToken, ""},
 		{"an expired token is refused with 401 and says so", "GET", "/orders/1001",
 			iss.Mint(map[string]any{"sub": "customer-42", "aud": audience, "token_type": "customer", "scope": "can_read_order",
 				"iat": time.Now().Add(-2 * time.Hour).Unix(), "exp": time.Now().Add(-time.Hour).Unix()}),
-			401, `Bearer error="invalid_token", error_description="The access token expired"`, expiredToken, ""},
+			401, `Bearer realm="api", error="invalid_token", error_description="The access token expired"`, expiredToken, ""},
 		{"a customer without can_read_payment is refused with 403 insufficient_scope", "GET", "/orders/1001/payments", customer,
 			403, scopeChallenge("can_read_payment"), noScope, ""},
 		{"a customer on the merchant-only refund is refused with 403 wrong_token_type", "POST", "/orders/1001/refund", customer,

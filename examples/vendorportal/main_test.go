@@ -67,9 +67,9 @@ func TestVendorPortal(t *testing.T) {
 		unauthorized = `{"message":"Unauthorized"}`
 		forbidden    = `{"message":"Forbidden"}`
 		badRequest   = `{"message":"Bad Request"}`
-		invalid      = `Bearer error="invalid_token", error_description="The access token is invalid"`
-		expired      = `Bearer error="invalid_token", error_description="The access token expired"`
-		noStockScope = `Bearer error="insufficient_scope", error_description="The access token does not grant the required scope", scope="stock:write"`
+		invalid      = `Bearer realm="api", error="invalid_token", error_description="The access token is invalid"`
+		expired      = `Bearer realm="api", error="invalid_token", error_description="The access token expired"`
+		noStockScope = `Bearer realm="api", error="insufficient_scope", error_description="The access token does not grant the required scope", scope="stock:write"`
 	)
 	bearer := func(token string) string { return "Bearer " + token }
 
@@ -99,10 +99,10 @@ func TestVendorPortal(t *testing.T) {
 
 		{name: "no token is refused with 401 Unauthorized and a challenge",
 			method: "GET", path: "/v1/products",
-			status: 401, challenge: "Bearer", want: unauthorized},
+			status: 401, challenge: `Bearer realm="api"`, want: unauthorized},
 		{name: "basic credentials are no bearer token: 401",
 			method: "GET", path: "/v1/products", authorization: "Basic dmVuZG9yOnNlY3JldA==",
-			status: 401, challenge: "Bearer", want: unauthorized},
+			status: 401, challenge: `Bearer realm="api"`, want: unauthorized},
 		{name: "a token an hour and a minute old is refused with 401: it expired",
 			method: "GET", path: "/v1/products", authorization: bearer(vendor), at: time.Hour + time.Minute,
 			status: 401, challenge: expired, want: unauthorized},
@@ -133,7 +133,7 @@ func TestVendorPortal(t *testing.T) {
 		{name: "a token without products:read is refused with 403 Forbidden",
 			method: "GET", path: "/v1/products", authorization: bearer(iss.Mint(claims("stock:write"))),
 			status:    403,
-			challenge: `Bearer error="insufficient_scope", error_description="The access token does not grant the required scope", scope="products:read"`,
+			challenge: `Bearer realm="api", error="insufficient_scope", error_description="The access token does not grant the required scope", scope="products:read"`,
 			want:      forbidden},
 	}
 	for _, tt := range tests {
