@@ -95,7 +95,7 @@ func TestRequire(t *testing.T) {
 			}
 			// A client asking for exactly the challenge's scope succeeds.
 			asked := strings.Fields(strings.TrimSuffix(ch[strings.Index(ch, `scope="`)+len(`scope="`):], `"`))
-			if rec, reached := serve(tt.guard, &principal.Principal{Subject: "s", Scopes: asked}); rec.Code != 200 || !reached {
+			if rec, reached := serve(tt.guard, principal.New(principal.Fields{Subject: "s", Scopes: asked})); rec.Code != 200 || !reached {
 				t.Errorf("a token with exactly the challenge's scope %q: status %d, want 200", asked, rec.Code)
 			}
 		})
@@ -113,7 +113,7 @@ func TestChallengesSurviveAUserFormat(t *testing.T) {
 		p      *principal.Principal
 		want   string
 	}{
-		{bodyOnly, &principal.Principal{Scopes: []string{"x"}}, `Bearer realm="api", error="insufficient_scope", error_description="The access token does not grant the required scope", scope="a b"`},
+		{bodyOnly, principal.New(principal.Fields{Scopes: []string{"x"}}), `Bearer realm="api", error="insufficient_scope", error_description="The access token does not grant the required scope", scope="a b"`},
 		{bodyOnly, nil, `Bearer realm="api"`},
 		{tgerrors.WithRealm(bodyOnly, "orders"), nil, `Bearer realm="orders"`},
 	} {
