@@ -31,11 +31,17 @@
 // token the same revoked token. High-s signatures are not refused instead:
 // legitimate signers produce them.
 //
-// Every revocation carries an until time, normally the token's own exp:
-// once the token has expired its verifier refuses it anyway, so the entry
-// is dropped then and the lists stay as small as the set of revoked tokens
-// that are still alive. A zero until keeps the entry for good, for tokens
-// that never expire.
+// Every revocation carries an until time, normally the token's own exp,
+// and is kept for a Leeway past it (DefaultLeeway, 5 minutes, unless the
+// store is configured otherwise). A JWT verifier admits a token up to its
+// own leeway past exp (middleware.JWTConfig.Leeway, 30 seconds by default),
+// so an entry dropped at exp would let the revoked token back in for that
+// long; for the same reason a revocation made after exp but within the
+// Leeway is still recorded. A store's Leeway must be at least the
+// verifier's. After until plus the Leeway the verifier refuses the token
+// anyway, so the entry is dropped and the lists stay as small as the set of
+// revoked tokens that are still alive. A zero until keeps the entry for
+// good, for tokens that never expire.
 //
 // # Implementations
 //
