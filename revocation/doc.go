@@ -53,7 +53,8 @@
 // silently dropping an older one, which would un-revoke a live token.
 //
 // Package redisrevocation keeps the sets in Redis, shared by every replica;
-// a check is one round trip.
+// a check is one round trip, bounded by a timeout of its own (50 ms by
+// default), and a Redis that lost its data is an outage, not an empty list.
 //
 // # Failing closed
 //
@@ -61,5 +62,7 @@
 // middleware.Authenticate then refuses the request with unavailable (503),
 // and so should any other caller: a revocation list that cannot be read must
 // not let a revoked token through. Memory never fails; redisrevocation fails
-// when Redis does, and its errors are *errors.Error of kind Unavailable.
+// when Redis fails, does not answer within its timeout, or has lost the
+// list, and its errors are *errors.Error of kind Unavailable, unless it is
+// configured to fail open.
 package revocation
