@@ -21,10 +21,17 @@ import (
 	"github.com/tollgate/tollgate/revocation"
 )
 
-// overBound is what a check may take beyond its Timeout on this machine:
-// scheduling under -race on shared cores. Before the bound, a check waited
-// for the whole outage (seconds).
-const overBound = 40 * time.Millisecond
+// overBound is what a check may take beyond its Timeout in these tests:
+// the store returns at the deadline, but a loaded 2-core machine running
+// the race detector has been seen to schedule the return up to 65 ms late
+// (typically 1–3 ms; the figures are logged). Before the bound, a check
+// waited for the whole outage: seconds.
+const overBound = 150 * time.Millisecond
+
+// roomyTimeout is the Timeout of the tests whose subject is not the bound:
+// a check on a loaded test machine can take longer than DefaultTimeout,
+// and those tests assert answers, not failures.
+const roomyTimeout = 2 * time.Second
 
 // untilRecovered is how long a test waits for a store to answer again
 // before it fails. Recovery is expected within milliseconds (a resumed
@@ -79,6 +86,23 @@ func waitRecovered(t *testing.T, s *Store, start time.Time) time.Duration {
 		}
 		if time.Since(start) > untilRecovered {
 			t.Fatalf("the store did not recover within %v (%d checks)", untilRecovered, i)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// answer checks until the store answers without an error (a check on a
+// loaded machine may overrun DefaultTimeout) and returns the answer.
+func answer(t *testing.T, s *Store, token string, p *principal.Principal) bool {
+	t.Helper()
+	start := time.Now()
+	for {
+		revoked, err := s.Revoked(context.Background(), token, p)
+		if err == nil {
+			return revoked
+		}
+		if time.Since(start) > untilRecovered {
+			t.Fatalf("no answer within %v: %v", untilRecovered, err)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -140,8 +164,8 @@ func TestACheckIsBoundedByItsTimeoutWhateverTheOutage(t *testing.T) {
 					if err := rec.revoke(ctx, s, "jti-1", time.Now().Add(time.Hour)); err != nil {
 						t.Fatal(err)
 					}
-					if revoked, err := s.Revoked(ctx, jwt, jwtPrincipal); err != nil || !revoked {
-						t.Fatalf("before the fault: Revoked = %v, %v", revoked, err)
+					if !answer(t, s, jwt, jwtPrincipal) {
+						t.Fatal("before the fault: the revoked token is not revoked")
 					}
 
 					f.start(srv, proxy)
@@ -163,8 +187,8 @@ func TestACheckIsBoundedByItsTimeoutWhateverTheOutage(t *testing.T) {
 
 					f.stop(srv, proxy)
 					took := waitRecovered(t, s, time.Now())
-					if revoked, err := s.Revoked(ctx, opaque, opaquePrincipal); err != nil || revoked {
-						t.Errorf("after recovery another token: Revoked = %v, %v; want false, nil", revoked, err)
+					if answer(t, s, opaque, opaquePrincipal) {
+						t.Error("after recovery another token is revoked")
 					}
 					t.Logf("%s, %s, %s: longest check %v (timeout %v); recovered %v %s",
 						f.name, c.name, policy, longest.Round(100*time.Microsecond), DefaultTimeout,
@@ -181,7 +205,7 @@ func TestALostListIsAnOutageUntilRepublished(t *testing.T) {
 	srv := redistest.Start(t)
 	client := srv.Client()
 	rec := newRepublisher()
-	s := New(client, Config{Republish: rec.republish, Logger: discard})
+	s := New(client, Config{Republish: rec.republish, Logger: discard, Timeout: roomyTimeout})
 	ctx := context.Background()
 	if err := s.Restore(ctx); err != nil {
 		t.Fatal(err)
@@ -215,7 +239,7 @@ func TestALostListIsAnOutageUntilRepublished(t *testing.T) {
 // lost list from a new one, so it waits for Restore.
 func TestWithoutRepublishALostListWaitsForRestore(t *testing.T) {
 	srv := redistest.Start(t)
-	s := New(srv.Client(), Config{Logger: discard})
+	s := New(srv.Client(), Config{Logger: discard, Timeout: roomyTimeout})
 	ctx := context.Background()
 	if revoked, err := s.Revoked(ctx, jwt, jwtPrincipal); revoked || !isUnavailable(err) {
 		t.Fatalf("a new Redis before Restore: Revoked = %v, %v; want an unavailable error", revoked, err)
@@ -251,7 +275,7 @@ func TestANewRedisIsPublishedByTheFirstCheck(t *testing.T) {
 	srv := redistest.Start(t)
 	rec := newRepublisher()
 	rec.ids["jti-1"] = time.Now().Add(time.Hour) // revoked before this Redis existed
-	s := New(srv.Client(), Config{Republish: rec.republish, Logger: discard})
+	s := New(srv.Client(), Config{Republish: rec.republish, Logger: discard, Timeout: roomyTimeout})
 	start := time.Now()
 	if _, err := s.Revoked(context.Background(), jwt, jwtPrincipal); !isUnavailable(err) {
 		t.Fatalf("first check: %v, want unavailable until published", err)
@@ -279,7 +303,7 @@ func TestAMissingEpochIsAnOutageWhateverElseRemains(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/FailOpen=%v", tt.name, failOpen), func(t *testing.T) {
 				srv := redistest.Start(t)
 				client := srv.Client()
-				s := New(client, Config{FailOpen: failOpen, Logger: discard})
+				s := New(client, Config{FailOpen: failOpen, Logger: discard, Timeout: roomyTimeout})
 				ctx := context.Background()
 				if err := s.Restore(ctx); err != nil {
 					t.Fatal(err)
@@ -316,7 +340,7 @@ func TestAMissingEpochIsAnOutageWhateverElseRemains(t *testing.T) {
 func TestALossDuringRepublishIsNoRestore(t *testing.T) {
 	srv := redistest.Start(t)
 	var calls atomic.Int64
-	s := New(srv.Client(), Config{Logger: discard, Republish: func(ctx context.Context, st *Store) error {
+	s := New(srv.Client(), Config{Logger: discard, Timeout: roomyTimeout, Republish: func(ctx context.Context, st *Store) error {
 		if err := st.RevokeID(ctx, "jti-1", time.Now().Add(time.Hour)); err != nil {
 			return err
 		}
@@ -346,7 +370,7 @@ func TestAFailedRepublishIsRetried(t *testing.T) {
 	srv := redistest.Start(t)
 	clock := authtest.NewClock(time.Now())
 	var calls atomic.Int64
-	s := New(srv.Client(), Config{Logger: discard, Now: clock.Now, Republish: func(ctx context.Context, st *Store) error {
+	s := New(srv.Client(), Config{Logger: discard, Timeout: roomyTimeout, Now: clock.Now, Republish: func(ctx context.Context, st *Store) error {
 		if calls.Add(1) == 1 {
 			return stderrors.New("the database is down too")
 		}

@@ -58,8 +58,9 @@ type Config struct {
 
 	// Timeout bounds one check, the client's own retries, redirects and
 	// connection waits included. A check that takes longer is an outage,
-	// answered by the outage policy (FailOpen). Zero or negative means
-	// DefaultTimeout (50 ms).
+	// answered by the outage policy (FailOpen), so keep it well above the
+	// check's worst round trip on a healthy, busy Redis. Zero or negative
+	// means DefaultTimeout (50 ms).
 	Timeout time.Duration
 
 	// FailOpen admits tokens without a revocation check while Redis cannot

@@ -67,6 +67,9 @@ func testStore(t *testing.T, cfg Config) (*Store, *redis.Client, *roundTrips) {
 	if cfg.Prefix == "" {
 		cfg.Prefix = redistest.Prefix(t)
 	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = roomyTimeout
+	}
 	s := New(client, cfg)
 	ctx := context.Background()
 	t.Cleanup(func() {
@@ -232,7 +235,7 @@ func TestAJWTRevokedByTokenStaysRevokedWithItsOtherECDSASignature(t *testing.T) 
 
 func TestARevokedTokenIsRefusedFromTheNextRequestOnByEveryReplica(t *testing.T) {
 	s, client, _ := testStore(t, Config{})
-	other := New(client, Config{Prefix: strings.Trim(s.tag, "{}")}) // another replica's view
+	other := New(client, Config{Prefix: strings.Trim(s.tag, "{}"), Timeout: roomyTimeout}) // another replica's view
 	var calls atomic.Int64
 	as := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		calls.Add(1)
