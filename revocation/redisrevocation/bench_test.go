@@ -29,7 +29,7 @@ func BenchmarkCheck(b *testing.B) {
 		b.Cleanup(func() { client.Close() })
 		// A roomy Timeout: this measures latency, not the bound, and a
 		// loaded machine can overrun DefaultTimeout.
-		s := New(client, Config{Prefix: redistest.Prefix(b), Timeout: time.Second})
+		s := New(client, Config{Prefix: redistest.Prefix(b), Timeout: time.Second, Logger: discard})
 		if err := s.Restore(ctx); err != nil {
 			b.Fatal(err)
 		}

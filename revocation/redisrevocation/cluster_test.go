@@ -57,12 +57,13 @@ func TestAClusterFailoverIsSeenAsSoonAsAReplicaIsPromoted(t *testing.T) {
 	republished := rec.calls.Load()
 	master := cl.MasterFor(s.epochKey)
 	master.Kill()
+	meter := newStallMeter(t)
 	start := time.Now()
-	var longest time.Duration
+	var times checkTimes
 	failures := 0
 	for {
-		revoked, took, err := timedCheck(s, jwt, jwtPrincipal)
-		longest = max(longest, took)
+		revoked, took, stalled, err := meter.check(s, jwt, jwtPrincipal)
+		times.add(took, stalled)
 		if err == nil {
 			if !revoked {
 				t.Fatal("after the failover the revoked token is admitted")
@@ -76,8 +77,11 @@ func TestAClusterFailoverIsSeenAsSoonAsAReplicaIsPromoted(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	took := time.Since(start)
-	if longest > DefaultTimeout+overBound {
-		t.Errorf("longest check during the failover %v, want at most the %v timeout (+%v)", longest, DefaultTimeout, overBound)
+	// The bound itself is held to overBound on a single server, where a
+	// round can be run again; a failover happens once, so here the check
+	// must only not wait on the failover (seconds).
+	if limit := DefaultTimeout + 4*overBound; times.longestNet > limit {
+		t.Errorf("during the failover: %v, want at most %v", times, limit)
 	}
 	if !answer(t, s, opaque, opaquePrincipal) {
 		t.Error("after the failover the token revoked by hash is admitted")
@@ -88,8 +92,8 @@ func TestAClusterFailoverIsSeenAsSoonAsAReplicaIsPromoted(t *testing.T) {
 	if n := rec.calls.Load() - republished; n != 0 {
 		t.Errorf("Republish ran %d times: the promoted replica had the list", n)
 	}
-	t.Logf("cluster failover (node timeout 1 s): checks failed for %v (%d failed checks, longest %v); recovered without republishing",
-		took.Round(time.Millisecond), failures, longest.Round(100*time.Microsecond))
+	t.Logf("cluster failover (node timeout 1 s): checks failed for %v (%d failed checks, %v); recovered without republishing",
+		took.Round(time.Millisecond), failures, times)
 }
 
 // waitReplicated waits until a replica holds every key, so that killing

@@ -68,9 +68,10 @@
 // background; when it returns, Restore writes a new epoch and checks pass
 // again. If Redis loses its data again while Republish runs, the epoch is
 // not written and the next check starts over. On a new Redis the same
-// happens, so a fleet with Republish starts by itself. Without Republish a
-// lost list stays unavailable until the application calls Store.Restore,
-// which also starts a new list on a new Redis.
+// happens, so a fleet with Republish starts by itself; calling Restore at
+// start-up does it before the first request rather than during it. Without
+// Republish a lost list stays unavailable until the application calls
+// Store.Restore, which also starts a new list on a new Redis.
 //
 // The epoch sees a list lost whole. It cannot see a partial loss, in which
 // the epoch survives and recent revocations do not, so configure Redis to

@@ -48,6 +48,11 @@ func Example() {
 	if err := revoked.CheckServer(ctx); err != nil {
 		log.Print(err) // e.g. appendonly is off: a restart would lose the list
 	}
+	// At start-up: publish the list if this Redis has none, before the
+	// first request finds it missing.
+	if err := revoked.Restore(ctx); err != nil {
+		log.Print(err)
+	}
 
 	// On logout: revoke the JWT's jti until the token's own exp (the store
 	// keeps it a Leeway longer, as the verifier admits the token).

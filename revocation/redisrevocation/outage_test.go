@@ -21,12 +21,11 @@ import (
 	"github.com/tollgate/tollgate/revocation"
 )
 
-// overBound is what a check may take beyond its Timeout in these tests:
-// the store returns at the deadline, but a loaded 2-core machine running
-// the race detector has been seen to schedule the return up to 65 ms late
-// (typically 1–3 ms; the figures are logged). Before the bound, a check
-// waited for the whole outage: seconds.
-const overBound = 150 * time.Millisecond
+// overBound is what a check may take beyond its Timeout, net of the test
+// machine's stalls (see stallMeter): the Go scheduler's delay in returning
+// at the deadline, a few ms under -race. Before the bound, a check waited
+// for the whole outage: seconds.
+const overBound = 50 * time.Millisecond
 
 // roomyTimeout is the Timeout of the tests whose subject is not the bound:
 // a check on a loaded test machine can take longer than DefaultTimeout,
@@ -67,11 +66,74 @@ func (r *republisher) republish(ctx context.Context, s *Store) error {
 	return nil
 }
 
-// timedCheck runs one check and returns how long it took.
-func timedCheck(s *Store, token string, p *principal.Principal) (revoked bool, took time.Duration, err error) {
+// stallMeter measures how long this test process goes unscheduled. The
+// shared test machine stalls whole processes for up to a second at times
+// (an idle program sleeping 1 ms measures it); no code can bound a request
+// across that, so a check's own time is its time net of the stalls. A
+// goroutine sleeps 1 ms at a time and adds up every wake-up later than
+// stallFloor.
+type stallMeter struct {
+	done    chan struct{}
+	mu      sync.Mutex
+	last    time.Time
+	stalled time.Duration
+}
+
+// stallFloor is the lateness of a 1 ms sleep counted as a stall; a busy
+// but healthy machine wakes sleepers within it.
+const stallFloor = 5 * time.Millisecond
+
+func newStallMeter(t *testing.T) *stallMeter {
+	m := &stallMeter{done: make(chan struct{}), last: time.Now()}
+	go func() {
+		for {
+			select {
+			case <-m.done:
+				return
+			default:
+			}
+			time.Sleep(time.Millisecond)
+			now := time.Now()
+			m.mu.Lock()
+			if late := now.Sub(m.last) - time.Millisecond; late > stallFloor {
+				m.stalled += late
+			}
+			m.last = now
+			m.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() { close(m.done) })
+	return m
+}
+
+// check runs one check and returns how long it took and how much of that
+// the process spent stalled.
+func (m *stallMeter) check(s *Store, token string, p *principal.Principal) (revoked bool, took, stalled time.Duration, err error) {
+	m.mu.Lock()
+	m.stalled, m.last = 0, time.Now()
+	m.mu.Unlock()
 	start := time.Now()
 	revoked, err = s.Revoked(context.Background(), token, p)
-	return revoked, time.Since(start), err
+	took = time.Since(start)
+	m.mu.Lock()
+	stalled = m.stalled
+	if late := time.Since(m.last) - time.Millisecond; late > stallFloor {
+		stalled += late
+	}
+	m.mu.Unlock()
+	return revoked, took, min(took, stalled), err
+}
+
+// checkTimes keeps the longest check and the longest net of stalls.
+type checkTimes struct{ longest, longestNet time.Duration }
+
+func (c *checkTimes) add(took, stalled time.Duration) {
+	c.longest = max(c.longest, took)
+	c.longestNet = max(c.longestNet, took-stalled)
+}
+
+func (c checkTimes) String() string {
+	return fmt.Sprintf("longest check %v (%v net of machine stalls)", c.longest.Round(100*time.Microsecond), c.longestNet.Round(100*time.Microsecond))
 }
 
 // waitRecovered checks every few milliseconds until the revoked token
@@ -168,21 +230,35 @@ func TestACheckIsBoundedByItsTimeoutWhateverTheOutage(t *testing.T) {
 						t.Fatal("before the fault: the revoked token is not revoked")
 					}
 
+					meter := newStallMeter(t)
 					f.start(srv, proxy)
-					var longest time.Duration
-					for i := range 10 {
-						revoked, took, err := timedCheck(s, jwt, jwtPrincipal)
-						longest = max(longest, took)
-						if failOpen {
-							if err != nil || revoked {
-								t.Errorf("check %d failing open: Revoked = %v, %v; want false, nil", i, revoked, err)
+					// Up to three rounds of ten checks: a round the stall
+					// meter did not fully account for is run again; an
+					// unbounded check fails every round.
+					var times checkTimes
+					for round := range 3 {
+						times = checkTimes{}
+						for i := range 10 {
+							revoked, took, stalled, err := meter.check(s, jwt, jwtPrincipal)
+							times.add(took, stalled)
+							if took-stalled > time.Second {
+								t.Fatalf("check %d waited %v: the check is not bounded", i, took-stalled)
 							}
-						} else if revoked || !isUnavailable(err) {
-							t.Errorf("check %d failing closed: Revoked = %v, %v; want an unavailable error", i, revoked, err)
+							if failOpen {
+								if err != nil || revoked {
+									t.Errorf("check %d failing open: Revoked = %v, %v; want false, nil", i, revoked, err)
+								}
+							} else if revoked || !isUnavailable(err) {
+								t.Errorf("check %d failing closed: Revoked = %v, %v; want an unavailable error", i, revoked, err)
+							}
 						}
+						if times.longestNet <= DefaultTimeout+overBound {
+							break
+						}
+						t.Logf("round %d: %v, over the bound", round+1, times)
 					}
-					if longest > DefaultTimeout+overBound {
-						t.Errorf("longest check %v, want at most the %v timeout (+%v)", longest, DefaultTimeout, overBound)
+					if times.longestNet > DefaultTimeout+overBound {
+						t.Errorf("%v in each of 3 rounds, want at most the %v timeout (+%v)", times, DefaultTimeout, overBound)
 					}
 
 					f.stop(srv, proxy)
@@ -190,8 +266,8 @@ func TestACheckIsBoundedByItsTimeoutWhateverTheOutage(t *testing.T) {
 					if answer(t, s, opaque, opaquePrincipal) {
 						t.Error("after recovery another token is revoked")
 					}
-					t.Logf("%s, %s, %s: longest check %v (timeout %v); recovered %v %s",
-						f.name, c.name, policy, longest.Round(100*time.Microsecond), DefaultTimeout,
+					t.Logf("%s, %s, %s: %v, timeout %v; recovered %v %s",
+						f.name, c.name, policy, times, DefaultTimeout,
 						took.Round(100*time.Microsecond), f.recovery)
 				})
 			}
@@ -479,6 +555,25 @@ func TestCheckServerNamesTheSettingsThatLoseRevocations(t *testing.T) {
 				t.Errorf("CheckServer = %v: complains of appendonly, which is on", err)
 			}
 		})
+	}
+}
+
+// Restore, having written an epoch, warns of the settings under which
+// Redis would lose the list again.
+func TestRestoreWarnsOfAServerThatCanLoseTheList(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		warn bool
+	}{{nil, true}, {[]string{"--appendonly", "yes"}, false}} {
+		srv := redistest.Start(t, tt.args...)
+		var buf syncBuffer
+		s := New(srv.Client(), Config{Logger: slog.New(slog.NewTextHandler(&buf, nil)), Timeout: roomyTimeout})
+		if err := s.Restore(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(buf.String(), "level=WARN") && strings.Contains(buf.String(), "appendonly is off"); got != tt.warn {
+			t.Errorf("redis-server %v: warned %v, want %v:\n%s", tt.args, got, tt.warn, buf.String())
+		}
 	}
 }
 

@@ -44,6 +44,7 @@ const (
 	logLost        = "redisrevocation.lost"
 	logRecovered   = "redisrevocation.recovered"
 	logRestore     = "redisrevocation.restore"
+	logServer      = "redisrevocation.server"
 )
 
 // Config configures a Store. The zero value fails closed and is safe; set
@@ -388,7 +389,9 @@ func (s *Store) startRestore() {
 // again. If Redis loses its data again while Republish runs, the epoch is
 // not written and Restore returns ErrLostDuringRestore.
 //
-// Checks start it by themselves when Republish is set. Without Republish,
+// Republish runs under ctx and must finish within 10 minutes, after which
+// the restore's marker key expires and the restore counts as lost. Checks
+// start Restore by themselves when Republish is set. Without Republish,
 // call it once the revocations are back in Redis by other means, or to
 // start a new, empty list: on a new Redis, the first check finds no epoch
 // and, not knowing whether the list was lost or never written, fails until
@@ -423,6 +426,11 @@ func (s *Store) Restore(ctx context.Context) error {
 	if ok != 1 {
 		return ErrLostDuringRestore
 	}
+	// A server that lost the list once may lose it again: say why, if its
+	// settings tell.
+	if err := s.CheckServer(ctx); err != nil {
+		s.logs.Log(ctx, s.logger, slog.LevelWarn, logServer, "revocation: "+err.Error())
+	}
 	return nil
 }
 
@@ -439,8 +447,10 @@ return 1
 // loses every revocation, or brings back an older RDB snapshot, epoch
 // included, without the later ones), and a maxmemory-policy other than
 // noeviction (an evicted revocation is a lost one, and the epoch need not go
-// with it). Call it at start-up; it returns nil on a server fit to hold the
-// list. On a Cluster it asks every master and replica.
+// with it). It returns nil on a server fit to hold the list. On a Cluster
+// it asks every master and replica. Restore logs its answer at Warn after
+// it writes an epoch; call it at start-up to refuse to run on such a
+// server.
 func (s *Store) CheckServer(ctx context.Context) error {
 	var mu sync.Mutex // ForEachShard calls check concurrently
 	var problems []string

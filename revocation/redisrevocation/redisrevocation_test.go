@@ -70,6 +70,9 @@ func testStore(t *testing.T, cfg Config) (*Store, *redis.Client, *roundTrips) {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = roomyTimeout
 	}
+	if cfg.Logger == nil {
+		cfg.Logger = discard // the shared server runs without persistence, and Restore says so
+	}
 	s := New(client, cfg)
 	ctx := context.Background()
 	t.Cleanup(func() {
