@@ -232,13 +232,13 @@ func TestACheckIsBoundedByItsTimeoutWhateverTheOutage(t *testing.T) {
 
 					meter := newStallMeter(t)
 					f.start(srv, proxy)
-					// Up to three rounds of ten checks: a round the stall
+					// Up to three rounds of six checks: a round the stall
 					// meter did not fully account for is run again; an
 					// unbounded check fails every round.
 					var times checkTimes
 					for round := range 3 {
 						times = checkTimes{}
-						for i := range 10 {
+						for i := range 6 {
 							revoked, took, stalled, err := meter.check(s, jwt, jwtPrincipal)
 							times.add(took, stalled)
 							if took-stalled > time.Second {
