@@ -31,11 +31,17 @@
 // token the same revoked token. High-s signatures are not refused instead:
 // legitimate signers produce them.
 //
-// Every revocation carries an until time, normally the token's own exp:
-// once the token has expired its verifier refuses it anyway, so the entry
-// is dropped then and the lists stay as small as the set of revoked tokens
-// that are still alive. A zero until keeps the entry for good, for tokens
-// that never expire.
+// Every revocation carries an until time, normally the token's own exp,
+// and is kept for a Leeway past it (DefaultLeeway, 5 minutes, unless the
+// store is configured otherwise). A JWT verifier admits a token up to its
+// own leeway past exp (middleware.JWTConfig.Leeway, 30 seconds by default),
+// so an entry dropped at exp would let the revoked token back in for that
+// long; for the same reason a revocation made after exp but within the
+// Leeway is still recorded. A store's Leeway must be at least the
+// verifier's. After until plus the Leeway the verifier refuses the token
+// anyway, so the entry is dropped and the lists stay as small as the set of
+// revoked tokens that are still alive. A zero until keeps the entry for
+// good, for tokens that never expire.
 //
 // # Implementations
 //
@@ -47,7 +53,8 @@
 // silently dropping an older one, which would un-revoke a live token.
 //
 // Package redisrevocation keeps the sets in Redis, shared by every replica;
-// a check is one round trip.
+// a check is one round trip, bounded by a timeout of its own (50 ms by
+// default), and a Redis that lost its data is an outage, not an empty list.
 //
 // # Failing closed
 //
@@ -55,5 +62,7 @@
 // middleware.Authenticate then refuses the request with unavailable (503),
 // and so should any other caller: a revocation list that cannot be read must
 // not let a revoked token through. Memory never fails; redisrevocation fails
-// when Redis does, and its errors are *errors.Error of kind Unavailable.
+// when Redis fails, does not answer within its timeout, or has lost the
+// list, and its errors are *errors.Error of kind Unavailable, unless it is
+// configured to fail open.
 package revocation

@@ -14,6 +14,14 @@ import (
 // DefaultMaxEntries bounds a Memory whose MemoryConfig.MaxEntries is zero.
 const DefaultMaxEntries = 100_000
 
+// DefaultLeeway is how long a revocation outlives its until when a store's
+// Leeway is zero. A JWT verifier admits a token up to its own Leeway past
+// exp (middleware.JWTConfig.Leeway, 30 seconds by default), so a revocation
+// that ended at exp would let the revoked token back in for that long.
+// Five minutes covers the verifier's default and every usual setting;
+// a verifier given a longer Leeway needs the store's raised to match.
+const DefaultLeeway = 5 * time.Minute
+
 // sweepInterval is how often a revocation also drops every expired entry, so
 // that memory is returned without waiting for the list to fill.
 const sweepInterval = time.Minute
@@ -31,17 +39,38 @@ type MemoryConfig struct {
 	// MaxEntries bounds the entries of both sets together. Zero means
 	// DefaultMaxEntries (100,000).
 	MaxEntries int
+	// Leeway keeps every revocation this long past its until, and still
+	// records a revocation whose until has passed by less than Leeway: a
+	// verifier admits a token until exp plus its own leeway, and the
+	// revocation must hold as long. It must be at least the verifier's
+	// Leeway (middleware.JWTConfig.Leeway). Zero means DefaultLeeway
+	// (5 minutes); a negative value means none, for verifiers without
+	// leeway.
+	Leeway time.Duration
 	// Now is the clock. Nil means time.Now.
 	Now func() time.Time
 }
 
+// leeway resolves a configured Leeway: zero is DefaultLeeway, negative none.
+func leeway(d time.Duration) time.Duration {
+	switch {
+	case d == 0:
+		return DefaultLeeway
+	case d < 0:
+		return 0
+	}
+	return d
+}
+
 // Memory is an in-process revocation list: a set of revoked token IDs and a
-// set of revoked token hashes, each entry kept until its until time. It is a
+// set of revoked token hashes, each entry kept until its until time plus
+// the Leeway. It is a
 // Checker, safe for concurrent use; checks take only a read lock and do not
 // allocate.
 type Memory struct {
-	now func() time.Time
-	max int
+	now    func() time.Time
+	max    int
+	leeway time.Duration
 
 	// ids and tokens map an entry to its until in Unix nanoseconds, 0 for
 	// never. The counts mirror their lengths so that a check can skip a set
@@ -61,6 +90,7 @@ func NewMemory(cfg MemoryConfig) *Memory {
 	m := &Memory{
 		now:    cfg.Now,
 		max:    cfg.MaxEntries,
+		leeway: leeway(cfg.Leeway),
 		ids:    make(map[string]int64),
 		tokens: make(map[[sha256.Size]byte]int64),
 	}
@@ -74,9 +104,9 @@ func NewMemory(cfg MemoryConfig) *Memory {
 }
 
 // RevokeID revokes every token whose Principal.TokenID is jti, until until
-// (the token's exp; zero for ever). An until already past does nothing: the
-// token is refused as expired anyway. It returns ErrFull if the list is full
-// of live entries.
+// (the token's exp; zero for ever) plus the Leeway. An until more than the
+// Leeway in the past does nothing: the verifier refuses the token as expired
+// anyway. It returns ErrFull if the list is full of live entries.
 func (m *Memory) RevokeID(jti string, until time.Time) error {
 	if jti == "" {
 		return errEmptyID
@@ -85,9 +115,10 @@ func (m *Memory) RevokeID(jti string, until time.Time) error {
 }
 
 // RevokeToken revokes token itself, until until (the token's exp; zero for
-// ever). Only its hash is kept: TokenHash, which for a JWT covers the
-// signing input, so that every signature of it is revoked too. An until already past does nothing. It
-// returns ErrFull if the list is full of live entries.
+// ever) plus the Leeway. Only its hash is kept: TokenHash, which for a JWT
+// covers the signing input, so that every signature of it is revoked too.
+// An until more than the Leeway in the past does nothing. It returns ErrFull
+// if the list is full of live entries.
 func (m *Memory) RevokeToken(token string, until time.Time) error {
 	return revoke(m, m.tokens, &m.tokenCount, hashToken(token), until)
 }
@@ -96,6 +127,7 @@ func revoke[K comparable](m *Memory, set map[K]int64, count *atomic.Int64, key K
 	now := m.now()
 	var exp int64
 	if !until.IsZero() {
+		until = until.Add(m.leeway)
 		if !until.After(now) {
 			return nil
 		}

@@ -42,11 +42,13 @@ func TestMemoryRevocation(t *testing.T) {
 		{"JWT revoked by its hash despite its jti", func(m *Memory) error { return m.RevokeToken(jwt, t0.Add(time.Hour)) }, 0, jwt, jwtPrincipal, true},
 		{"revoked by hash with no principal", func(m *Memory) error { return m.RevokeToken(opaque, t0.Add(time.Hour)) }, 0, opaque, nil, true},
 		{"a token without jti is not matched by an ID", func(m *Memory) error { return m.RevokeID("jti-1", t0.Add(time.Hour)) }, 0, opaque, opaquePrincipal, false},
-		{"revocation holds until just before until", func(m *Memory) error { return m.RevokeID("jti-1", t0.Add(time.Hour)) }, time.Hour - time.Nanosecond, jwt, jwtPrincipal, true},
-		{"revocation ends at until", func(m *Memory) error { return m.RevokeID("jti-1", t0.Add(time.Hour)) }, time.Hour, jwt, jwtPrincipal, false},
-		{"token revocation ends at until", func(m *Memory) error { return m.RevokeToken(opaque, t0.Add(time.Hour)) }, time.Hour, opaque, opaquePrincipal, false},
+		{"revocation holds through the leeway past until", func(m *Memory) error { return m.RevokeID("jti-1", t0.Add(time.Hour)) }, time.Hour + DefaultLeeway - time.Nanosecond, jwt, jwtPrincipal, true},
+		{"revocation ends at until plus the leeway", func(m *Memory) error { return m.RevokeID("jti-1", t0.Add(time.Hour)) }, time.Hour + DefaultLeeway, jwt, jwtPrincipal, false},
+		{"token revocation holds through the leeway", func(m *Memory) error { return m.RevokeToken(opaque, t0.Add(time.Hour)) }, time.Hour + DefaultLeeway - time.Nanosecond, opaque, opaquePrincipal, true},
+		{"token revocation ends at until plus the leeway", func(m *Memory) error { return m.RevokeToken(opaque, t0.Add(time.Hour)) }, time.Hour + DefaultLeeway, opaque, opaquePrincipal, false},
 		{"zero until revokes for ever", func(m *Memory) error { return m.RevokeToken(opaque, time.Time{}) }, 100 * 365 * 24 * time.Hour, opaque, opaquePrincipal, true},
-		{"until already past does nothing", func(m *Memory) error { return m.RevokeID("jti-1", t0.Add(-time.Second)) }, 0, jwt, jwtPrincipal, false},
+		{"until past but inside the leeway still revokes", func(m *Memory) error { return m.RevokeID("jti-1", t0.Add(-time.Second)) }, 0, jwt, jwtPrincipal, true},
+		{"until past by the leeway does nothing", func(m *Memory) error { return m.RevokeID("jti-1", t0.Add(-DefaultLeeway)) }, 0, jwt, jwtPrincipal, false},
 		{"a later until extends a revocation", func(m *Memory) error {
 			_ = m.RevokeID("jti-1", t0.Add(time.Minute))
 			return m.RevokeID("jti-1", t0.Add(time.Hour))
@@ -66,6 +68,34 @@ func TestMemoryRevocation(t *testing.T) {
 			clk.Advance(tt.advance)
 			got, err := m.Revoked(context.Background(), tt.token, tt.p)
 			if err != nil || got != tt.want {
+				t.Errorf("Revoked = %v, %v; want %v, nil", got, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestMemoryLeewayIsConfigurable(t *testing.T) {
+	tests := []struct {
+		name    string
+		leeway  time.Duration
+		advance time.Duration
+		want    bool
+	}{
+		{"zero is the default", 0, time.Hour + DefaultLeeway - time.Second, true},
+		{"a longer leeway holds longer", 10 * time.Minute, time.Hour + 10*time.Minute - time.Second, true},
+		{"a longer leeway ends", 10 * time.Minute, time.Hour + 10*time.Minute, false},
+		{"negative means none", -1, time.Hour, false},
+		{"negative means none, until then", -1, time.Hour - time.Nanosecond, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := authtest.NewClock(t0)
+			m := NewMemory(MemoryConfig{Leeway: tt.leeway, Now: clk.Now})
+			if err := m.RevokeID("jti-1", t0.Add(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+			clk.Advance(tt.advance)
+			if got, err := m.Revoked(context.Background(), jwt, jwtPrincipal); err != nil || got != tt.want {
 				t.Errorf("Revoked = %v, %v; want %v, nil", got, err, tt.want)
 			}
 		})
@@ -98,7 +128,7 @@ func TestAFullMemoryRefusesRatherThanForgets(t *testing.T) {
 		t.Errorf("a full list dropped a live revocation")
 	}
 
-	clk.Advance(2 * time.Minute) // "a" expires: its room is reused
+	clk.Advance(2*time.Minute + DefaultLeeway) // "a" expires: its room is reused
 	if err := m.RevokeID("c", t0.Add(time.Hour)); err != nil {
 		t.Fatalf("after an entry expired: %v", err)
 	}
@@ -118,7 +148,7 @@ func TestExpiredEntriesAreDropped(t *testing.T) {
 	if err := m.RevokeToken(opaque, t0.Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	clk.Advance(sweepInterval + time.Minute)
+	clk.Advance(sweepInterval + time.Minute + DefaultLeeway)
 	if err := m.RevokeID("d", t0.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}

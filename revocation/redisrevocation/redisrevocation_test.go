@@ -3,14 +3,12 @@ package redisrevocation
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	stderrors "errors"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,7 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tollgate/tollgate/authtest"
-	tgerrors "github.com/tollgate/tollgate/errors"
+	"github.com/tollgate/tollgate/internal/redistest"
 	"github.com/tollgate/tollgate/introspect"
 	"github.com/tollgate/tollgate/principal"
 	"github.com/tollgate/tollgate/revocation"
@@ -57,35 +55,36 @@ func (c *countingConn) Write(b []byte) (int, error) {
 	return c.Conn.Write(b)
 }
 
-// testStore returns a Store on the real redis-server of TOLLGATE_REDIS_ADDR,
-// under a key prefix of its own, and its round-trip counter.
-func testStore(t *testing.T) (*Store, *redis.Client, *roundTrips) {
+// testStore returns a Store on the shared redis-server, on a new empty
+// list under a key prefix of its own, and its round-trip counter. Its keys
+// are dropped at cleanup.
+func testStore(t *testing.T, cfg Config) (*Store, *redis.Client, *roundTrips) {
 	t.Helper()
-	addr := os.Getenv("TOLLGATE_REDIS_ADDR")
-	if addr == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("redis: TOLLGATE_REDIS_ADDR not set in CI")
-		}
-		t.Skip("redis: TOLLGATE_REDIS_ADDR not set; run `make test` to start a real redis-server")
-	}
 	rt := &roundTrips{}
-	client := redis.NewClient(&redis.Options{Addr: addr, PoolSize: 1})
-	client.AddHook(rt)
+	client := redis.NewClient(&redis.Options{Addr: redistest.SharedAddr(t), ContextTimeoutEnabled: true})
+	client.AddHook(rt) // before the first connection, which it counts on
 	t.Cleanup(func() { client.Close() })
-	if err := client.Ping(context.Background()).Err(); err != nil {
-		t.Fatalf("redis at %s: %v", addr, err)
+	if cfg.Prefix == "" {
+		cfg.Prefix = redistest.Prefix(t)
 	}
-	var b [8]byte
-	rand.Read(b[:])
-	prefix := "tollgate-test:" + hex.EncodeToString(b[:]) + ":"
+	if cfg.Timeout == 0 {
+		cfg.Timeout = roomyTimeout
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = discard // the shared server runs without persistence, and Restore says so
+	}
+	s := New(client, cfg)
+	ctx := context.Background()
 	t.Cleanup(func() {
-		ctx := context.Background()
-		iter := client.Scan(ctx, 0, prefix+"*", 100).Iterator()
+		iter := client.Scan(ctx, 0, s.tag+"*", 100).Iterator()
 		for iter.Next(ctx) {
 			client.Del(ctx, iter.Val())
 		}
 	})
-	return New(client, Config{Prefix: prefix}), client, rt
+	if err := s.Restore(ctx); err != nil {
+		t.Fatalf("Restore: %v", err)
+	}
+	return s, client, rt
 }
 
 const (
@@ -99,7 +98,8 @@ var (
 )
 
 func TestStoreRevocation(t *testing.T) {
-	later := time.Now().Add(time.Hour)
+	now := time.Now()
+	later := now.Add(time.Hour)
 	tests := []struct {
 		name   string
 		revoke func(ctx context.Context, s *Store) error
@@ -117,13 +117,16 @@ func TestStoreRevocation(t *testing.T) {
 		{"a token without jti is not matched by an ID", func(ctx context.Context, s *Store) error { return s.RevokeID(ctx, "jti-1", later) }, opaque, opaquePrincipal, false},
 		{"jti with hash-tag braces", func(ctx context.Context, s *Store) error { return s.RevokeID(ctx, "{x}y", later) }, jwt, principal.New(principal.Fields{TokenID: "{x}y"}), true},
 		{"zero until revokes for ever", func(ctx context.Context, s *Store) error { return s.RevokeToken(ctx, opaque, time.Time{}) }, opaque, opaquePrincipal, true},
-		{"until already past does nothing", func(ctx context.Context, s *Store) error {
-			return s.RevokeID(ctx, "jti-1", time.Now().Add(-time.Second))
+		{"until past but inside the leeway still revokes", func(ctx context.Context, s *Store) error {
+			return s.RevokeID(ctx, "jti-1", now.Add(-10*time.Second))
+		}, jwt, jwtPrincipal, true},
+		{"until past by more than the leeway does nothing", func(ctx context.Context, s *Store) error {
+			return s.RevokeID(ctx, "jti-1", now.Add(-revocation.DefaultLeeway-time.Second))
 		}, jwt, jwtPrincipal, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, _, rt := testStore(t)
+			s, _, rt := testStore(t, Config{Now: func() time.Time { return now }})
 			ctx := context.Background()
 			if err := tt.revoke(ctx, s); err != nil {
 				t.Fatalf("revoke: %v", err)
@@ -140,46 +143,80 @@ func TestStoreRevocation(t *testing.T) {
 	}
 }
 
-func TestRevocationsExpireAtUntilInRedis(t *testing.T) {
-	s, client, _ := testStore(t)
-	ctx := context.Background()
-	until := time.Now().Add(time.Hour).Truncate(time.Millisecond).Add(300 * time.Microsecond)
-	if err := s.RevokeID(ctx, "jti-1", until); err != nil {
-		t.Fatal(err)
+// Redis drops each key itself, at until plus the Leeway: the verifier
+// admits a token up to its leeway past exp, so the revocation must last as
+// long. (Redis's clock cannot be moved; the keys' expiry times are read.)
+func TestRevocationsExpireAtUntilPlusTheLeewayInRedis(t *testing.T) {
+	now := time.Now()
+	until := now.Add(time.Hour).Truncate(time.Millisecond).Add(300 * time.Microsecond)
+	tests := []struct {
+		name   string
+		leeway time.Duration
+		until  time.Time
+		want   time.Time // zero: no key
+	}{
+		{"default leeway", 0, until, until.Add(revocation.DefaultLeeway)},
+		{"configured leeway", time.Minute, until, until.Add(time.Minute)},
+		{"no leeway", -1, until, until},
+		{"revoked after exp, inside the leeway", 0, now.Add(-time.Minute), now.Add(-time.Minute + revocation.DefaultLeeway)},
+		{"revoked after exp, past a configured leeway", 30 * time.Second, now.Add(-time.Minute), time.Time{}},
 	}
-	if err := s.RevokeToken(ctx, opaque, time.Time{}); err != nil {
-		t.Fatal(err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, client, _ := testStore(t, Config{Leeway: tt.leeway, Now: func() time.Time { return now }})
+			ctx := context.Background()
+			if err := s.RevokeID(ctx, "jti-1", tt.until); err != nil {
+				t.Fatal(err)
+			}
+			got, err := client.Do(ctx, "PEXPIRETIME", s.idKey("jti-1")).Int64()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.want.IsZero() {
+				if got != -2 {
+					t.Errorf("PEXPIRETIME = %d, want -2 (no key)", got)
+				}
+				return
+			}
+			// Rounded up to the millisecond: never before the verifier
+			// stops admitting the token.
+			want := tt.want.Add(time.Millisecond - 1).Truncate(time.Millisecond).UnixMilli()
+			if got != want {
+				t.Errorf("key expires at %d ms, want %d", got, want)
+			}
+		})
 	}
-	got, err := client.Do(ctx, "PEXPIRETIME", s.idKey("jti-1")).Int64()
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Rounded up to the millisecond: never before the token expires.
-	if want := until.Truncate(time.Millisecond).Add(time.Millisecond).UnixMilli(); got != want {
-		t.Errorf("jti key expires at %d ms, want %d", got, want)
-	}
-	if ttl, err := client.PTTL(ctx, s.tokenKey(opaque)).Result(); err != nil || ttl != -1 {
-		t.Errorf("token key revoked for ever has TTL %v, %v; want none (-1)", ttl, err)
-	}
+	t.Run("zero until: no expiry", func(t *testing.T) {
+		s, client, _ := testStore(t, Config{})
+		ctx := context.Background()
+		if err := s.RevokeToken(ctx, opaque, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+		if ttl, err := client.PTTL(ctx, s.tokenKey(opaque)).Result(); err != nil || ttl != -1 {
+			t.Errorf("token key revoked for ever has TTL %v, %v; want none (-1)", ttl, err)
+		}
+	})
 }
 
 func TestTokenKeysHoldOnlyTheHash(t *testing.T) {
-	s, client, _ := testStore(t)
+	s, client, _ := testStore(t, Config{})
 	ctx := context.Background()
 	if err := s.RevokeToken(ctx, opaque, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
-	keys, err := client.Keys(ctx, s.prefix+"*").Result()
+	keys, err := client.Keys(ctx, s.tag+"*").Result()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{s.prefix + "tok:" + revocation.TokenHash(opaque)}; len(keys) != 1 || keys[0] != want[0] {
+	slices.Sort(keys)
+	want := []string{s.tag + "epoch", s.tag + "tok:" + revocation.TokenHash(opaque)}
+	if !slices.Equal(keys, want) {
 		t.Errorf("keys %v, want %v", keys, want)
 	}
 }
 
 func TestAJWTRevokedByTokenStaysRevokedWithItsOtherECDSASignature(t *testing.T) {
-	s, _, _ := testStore(t)
+	s, _, _ := testStore(t, Config{})
 	ctx := context.Background()
 	iss := authtest.NewIssuer(t)
 	token := iss.Mint(map[string]any{"sub": "u1"}, authtest.WithAlg(authtest.ES256))
@@ -199,35 +236,9 @@ func TestAJWTRevokedByTokenStaysRevokedWithItsOtherECDSASignature(t *testing.T) 
 	}
 }
 
-func TestARedisOutageFailsClosed(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close() // nothing listens there now
-	client := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialerRetries: 1})
-	defer client.Close()
-	s := New(client, Config{})
-
-	for _, p := range []*principal.Principal{jwtPrincipal, opaquePrincipal} {
-		revoked, err := s.Revoked(context.Background(), jwt, p)
-		if revoked || err == nil {
-			t.Fatalf("Revoked = %v, %v; want an error", revoked, err)
-		}
-		var e *tgerrors.Error
-		if !stderrors.As(err, &e) || e.Kind != tgerrors.Unavailable || e.HTTPStatus() != 503 {
-			t.Errorf("err = %v, want an *errors.Error of kind unavailable", err)
-		}
-	}
-	if err := s.RevokeID(context.Background(), "jti-1", time.Time{}); err == nil {
-		t.Error("RevokeID succeeded without Redis")
-	}
-}
-
 func TestARevokedTokenIsRefusedFromTheNextRequestOnByEveryReplica(t *testing.T) {
-	s, client, _ := testStore(t)
-	other := New(client, Config{Prefix: s.prefix}) // another replica's view
+	s, client, _ := testStore(t, Config{})
+	other := New(client, Config{Prefix: strings.Trim(s.tag, "{}"), Timeout: roomyTimeout}) // another replica's view
 	var calls atomic.Int64
 	as := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		calls.Add(1)
@@ -264,21 +275,24 @@ func TestARevokedTokenIsRefusedFromTheNextRequestOnByEveryReplica(t *testing.T) 
 	}
 }
 
-// BenchmarkStoreRevoked measures a check of a JWT with a jti: one pipelined
-// round trip of two EXISTS to the loopback redis-server.
-func BenchmarkStoreRevoked(b *testing.B) {
-	addr := os.Getenv("TOLLGATE_REDIS_ADDR")
-	if addr == "" {
-		b.Skip("redis: TOLLGATE_REDIS_ADDR not set; run `make test` to start a real redis-server")
+func TestNewRefusesABraceInThePrefix(t *testing.T) {
+	for _, prefix := range []string{"{a}", "a{", "a}"} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("New with Prefix %q did not panic", prefix)
+				}
+			}()
+			New(redis.NewClient(&redis.Options{}), Config{Prefix: prefix})
+		}()
 	}
-	client := redis.NewClient(&redis.Options{Addr: addr})
-	defer client.Close()
-	s := New(client, Config{Prefix: "tollgate-bench:"})
-	ctx := context.Background()
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := s.Revoked(ctx, jwt, jwtPrincipal); err != nil {
-			b.Fatal(err)
+}
+
+func TestNewRefusesANilClient(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Error("New(nil) did not panic")
 		}
-	}
+	}()
+	New(nil, Config{})
 }
