@@ -34,6 +34,12 @@ const (
 	defaultMaxJWKSBytes       = 1 << 20
 )
 
+// MaxLeeway is the largest JWTConfig.Leeway NewJWTVerifier accepts: the
+// leeway the revocation stores keep their entries for past a token's exp
+// (revocation.DefaultLeeway), so no token they revoked is admitted again
+// inside the leeway.
+const MaxLeeway = 5 * time.Minute
+
 // maxJWTBytes bounds the token the verifier will decode. Longer tokens are
 // refused before any base64 or JSON work.
 const maxJWTBytes = 16 << 10
@@ -47,7 +53,10 @@ type JWTConfig struct {
 	Issuers []Issuer
 
 	// Leeway is the clock skew allowed on "exp", "nbf" and "iat". Zero means
-	// 30 seconds; a negative value means no leeway at all.
+	// 30 seconds; a negative value means no leeway at all. It may not exceed
+	// MaxLeeway: a revocation list keeps an entry for its token's lifetime
+	// plus revocation.DefaultLeeway (5 minutes), so a larger leeway would
+	// admit a revoked token again after the list has forgotten it.
 	Leeway time.Duration
 
 	// CacheSize bounds the verified-token cache, in entries. Zero means
@@ -405,6 +414,8 @@ func (c *JWTConfig) withDefaults() (JWTConfig, error) {
 		out.Leeway = defaultJWTLeeway
 	case out.Leeway < 0:
 		out.Leeway = 0
+	case out.Leeway > MaxLeeway:
+		return out, fmt.Errorf("middleware: JWTConfig.Leeway (%v) exceeds MaxLeeway (%v)", out.Leeway, MaxLeeway)
 	}
 	if out.CacheSize == 0 {
 		out.CacheSize = defaultJWTCacheSize
