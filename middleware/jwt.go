@@ -9,6 +9,7 @@ import (
 	stderrors "errors"
 	"fmt"
 	"log/slog"
+	"math/big"
 	"net"
 	"net/http"
 	"net/url"
@@ -170,8 +171,10 @@ type StaticKey struct {
 	ID string
 	// Algorithm, if set, is the only alg this key verifies.
 	Algorithm string
-	// Public is an *rsa.PublicKey (2048 bits or more), an *ecdsa.PublicKey
-	// (P-256, P-384 or P-521) or an ed25519.PublicKey.
+	// Public is an *rsa.PublicKey (2048 to 16384 bits), an *ecdsa.PublicKey
+	// (P-256, P-384 or P-521) or an ed25519.PublicKey. It is checked as
+	// fetched keys are (see JWTVerifier) and copied, so changing it later
+	// changes nothing.
 	Public crypto.PublicKey
 }
 
@@ -210,11 +213,24 @@ var defaultClientIDClaims = []string{"client_id", "azp", "cid"}
 // cooldown these tokens are refused at once, so a flood of made-up kids costs
 // the issuer one fetch per cooldown and no request waits on a timer. A fetch
 // that fails (network error, timeout, non-200, a body over MaxJWKSBytes, bad
-// JSON, an empty set, a key of an unknown type or too weak) leaves the last
-// good set in place until StaleLimit past its refresh time; after that, and
-// before the first success, the issuer's tokens are refused as Unavailable
-// (503). A key removed from the set stops verifying at the next successful
-// fetch.
+// JSON, a key of an unknown type or whose material is no key, no key left
+// that can be trusted) leaves the last good set in place until StaleLimit
+// past its refresh time; after that, and before the first success, the
+// issuer's tokens are refused as Unavailable (503). A key removed from the
+// set stops verifying at the next successful fetch.
+//
+// Every key is checked when it is loaded, static or fetched, for what
+// would let someone other than the issuer sign: an RSA modulus must have
+// 2048 to 16384 bits and be one no one can factor (not even, not a square,
+// no prime factor below 2^14, no ROCA fingerprint of CVE-2017-15361), with
+// an odd exponent from 3 to 2^31-1; an EC key must be
+// a point of P-256, P-384 or P-521; an Ed25519 key must be canonically
+// encoded and not one of the points of small order, under which forged
+// signatures verify. A JWK carrying private key material is never trusted.
+// A fetched key that fails any of this is dropped: it verifies nothing, it
+// is logged at error level
+// through slog.Default() with its kid, and the set's other keys go on
+// working. A static key that fails is an error of NewJWTVerifier.
 //
 // # Verified-token cache
 //
@@ -514,22 +530,42 @@ func compileIssuer(is Issuer) (*jwtIssuer, error) {
 	return ji, nil
 }
 
+// staticKey checks sk as every fetched key is checked, logs a refusal with
+// the key's ID, and keeps a copy of the key, so that the caller changing its
+// value later cannot change what verifies.
 func staticKey(sk StaticKey) (*verifyKey, error) {
 	k := &verifyKey{kid: sk.ID, alg: sk.Algorithm}
 	switch pub := sk.Public.(type) {
 	case *rsa.PublicKey:
-		k.rsa = pub
+		if pub != nil {
+			k.rsa = &rsa.PublicKey{N: pub.N, E: pub.E}
+			if pub.N != nil {
+				k.rsa.N = new(big.Int).Set(pub.N)
+			}
+		}
 	case *ecdsa.PublicKey:
 		k.ec = pub
 	case ed25519.PublicKey:
-		k.ed = pub
+		k.ed = slices.Clone(pub)
 	case nil:
-		return nil, stderrors.New("no Public key")
 	default:
 		return nil, fmt.Errorf("the Public key is a %T; want *rsa.PublicKey, *ecdsa.PublicKey or ed25519.PublicKey", sk.Public)
 	}
+	if k.rsa == nil && k.ec == nil && k.ed == nil {
+		return nil, stderrors.New("no Public key")
+	}
 	if err := k.check(); err != nil {
+		slog.Default().Error("tollgate: static key refused", "kid", sk.ID, "reason", err)
 		return nil, err
+	}
+	if k.ec != nil {
+		// check made sure Bytes succeeds; parse it back into a key of our own.
+		b, _ := k.ec.Bytes()
+		ec, err := ecdsa.ParseUncompressedPublicKey(k.ec.Curve, b)
+		if err != nil {
+			return nil, err
+		}
+		k.ec = ec
 	}
 	return k, nil
 }
