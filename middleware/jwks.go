@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -297,8 +298,9 @@ func untrusted(err error) error { return &untrustedKeyError{err} }
 //     as a document; nothing in it can be relied on.
 //   - A key is dropped, with an error log naming its kid, if it is well
 //     formed but must not be trusted: it carries private key material
-//     (whoever fetched the set could sign with it), its "alg" does not
-//     suit it, or verifyKey.check refuses it (RSA moduli too
+//     (whoever fetched the set could sign with it), its "use" and
+//     "key_ops" contradict each other or "key_ops" repeats a value, its
+//     "alg" does not suit it, or verifyKey.check refuses it (RSA moduli too
 //     short, factorable or with the ROCA fingerprint, exponents crypto/rsa
 //     cannot use, Ed25519 points of small order or not canonically
 //     encoded). The other keys keep
@@ -306,7 +308,8 @@ func untrusted(err error) error { return &untrustedKeyError{err} }
 //     refusing the set, also stops a key the moment its set shows it
 //     compromised, where keeping the last good set would keep it trusted.
 //   - A key is skipped silently if it is simply not a verification key:
-//     "use" other than "sig", an "alg" that is no JWS algorithm tollgate supports, or a key for key
+//     "use" other than "sig", "key_ops" without "verify" (RFC 7517 §4.3),
+//     an "alg" that is no JWS algorithm tollgate supports, or a key for key
 //     agreement only (X25519).
 //
 // The keys it dropped are returned for the caller to log.
@@ -354,6 +357,10 @@ func parseJWKS(body []byte) (*keySet, []refusedKey, error) {
 // 7518 §6.2.2 and §6.3.2, RFC 8037 §2).
 var privateJWKMembers = []string{"d", "p", "q", "dp", "dq", "qi", "oth"}
 
+// signatureKeyOps and their "use" (RFC 7517 §4.3): with "use": "sig", a
+// key_ops may hold only these.
+var signatureKeyOps = []string{"sign", "verify"}
+
 // parseJWK returns the key and its kid, or a nil key and no error for a key
 // to skip. An *untrustedKeyError is a key to drop; any other error refuses
 // the set.
@@ -373,12 +380,35 @@ func parseJWK(raw json.RawMessage) (*verifyKey, string, error) {
 		}
 	}
 	kid := strs["kid"]
+	ops, hasOps, err := keyOps(meta)
+	if err != nil {
+		return nil, kid, err
+	}
 	switch strs["kty"] {
 	case "RSA", "EC", "OKP":
 	default:
 		return nil, kid, fmt.Errorf("key type %q is not supported", strs["kty"])
 	}
-	if use, ok := strs["use"]; ok && use != "sig" {
+	use, hasUse := strs["use"]
+	if hasOps {
+		seen := map[string]bool{}
+		for _, op := range ops {
+			if seen[op] {
+				return nil, kid, untrusted(fmt.Errorf("key_ops lists %q twice", op))
+			}
+			seen[op] = true
+			if use == "sig" && !slices.Contains(signatureKeyOps, op) {
+				return nil, kid, untrusted(fmt.Errorf(`key_ops %q contradicts "use": "sig"`, op))
+			}
+			if hasUse && use != "sig" && slices.Contains(signatureKeyOps, op) {
+				return nil, kid, untrusted(fmt.Errorf(`key_ops %q contradicts "use": %q`, op, use))
+			}
+		}
+	}
+	if hasUse && use != "sig" {
+		return nil, kid, nil
+	}
+	if hasOps && !slices.Contains(ops, "verify") {
 		return nil, kid, nil
 	}
 	if alg, ok := strs["alg"]; ok {
@@ -419,4 +449,25 @@ func parseJWK(raw json.RawMessage) (*verifyKey, string, error) {
 		return nil, kid, untrusted(err)
 	}
 	return k, kid, nil
+}
+
+// keyOps reads "key_ops", which must be an array of strings if present.
+func keyOps(meta map[string]any) ([]string, bool, error) {
+	v, ok := meta["key_ops"]
+	if !ok {
+		return nil, false, nil
+	}
+	list, ok := v.([]any)
+	if !ok {
+		return nil, true, stderrors.New(`"key_ops" is not an array`)
+	}
+	ops := make([]string, len(list))
+	for i, op := range list {
+		s, ok := op.(string)
+		if !ok {
+			return nil, true, stderrors.New(`"key_ops" holds a value that is not a string`)
+		}
+		ops[i] = s
+	}
+	return ops, true, nil
 }

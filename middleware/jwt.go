@@ -227,8 +227,10 @@ var defaultClientIDClaims = []string{"client_id", "azp", "cid"}
 // a point of P-256, P-384 or P-521; an Ed25519 key must be canonically
 // encoded and not one of the points of small order, under which forged
 // signatures verify. A JWK carrying private key material is never trusted.
-// A fetched key that fails any of this is dropped: it verifies nothing, it
-// is logged at error level
+// A JWK verifies tokens only if its "use" is "sig" or absent and its
+// "key_ops", if present, include "verify" (RFC 7517 §4.2, §4.3). A fetched
+// key that fails any of this, or whose "use" and "key_ops" contradict each
+// other, is dropped: it verifies nothing, it is logged at error level
 // through slog.Default() with its kid, and the set's other keys go on
 // working. A static key that fails is an error of NewJWTVerifier.
 //
