@@ -57,10 +57,24 @@ type JWTConfig struct {
 	CacheSize int
 
 	// HTTPClient fetches key sets. Nil means a client of the verifier's own
-	// (never http.DefaultClient, whose settings other code may change) that
-	// follows at most five redirects and none off https. Requests are bounded
-	// by FetchTimeout whatever the client's settings.
+	// (never http.DefaultClient, whose settings other code may change).
+	// Requests are bounded by FetchTimeout whatever the client's settings.
+	// The verifier uses a copy of the client whose redirects obey
+	// JWKSRedirectHosts first and the client's own CheckRedirect, if any,
+	// after; at most five redirects are followed.
 	HTTPClient *http.Client
+
+	// JWKSRedirectHosts are the hosts, besides the JWKS URL's own, that a
+	// key-set fetch may follow a redirect to, each as "host" or "host:port"
+	// (no port: the default port of the redirect's scheme). Nil, the
+	// default, follows a redirect only to the JWKS URL's own origin: the
+	// same scheme, host name (compared without case and without resolving
+	// it, so "localhost" is not "127.0.0.1") and port. Whoever answers the
+	// JWKS URL is trusted with the issuer's keys; an open redirect on that
+	// host must not hand the trust to any other. Whatever this list holds, a
+	// redirect must go to https (plain http only on a loopback host, as for
+	// JWKSURL), and a JWKS URL on https is never redirected to plain http.
+	JWKSRedirectHosts []string
 
 	// RefreshInterval is how often a key set is fetched again when its
 	// response carries no Cache-Control max-age. Zero means one hour.
@@ -217,7 +231,8 @@ var defaultClientIDClaims = []string{"client_id", "azp", "cid"}
 // that can be trusted) leaves the last good set in place until StaleLimit
 // past its refresh time; after that, and before the first success, the
 // issuer's tokens are refused as Unavailable (503). A key removed from the
-// set stops verifying at the next successful fetch.
+// set stops verifying at the next successful fetch. Redirects are followed
+// only within the JWKS URL's origin, unless JWKSRedirectHosts says more.
 //
 // Every key is checked when it is loaded, static or fetched, for what
 // would let someone other than the issuer sign: an RSA modulus must have
@@ -433,9 +448,16 @@ func (c *JWTConfig) withDefaults() (JWTConfig, error) {
 	if out.MaxJWKSBytes == 0 {
 		out.MaxJWKSBytes = defaultMaxJWKSBytes
 	}
-	if out.HTTPClient == nil {
-		out.HTTPClient = &http.Client{CheckRedirect: checkJWKSRedirect}
+	allowed, err := parseRedirectHosts(out.JWKSRedirectHosts)
+	if err != nil {
+		return out, err
 	}
+	client := &http.Client{}
+	if out.HTTPClient != nil {
+		*client = *out.HTTPClient
+	}
+	client.CheckRedirect = jwksRedirectPolicy(allowed, client.CheckRedirect)
+	out.HTTPClient = client
 	if out.Now == nil {
 		out.Now = time.Now
 	}
@@ -592,13 +614,78 @@ func checkJWKSURL(raw string) error {
 	return fmt.Errorf("JWKSURL %q must be https (plain http only on a loopback host), since whoever can alter the key set can mint tokens", raw)
 }
 
-// checkJWKSRedirect keeps the default client from following a redirect off
-// https, or round in circles.
-func checkJWKSRedirect(req *http.Request, via []*http.Request) error {
-	if len(via) >= 5 {
-		return stderrors.New("too many redirects")
+// maxJWKSRedirects bounds the redirects a key-set fetch follows.
+const maxJWKSRedirects = 5
+
+// redirectHost is a host a key-set fetch may be redirected to. An empty
+// port stands for the default port of the redirect's scheme.
+type redirectHost struct{ host, port string }
+
+func parseRedirectHosts(hosts []string) ([]redirectHost, error) {
+	var out []redirectHost
+	for _, h := range hosts {
+		u, err := url.Parse("//" + h)
+		if err != nil || h == "" || u.Host != h || u.User != nil || u.Path != "" || u.Hostname() == "" {
+			return nil, fmt.Errorf("middleware: JWTConfig.JWKSRedirectHosts: %q is not a host or host:port", h)
+		}
+		out = append(out, redirectHost{host: strings.ToLower(u.Hostname()), port: u.Port()})
 	}
-	return checkJWKSURL(req.URL.String())
+	return out, nil
+}
+
+// jwksRedirectPolicy returns the CheckRedirect of the key-set client: at
+// most maxJWKSRedirects, each to a URL checkJWKSURL accepts, never from
+// https to http, and each to the first request's origin or to one of
+// allowed. next, the caller's own CheckRedirect, then has its say.
+func jwksRedirectPolicy(allowed []redirectHost, next func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
+	return func(req *http.Request, via []*http.Request) error {
+		if err := checkJWKSRedirect(req, via, allowed); err != nil {
+			return err
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		return nil
+	}
+}
+
+// checkJWKSRedirect decides whether a key-set fetch follows a redirect to
+// req, after the requests via.
+func checkJWKSRedirect(req *http.Request, via []*http.Request, allowed []redirectHost) error {
+	if len(via) >= maxJWKSRedirects {
+		return fmt.Errorf("more than %d redirects", maxJWKSRedirects)
+	}
+	if err := checkJWKSURL(req.URL.String()); err != nil {
+		return err
+	}
+	first := via[0].URL
+	if first.Scheme == "https" && req.URL.Scheme != "https" {
+		return fmt.Errorf("redirect from https to %s refused: the key set must stay on https", req.URL.Scheme)
+	}
+	host, port := strings.ToLower(req.URL.Hostname()), effectivePort(req.URL)
+	if req.URL.Scheme == first.Scheme && host == strings.ToLower(first.Hostname()) && port == effectivePort(first) {
+		return nil
+	}
+	for _, a := range allowed {
+		if a.host == host && (a.port == port || a.port == "" && port == defaultPort(req.URL.Scheme)) {
+			return nil
+		}
+	}
+	return fmt.Errorf("redirect to %s refused: it leaves the JWKS URL's origin and is not in JWTConfig.JWKSRedirectHosts", req.URL.Host)
+}
+
+func effectivePort(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	return defaultPort(u.Scheme)
+}
+
+func defaultPort(scheme string) string {
+	if scheme == "http" {
+		return "80"
+	}
+	return "443"
 }
 
 func normalizeTyp(typ string) string {
