@@ -23,6 +23,20 @@
 // both kinds (merchant API tokens that are opaque, customer tokens that are
 // JWTs).
 //
+// # Keys
+//
+// Keys are checked when they are loaded, never trusted blindly: RSA moduli
+// too short or too long, or that anyone can factor (even, a square, with
+// small factors or the ROCA fingerprint), Ed25519 keys of small order or
+// encoded other than canonically, EC points off their curve, and JWKs that
+// carry private key material are refused. A JWK verifies only if its "use"
+// is "sig" (or absent) and its "key_ops", if any, include "verify". In a
+// fetched key set such a key is dropped and logged with its kid while the
+// other keys keep working; a set that is broken as a document is refused
+// whole and the last good one kept. Key-set redirects stay on the JWKS
+// URL's origin (scheme, host and port) unless JWTConfig.JWKSRedirectHosts
+// lists another host, and never go from https to http.
+//
 // # Bearer extraction (RFC 6750 §2)
 //
 // The token comes from exactly one Authorization header whose scheme is

@@ -2,6 +2,7 @@ package middleware
 
 import (
 	"context"
+	"crypto/ecdh"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
@@ -9,7 +10,9 @@ import (
 	stderrors "errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -239,9 +242,12 @@ func (r *jwksSource) download(ctx context.Context) (*keySet, time.Duration, erro
 	if int64(len(body)) > r.maxBytes {
 		return nil, 0, fmt.Errorf("GET %s: key set larger than %d bytes", r.url, r.maxBytes)
 	}
-	set, err := parseJWKS(body)
+	set, refused, err := parseJWKS(body)
 	if err != nil {
 		return nil, 0, fmt.Errorf("GET %s: %w", r.url, err)
+	}
+	for _, k := range refused {
+		slog.Default().Error("tollgate: JWKS key refused; it verifies nothing", "issuer", r.issuer, "kid", k.kid, "index", k.index, "reason", k.err)
 	}
 	return set, cacheMaxAge(resp.Header.Get("Cache-Control")), nil
 }
@@ -265,98 +271,203 @@ func cacheMaxAge(header string) time.Duration {
 	return -1
 }
 
-// parseJWKS turns a JWK Set (RFC 7517 §5) into a keySet. It refuses the
-// whole set, so that the last good one stays in use, if it is not a JSON
-// object with a "keys" array, if a key has an unknown or symmetric "kty",
-// cannot be parsed, is too weak, or shares its kid with another key, or if
-// no signing key remains. Keys marked for encryption ("use" other than
-// "sig") and keys whose "alg" is no JWS algorithm tollgate supports are
-// skipped: they could never verify a token.
-func parseJWKS(body []byte) (*keySet, error) {
+// refusedKey is a key parseJWKS dropped, and why.
+type refusedKey struct {
+	index int
+	kid   string
+	err   error
+}
+
+// untrustedKeyError marks a well-formed key that must not verify anything.
+type untrustedKeyError struct{ err error }
+
+func (e *untrustedKeyError) Error() string { return e.err.Error() }
+func (e *untrustedKeyError) Unwrap() error { return e.err }
+
+func untrusted(err error) error { return &untrustedKeyError{err} }
+
+// parseJWKS turns a JWK Set (RFC 7517 §5) into a keySet. It judges the set
+// key by key, in three tiers:
+//
+//   - The whole set is refused, so that the last good one stays in use, if
+//     it is not a JSON object with a "keys" array, if a key is not a JSON
+//     object, has a member of the wrong JSON type, an unknown or symmetric
+//     "kty", or key material that is no key of its type (it cannot be
+//     parsed, or is an EC or Ed25519 point off its curve), if two signing
+//     keys share a kid, or if no signing key remains. Such a set is broken
+//     as a document; nothing in it can be relied on.
+//   - A key is dropped, with an error log naming its kid, if it is well
+//     formed but must not be trusted: it carries private key material
+//     (whoever fetched the set could sign with it), its "use" and
+//     "key_ops" contradict each other or "key_ops" repeats a value, its
+//     "alg" does not suit it, or verifyKey.check refuses it (RSA moduli too
+//     short, factorable or with the ROCA fingerprint, exponents crypto/rsa
+//     cannot use, Ed25519 points of small order or not canonically
+//     encoded). The other keys keep
+//     working, and the dropped key verifies nothing: dropping, rather than
+//     refusing the set, also stops a key the moment its set shows it
+//     compromised, where keeping the last good set would keep it trusted.
+//   - A key is skipped silently if it is simply not a verification key:
+//     "use" other than "sig", "key_ops" without "verify" (RFC 7517 §4.3),
+//     an "alg" that is no JWS algorithm tollgate supports, or a key for key
+//     agreement only (X25519).
+//
+// The keys it dropped are returned for the caller to log.
+func parseJWKS(body []byte) (*keySet, []refusedKey, error) {
 	var doc map[string]json.RawMessage
 	if err := json.Unmarshal(body, &doc); err != nil {
-		return nil, fmt.Errorf("key set is not a JSON object: %w", err)
+		return nil, nil, fmt.Errorf("key set is not a JSON object: %w", err)
 	}
 	var raws []json.RawMessage
 	if err := json.Unmarshal(doc["keys"], &raws); err != nil || raws == nil {
-		return nil, stderrors.New(`key set has no "keys" array`)
+		return nil, nil, stderrors.New(`key set has no "keys" array`)
 	}
 	set := &keySet{}
+	var refused []refusedKey
+	kids := map[string]bool{}
 	for i, raw := range raws {
-		k, err := parseJWK(raw)
-		if err != nil {
-			return nil, fmt.Errorf("key %d: %w", i, err)
-		}
-		if k == nil {
+		k, kid, err := parseJWK(raw)
+		var bad *untrustedKeyError
+		switch {
+		case stderrors.As(err, &bad):
+			refused = append(refused, refusedKey{index: i, kid: kid, err: bad.err})
+		case err != nil:
+			return nil, nil, fmt.Errorf("key %d (kid %q): %w", i, kid, err)
+		case k == nil:
 			continue
 		}
-		if k.kid != "" && set.byID(k.kid) != nil {
-			return nil, fmt.Errorf("key %d: kid %q is used twice", i, k.kid)
+		if kid != "" && kids[kid] {
+			return nil, nil, fmt.Errorf("key %d: kid %q is used twice", i, kid)
 		}
-		set.keys = append(set.keys, k)
+		kids[kid] = true
+		if k != nil {
+			set.keys = append(set.keys, k)
+		}
 	}
 	if len(set.keys) == 0 {
-		return nil, stderrors.New("key set holds no signing key")
+		if len(refused) > 0 {
+			return nil, nil, fmt.Errorf("key set holds no signing key that can be trusted: key %d (kid %q): %w", refused[0].index, refused[0].kid, refused[0].err)
+		}
+		return nil, nil, stderrors.New("key set holds no signing key")
 	}
-	return set, nil
+	return set, refused, nil
 }
 
-// parseJWK returns nil, nil for a key to skip.
-func parseJWK(raw json.RawMessage) (*verifyKey, error) {
+// privateJWKMembers are the members that hold private key material (RFC
+// 7518 §6.2.2 and §6.3.2, RFC 8037 §2).
+var privateJWKMembers = []string{"d", "p", "q", "dp", "dq", "qi", "oth"}
+
+// signatureKeyOps and their "use" (RFC 7517 §4.3): with "use": "sig", a
+// key_ops may hold only these.
+var signatureKeyOps = []string{"sign", "verify"}
+
+// parseJWK returns the key and its kid, or a nil key and no error for a key
+// to skip. An *untrustedKeyError is a key to drop; any other error refuses
+// the set.
+func parseJWK(raw json.RawMessage) (*verifyKey, string, error) {
 	var meta map[string]any
 	if err := json.Unmarshal(raw, &meta); err != nil || meta == nil {
-		return nil, stderrors.New("not a JSON object")
+		return nil, "", stderrors.New("not a JSON object")
 	}
 	strs := map[string]string{}
 	for _, name := range []string{"kty", "kid", "use", "alg"} {
 		if v, ok := meta[name]; ok {
 			s, ok := v.(string)
 			if !ok {
-				return nil, fmt.Errorf("%q is not a string", name)
+				return nil, "", fmt.Errorf("%q is not a string", name)
 			}
 			strs[name] = s
 		}
 	}
+	kid := strs["kid"]
+	ops, hasOps, err := keyOps(meta)
+	if err != nil {
+		return nil, kid, err
+	}
 	switch strs["kty"] {
 	case "RSA", "EC", "OKP":
 	default:
-		return nil, fmt.Errorf("key type %q is not supported", strs["kty"])
+		return nil, kid, fmt.Errorf("key type %q is not supported", strs["kty"])
 	}
-	if use, ok := strs["use"]; ok && use != "sig" {
-		return nil, nil
+	use, hasUse := strs["use"]
+	if hasOps {
+		seen := map[string]bool{}
+		for _, op := range ops {
+			if seen[op] {
+				return nil, kid, untrusted(fmt.Errorf("key_ops lists %q twice", op))
+			}
+			seen[op] = true
+			if use == "sig" && !slices.Contains(signatureKeyOps, op) {
+				return nil, kid, untrusted(fmt.Errorf(`key_ops %q contradicts "use": "sig"`, op))
+			}
+			if hasUse && use != "sig" && slices.Contains(signatureKeyOps, op) {
+				return nil, kid, untrusted(fmt.Errorf(`key_ops %q contradicts "use": %q`, op, use))
+			}
+		}
+	}
+	if hasUse && use != "sig" {
+		return nil, kid, nil
+	}
+	if hasOps && !slices.Contains(ops, "verify") {
+		return nil, kid, nil
 	}
 	if alg, ok := strs["alg"]; ok {
 		if a := jwsAlgorithms[alg]; a == nil || a.family == familyHMAC {
-			return nil, nil
+			return nil, kid, nil
+		}
+	}
+	for _, name := range privateJWKMembers {
+		if _, ok := meta[name]; ok {
+			return nil, kid, untrusted(fmt.Errorf("the key carries private key material (%q): whoever fetched the key set can sign with it", name))
 		}
 	}
 	jk, err := jwk.ParseKey(raw)
 	if err != nil {
-		return nil, err
+		return nil, kid, err
 	}
 	var pub any
 	if err := jwk.Export(jk, &pub); err != nil {
-		return nil, err
+		return nil, kid, err
 	}
-	k := &verifyKey{kid: strs["kid"], alg: strs["alg"]}
+	k := &verifyKey{kid: kid, alg: strs["alg"]}
 	switch p := pub.(type) {
 	case *rsa.PublicKey:
 		k.rsa = p
-	case *rsa.PrivateKey:
-		k.rsa = &p.PublicKey
 	case *ecdsa.PublicKey:
 		k.ec = p
-	case *ecdsa.PrivateKey:
-		k.ec = &p.PublicKey
 	case ed25519.PublicKey:
 		k.ed = p
-	case ed25519.PrivateKey:
-		k.ed = p.Public().(ed25519.PublicKey)
+	case *ecdh.PublicKey:
+		return nil, kid, nil // X25519: key agreement only
 	default:
-		return nil, fmt.Errorf("key of type %T cannot verify signatures", pub)
+		return nil, kid, fmt.Errorf("key of type %T cannot verify signatures", pub)
 	}
 	if err := k.check(); err != nil {
-		return nil, err
+		if stderrors.Is(err, errEdNotOnCurve) || stderrors.Is(err, errECPoint) {
+			return nil, kid, err
+		}
+		return nil, kid, untrusted(err)
 	}
-	return k, nil
+	return k, kid, nil
+}
+
+// keyOps reads "key_ops", which must be an array of strings if present.
+func keyOps(meta map[string]any) ([]string, bool, error) {
+	v, ok := meta["key_ops"]
+	if !ok {
+		return nil, false, nil
+	}
+	list, ok := v.([]any)
+	if !ok {
+		return nil, true, stderrors.New(`"key_ops" is not an array`)
+	}
+	ops := make([]string, len(list))
+	for i, op := range list {
+		s, ok := op.(string)
+		if !ok {
+			return nil, true, stderrors.New(`"key_ops" holds a value that is not a string`)
+		}
+		ops[i] = s
+	}
+	return ops, true, nil
 }

@@ -9,6 +9,7 @@ import (
 	stderrors "errors"
 	"fmt"
 	"log/slog"
+	"math/big"
 	"net"
 	"net/http"
 	"net/url"
@@ -65,10 +66,24 @@ type JWTConfig struct {
 	CacheSize int
 
 	// HTTPClient fetches key sets. Nil means a client of the verifier's own
-	// (never http.DefaultClient, whose settings other code may change) that
-	// follows at most five redirects and none off https. Requests are bounded
-	// by FetchTimeout whatever the client's settings.
+	// (never http.DefaultClient, whose settings other code may change).
+	// Requests are bounded by FetchTimeout whatever the client's settings.
+	// The verifier uses a copy of the client whose redirects obey
+	// JWKSRedirectHosts first and the client's own CheckRedirect, if any,
+	// after; at most five redirects are followed.
 	HTTPClient *http.Client
+
+	// JWKSRedirectHosts are the hosts, besides the JWKS URL's own, that a
+	// key-set fetch may follow a redirect to, each as "host" or "host:port"
+	// (no port: the default port of the redirect's scheme). Nil, the
+	// default, follows a redirect only to the JWKS URL's own origin: the
+	// same scheme, host name (compared without case and without resolving
+	// it, so "localhost" is not "127.0.0.1") and port. Whoever answers the
+	// JWKS URL is trusted with the issuer's keys; an open redirect on that
+	// host must not hand the trust to any other. Whatever this list holds, a
+	// redirect must go to https (plain http only on a loopback host, as for
+	// JWKSURL), and a JWKS URL on https is never redirected to plain http.
+	JWKSRedirectHosts []string
 
 	// RefreshInterval is how often a key set is fetched again when its
 	// response carries no Cache-Control max-age. Zero means one hour.
@@ -179,8 +194,10 @@ type StaticKey struct {
 	ID string
 	// Algorithm, if set, is the only alg this key verifies.
 	Algorithm string
-	// Public is an *rsa.PublicKey (2048 bits or more), an *ecdsa.PublicKey
-	// (P-256, P-384 or P-521) or an ed25519.PublicKey.
+	// Public is an *rsa.PublicKey (2048 to 16384 bits), an *ecdsa.PublicKey
+	// (P-256, P-384 or P-521) or an ed25519.PublicKey. It is checked as
+	// fetched keys are (see JWTVerifier) and copied, so changing it later
+	// changes nothing.
 	Public crypto.PublicKey
 }
 
@@ -219,11 +236,27 @@ var defaultClientIDClaims = []string{"client_id", "azp", "cid"}
 // cooldown these tokens are refused at once, so a flood of made-up kids costs
 // the issuer one fetch per cooldown and no request waits on a timer. A fetch
 // that fails (network error, timeout, non-200, a body over MaxJWKSBytes, bad
-// JSON, an empty set, a key of an unknown type or too weak) leaves the last
-// good set in place until StaleLimit past its refresh time; after that, and
-// before the first success, the issuer's tokens are refused as Unavailable
-// (503). A key removed from the set stops verifying at the next successful
-// fetch.
+// JSON, a key of an unknown type or whose material is no key, no key left
+// that can be trusted) leaves the last good set in place until StaleLimit
+// past its refresh time; after that, and before the first success, the
+// issuer's tokens are refused as Unavailable (503). A key removed from the
+// set stops verifying at the next successful fetch. Redirects are followed
+// only within the JWKS URL's origin, unless JWKSRedirectHosts says more.
+//
+// Every key is checked when it is loaded, static or fetched, for what
+// would let someone other than the issuer sign: an RSA modulus must have
+// 2048 to 16384 bits and be one no one can factor (not even, not a square,
+// no prime factor below 2^14, no ROCA fingerprint of CVE-2017-15361), with
+// an odd exponent from 3 to 2^31-1; an EC key must be
+// a point of P-256, P-384 or P-521; an Ed25519 key must be canonically
+// encoded and not one of the points of small order, under which forged
+// signatures verify. A JWK carrying private key material is never trusted.
+// A JWK verifies tokens only if its "use" is "sig" or absent and its
+// "key_ops", if present, include "verify" (RFC 7517 §4.2, §4.3). A fetched
+// key that fails any of this, or whose "use" and "key_ops" contradict each
+// other, is dropped: it verifies nothing, it is logged at error level
+// through slog.Default() with its kid, and the set's other keys go on
+// working. A static key that fails is an error of NewJWTVerifier.
 //
 // # Verified-token cache
 //
@@ -426,9 +459,16 @@ func (c *JWTConfig) withDefaults() (JWTConfig, error) {
 	if out.MaxJWKSBytes == 0 {
 		out.MaxJWKSBytes = defaultMaxJWKSBytes
 	}
-	if out.HTTPClient == nil {
-		out.HTTPClient = &http.Client{CheckRedirect: checkJWKSRedirect}
+	allowed, err := parseRedirectHosts(out.JWKSRedirectHosts)
+	if err != nil {
+		return out, err
 	}
+	client := &http.Client{}
+	if out.HTTPClient != nil {
+		*client = *out.HTTPClient
+	}
+	client.CheckRedirect = jwksRedirectPolicy(allowed, client.CheckRedirect)
+	out.HTTPClient = client
 	if out.Now == nil {
 		out.Now = time.Now
 	}
@@ -525,22 +565,42 @@ func compileIssuer(is Issuer) (*jwtIssuer, error) {
 	return ji, nil
 }
 
+// staticKey checks sk as every fetched key is checked, logs a refusal with
+// the key's ID, and keeps a copy of the key, so that the caller changing its
+// value later cannot change what verifies.
 func staticKey(sk StaticKey) (*verifyKey, error) {
 	k := &verifyKey{kid: sk.ID, alg: sk.Algorithm}
 	switch pub := sk.Public.(type) {
 	case *rsa.PublicKey:
-		k.rsa = pub
+		if pub != nil {
+			k.rsa = &rsa.PublicKey{N: pub.N, E: pub.E}
+			if pub.N != nil {
+				k.rsa.N = new(big.Int).Set(pub.N)
+			}
+		}
 	case *ecdsa.PublicKey:
 		k.ec = pub
 	case ed25519.PublicKey:
-		k.ed = pub
+		k.ed = slices.Clone(pub)
 	case nil:
-		return nil, stderrors.New("no Public key")
 	default:
 		return nil, fmt.Errorf("the Public key is a %T; want *rsa.PublicKey, *ecdsa.PublicKey or ed25519.PublicKey", sk.Public)
 	}
+	if k.rsa == nil && k.ec == nil && k.ed == nil {
+		return nil, stderrors.New("no Public key")
+	}
 	if err := k.check(); err != nil {
+		slog.Default().Error("tollgate: static key refused", "kid", sk.ID, "reason", err)
 		return nil, err
+	}
+	if k.ec != nil {
+		// check made sure Bytes succeeds; parse it back into a key of our own.
+		b, _ := k.ec.Bytes()
+		ec, err := ecdsa.ParseUncompressedPublicKey(k.ec.Curve, b)
+		if err != nil {
+			return nil, err
+		}
+		k.ec = ec
 	}
 	return k, nil
 }
@@ -565,13 +625,78 @@ func checkJWKSURL(raw string) error {
 	return fmt.Errorf("JWKSURL %q must be https (plain http only on a loopback host), since whoever can alter the key set can mint tokens", raw)
 }
 
-// checkJWKSRedirect keeps the default client from following a redirect off
-// https, or round in circles.
-func checkJWKSRedirect(req *http.Request, via []*http.Request) error {
-	if len(via) >= 5 {
-		return stderrors.New("too many redirects")
+// maxJWKSRedirects bounds the redirects a key-set fetch follows.
+const maxJWKSRedirects = 5
+
+// redirectHost is a host a key-set fetch may be redirected to. An empty
+// port stands for the default port of the redirect's scheme.
+type redirectHost struct{ host, port string }
+
+func parseRedirectHosts(hosts []string) ([]redirectHost, error) {
+	var out []redirectHost
+	for _, h := range hosts {
+		u, err := url.Parse("//" + h)
+		if err != nil || h == "" || u.Host != h || u.User != nil || u.Path != "" || u.Hostname() == "" {
+			return nil, fmt.Errorf("middleware: JWTConfig.JWKSRedirectHosts: %q is not a host or host:port", h)
+		}
+		out = append(out, redirectHost{host: strings.ToLower(u.Hostname()), port: u.Port()})
 	}
-	return checkJWKSURL(req.URL.String())
+	return out, nil
+}
+
+// jwksRedirectPolicy returns the CheckRedirect of the key-set client: at
+// most maxJWKSRedirects, each to a URL checkJWKSURL accepts, never from
+// https to http, and each to the first request's origin or to one of
+// allowed. next, the caller's own CheckRedirect, then has its say.
+func jwksRedirectPolicy(allowed []redirectHost, next func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
+	return func(req *http.Request, via []*http.Request) error {
+		if err := checkJWKSRedirect(req, via, allowed); err != nil {
+			return err
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		return nil
+	}
+}
+
+// checkJWKSRedirect decides whether a key-set fetch follows a redirect to
+// req, after the requests via.
+func checkJWKSRedirect(req *http.Request, via []*http.Request, allowed []redirectHost) error {
+	if len(via) >= maxJWKSRedirects {
+		return fmt.Errorf("more than %d redirects", maxJWKSRedirects)
+	}
+	if err := checkJWKSURL(req.URL.String()); err != nil {
+		return err
+	}
+	first := via[0].URL
+	if first.Scheme == "https" && req.URL.Scheme != "https" {
+		return fmt.Errorf("redirect from https to %s refused: the key set must stay on https", req.URL.Scheme)
+	}
+	host, port := strings.ToLower(req.URL.Hostname()), effectivePort(req.URL)
+	if req.URL.Scheme == first.Scheme && host == strings.ToLower(first.Hostname()) && port == effectivePort(first) {
+		return nil
+	}
+	for _, a := range allowed {
+		if a.host == host && (a.port == port || a.port == "" && port == defaultPort(req.URL.Scheme)) {
+			return nil
+		}
+	}
+	return fmt.Errorf("redirect to %s refused: it leaves the JWKS URL's origin and is not in JWTConfig.JWKSRedirectHosts", req.URL.Host)
+}
+
+func effectivePort(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	return defaultPort(u.Scheme)
+}
+
+func defaultPort(scheme string) string {
+	if scheme == "http" {
+		return "80"
+	}
+	return "443"
 }
 
 func normalizeTyp(typ string) string {

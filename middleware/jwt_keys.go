@@ -9,7 +9,6 @@ import (
 	"crypto/rsa"
 	_ "crypto/sha256" // registers SHA-256 for crypto.Hash.New
 	_ "crypto/sha512" // registers SHA-384 and SHA-512
-	stderrors "errors"
 	"fmt"
 	"math/big"
 	"sync/atomic"
@@ -63,26 +62,23 @@ type verifyKey struct {
 
 const minRSABits = 2048
 
-// check refuses keys too weak or of a curve no alg uses.
+// check refuses a key that must not be trusted to verify anything: one too
+// weak, malformed, or of a kind that lets anyone forge a signature, and a
+// key whose own alg does not suit it. It is the one gate for every key,
+// static or fetched; see checkRSA, checkEC and checkEd25519 for what each
+// type must be. It runs when keys are loaded, never on the request path.
 func (k *verifyKey) check() error {
+	var err error
 	switch {
 	case k.rsa != nil:
-		if k.rsa.N == nil || k.rsa.N.BitLen() < minRSABits {
-			return fmt.Errorf("RSA key shorter than %d bits", minRSABits)
-		}
-		if k.rsa.E < 3 || k.rsa.E%2 == 0 {
-			return fmt.Errorf("RSA public exponent %d is not an odd number of at least 3", k.rsa.E)
-		}
+		err = checkRSA(k.rsa)
 	case k.ec != nil:
-		switch k.ec.Curve {
-		case elliptic.P256(), elliptic.P384(), elliptic.P521():
-		default:
-			return stderrors.New("ECDSA key on an unsupported curve")
-		}
+		err = checkEC(k.ec)
 	case k.ed != nil:
-		if len(k.ed) != ed25519.PublicKeySize {
-			return stderrors.New("Ed25519 key of the wrong size")
-		}
+		err = checkEd25519(k.ed)
+	}
+	if err != nil {
+		return err
 	}
 	if k.alg != "" {
 		a := jwsAlgorithms[k.alg]
