@@ -19,6 +19,7 @@ import (
 	lru "github.com/hashicorp/golang-lru/v2"
 
 	tgerrors "github.com/tollgate/tollgate/errors"
+	"github.com/tollgate/tollgate/internal/jose"
 	"github.com/tollgate/tollgate/internal/ratelog"
 	"github.com/tollgate/tollgate/principal"
 )
@@ -297,7 +298,7 @@ func isLoopback(host string) bool {
 // when the endpoint could not give a usable answer, when MaxConcurrentCalls
 // calls are already in flight, or when ctx ended first.
 func (c *Client) Verify(ctx context.Context, token string) (*principal.Principal, error) {
-	if !c.wellFormed(token) {
+	if !c.wellFormed(token) || jose.Classify(token) == jose.NotCanonical {
 		return nil, tgerrors.New(tgerrors.InvalidToken, msgInvalid)
 	}
 	key := hashToken(token)

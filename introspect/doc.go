@@ -31,7 +31,12 @@
 // The token is checked before anything else: it must be at most
 // Config.MaxTokenBytes long and made of the RFC 6750 §2.1 token68 characters.
 // Anything else is refused as invalid_token without a network call, so
-// garbage never reaches the authorization server nor the cache.
+// garbage never reaches the authorization server nor the cache. So is a
+// JOSE object (a token with a part that decodes, under any base64 variant,
+// to a JSON object with "alg") that is not in its one canonical compact
+// spelling: a JWT with padding, '+' or '/', or non-zero trailing bits would
+// be read as the JWT by a lax authorization server while hashing apart from
+// it in the cache and in a revocation list.
 //
 // # The answer
 //

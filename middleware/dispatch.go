@@ -2,16 +2,35 @@ package middleware
 
 import (
 	"context"
+	stderrors "errors"
+	"strings"
 
+	"github.com/tollgate/tollgate/internal/jose"
 	"github.com/tollgate/tollgate/principal"
 )
 
-// JWTOrOpaque returns a Verifier that sends JWT-shaped tokens (three
-// non-empty dot-separated base64url segments, RFC 7515 compact form) to jwt
-// and every other token to opaque: the merchant/customer style, where
-// merchant API tokens are opaque and introspected while customer tokens are
-// JWTs. Each verifier assigns its own token type. Either may be nil, and a
-// token of that shape is then refused as invalid_token.
+// errNotCanonical is the cause of refusing a token shaped as a JOSE object
+// but not spelled canonically.
+var errNotCanonical = stderrors.New("a JOSE object not in canonical compact form")
+
+// JWTOrOpaque returns a Verifier that sends JWT-shaped tokens to jwt and
+// every other token to opaque: the merchant/customer style, where merchant
+// API tokens are opaque and introspected while customer tokens are JWTs.
+// Each verifier assigns its own token type. Either may be nil, and a token
+// of that shape is then refused as invalid_token.
+//
+// A token is JWT-shaped if it has three dot-separated parts. Only a JWS in
+// its one canonical spelling (three non-empty parts of unpadded base64url
+// with zero trailing bits, RFC 7515 §7.1) reaches jwt. Any other spelling
+// of a JOSE object is refused as invalid_token and reaches neither
+// verifier: three parts with padding, '+' or '/', an empty part or
+// non-zero trailing bits, and any token with a part that decodes, under any
+// base64 variant, to a JSON object with an "alg" member. A lax
+// authorization server would read such a token as the JWT it re-spells,
+// while the revocation list and the caches, keyed by the token's bytes,
+// would not; refusing it keeps a JWT revoked by token hash revoked in every
+// spelling. A compact JWE (five canonical parts) is opaque to this server
+// and goes to opaque.
 func JWTOrOpaque(jwt, opaque Verifier) Verifier {
 	d := &jwtOrOpaque{jwt: jwt, opaque: opaque}
 	d.jwtCache, _ = jwt.(rememberingVerifier)
@@ -26,8 +45,11 @@ type jwtOrOpaque struct {
 // Verify implements Verifier.
 func (d *jwtOrOpaque) Verify(ctx context.Context, token string) (*principal.Principal, error) {
 	v := d.opaque
-	if looksLikeJWT(token) {
+	switch shape := jose.Classify(token); {
+	case shape == jose.CompactJWS:
 		v = d.jwt
+	case shape == jose.NotCanonical || strings.Count(token, ".") == 2:
+		return nil, refuseInvalid(errNotCanonical)
 	}
 	if v == nil {
 		return nil, errBadToken
@@ -42,25 +64,4 @@ func (d *jwtOrOpaque) remembered(token string) *principal.Principal {
 		return nil
 	}
 	return d.jwtCache.remembered(token)
-}
-
-// looksLikeJWT reports whether token has the compact JWS shape. It does not
-// allocate and decides nothing about validity.
-func looksLikeJWT(token string) bool {
-	dots, segLen := 0, 0
-	for i := 0; i < len(token); i++ {
-		c := token[i]
-		switch {
-		case c == '.':
-			if segLen == 0 {
-				return false
-			}
-			dots, segLen = dots+1, 0
-		case c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_':
-			segLen++
-		default:
-			return false
-		}
-	}
-	return dots == 2 && segLen > 0
 }

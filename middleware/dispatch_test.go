@@ -17,19 +17,36 @@ func TestJWTOrOpaqueSendsEachTokenToItsVerifier(t *testing.T) {
 		})
 	}
 	v := middleware.JWTOrOpaque(named("jwt"), named("opaque"))
+	const jwe = "eyJhbGciOiJSU0EtT0FFUCIsImVuYyI6IkEyNTZHQ00ifQ.T0tPYXdEbzEz.NDhWMV9BTGI2VVMwNFUzYg.NWV5bThUV19jOFN1SzBsdEo.WEZCb01ZVVpvZGV0WmR2VGlGdlNrUQ"
 	tests := map[string]string{
 		"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln": "jwt",
 		"mk_live_9f8e7d6c5b4a":                      "opaque",
 		"a.b":                                       "opaque",
-		"a..c":                                      "opaque",
 		"a.b.c.d":                                   "opaque",
-		"a.b/c.d":                                   "opaque",
-		"YWJj.ZGVm.":                                "opaque",
+		"a-b.c_d~e+f/g==":                           "opaque",
+		jwe:                                         "opaque",
+		// Three parts are a JWS, in its one spelling or refused.
+		"a..c":            "refused",
+		"a.b/c.d":         "refused",
+		"YWJj.ZGVm.":      "refused",
+		"mF_9.B5f-4.1JqM": "refused",
+		"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln=": "refused",
+		// Any other shape with a JOSE header, in any base64 variant.
+		"eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0":          "refused",
+		"eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0.c2ln.e30": "refused",
+		"x.eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0.c2ln":   "refused",
+		jwe + "==": "refused",
 	}
 	for token, want := range tests {
 		p, err := v.Verify(context.Background(), token)
-		if err != nil || p.Type() != want {
-			t.Errorf("%q went to %v (%v), want %s", token, p, err, want)
+		got := "refused"
+		if err == nil {
+			got = p.Type()
+		} else if tgerrors.KindOf(err) != tgerrors.InvalidToken {
+			t.Errorf("%q: refused with %v, want invalid_token", token, err)
+		}
+		if got != want {
+			t.Errorf("%q went to %s (%v), want %s", token, got, err, want)
 		}
 	}
 	onlyJWT := middleware.JWTOrOpaque(named("jwt"), nil)

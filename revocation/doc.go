@@ -31,6 +31,13 @@
 // token the same revoked token. High-s signatures are not refused instead:
 // legitimate signers produce them.
 //
+// Nor can a token escape its revocation by being spelled another way. A JOSE
+// object spelled with padding, the standard alphabet's '+' and '/', non-zero
+// trailing bits or bytes a lax decoder skips is hashed as its canonical
+// spelling, so every re-encoding of a revoked JWT has the revoked hash.
+// tollgate's verifiers refuse such spellings before revocation is asked; the
+// hash holds for any other verifier too.
+//
 // Every revocation carries an until time, normally the token's own exp,
 // and is kept for a Leeway past it (DefaultLeeway, 5 minutes, unless the
 // store is configured otherwise). A JWT verifier admits a token up to its

@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"strings"
 	"unsafe"
 
+	"github.com/tollgate/tollgate/internal/jose"
 	"github.com/tollgate/tollgate/principal"
 )
 
@@ -32,13 +34,22 @@ type Checker interface {
 // second spelling anyone can compute, which a hash of the whole string would
 // let through once the first is revoked. Two tokens that differ only in
 // their signature thus share a hash; at most one signature is the issuer's
-// and the verifier refuses the rest, so this revokes nothing more. Every
-// other token, an opaque token in particular, is hashed whole.
+// and the verifier refuses the rest, so this revokes nothing more.
 //
-// An opaque token that happens to have that shape is keyed by its first two
-// parts too: for a format such as prefix.keyid.secret, revoking one token
-// revokes every token with the same prefix and key ID. Such a format should
-// be revoked by ID, or carry the secret before the last dot.
+// A JOSE object in any other spelling (a part that decodes, under some
+// base64 variant, to a JSON object with "alg", spelled with padding, the
+// standard alphabet's '+' and '/', non-zero trailing bits or bytes a lax
+// decoder skips) is first decoded as the laxest decoder would and encoded
+// again canonically: every spelling a lax verifier takes for one JWS has
+// that JWS's hash, so revoking one spelling revokes them all, and none
+// escapes the revocation of the token. (tollgate's verifiers refuse these
+// spellings anyway, before revocation is asked.) Every other token, an
+// opaque token in particular, is hashed whole, byte for byte.
+//
+// An opaque token that happens to have the compact JWS shape is keyed by its
+// first two parts too: for a format such as prefix.keyid.secret, revoking one
+// token revokes every token with the same prefix and key ID. Such a format
+// should be revoked by ID, or carry the secret before the last dot.
 func TokenHash(token string) string {
 	sum := hashToken(token)
 	return hex.EncodeToString(sum[:])
@@ -46,17 +57,26 @@ func TokenHash(token string) string {
 
 // hashToken is the SHA-256 that TokenHash encodes. It reads the string's
 // bytes in place: converting to []byte would copy the token on every check,
-// and Sum256 neither keeps nor modifies its input.
+// and Sum256 neither keeps nor modifies its input. A canonical JWS or an
+// opaque token costs no allocation; only a non-canonical spelling is copied.
 func hashToken(token string) [sha256.Size]byte {
-	if n := signingInputLen(token); n > 0 {
+	if jose.Classify(token) == jose.NotCanonical {
+		token = jose.Canonicalize(token)
+		if jose.Classify(token) == jose.CompactJWS {
+			token = token[:strings.LastIndexByte(token, '.')]
+		}
+	} else if n := signingInputLen(token); n > 0 {
 		token = token[:n]
 	}
 	return sha256.Sum256(unsafe.Slice(unsafe.StringData(token), len(token)))
 }
 
-// signingInputLen returns the index of the second (last) dot of a compact
-// JWS, three non-empty parts of base64url characters (A–Z, a–z, 0–9, '-',
-// '_'; no padding, no whitespace), or 0 if token is not shaped so.
+// signingInputLen returns the index of the second (last) dot of a token of
+// three non-empty parts of base64url characters (A–Z, a–z, 0–9, '-', '_';
+// no padding, no whitespace), or 0 if token is not shaped so. This is the
+// rule revocation lists have always been keyed by; it is kept for every
+// token that is not a JOSE object in a non-canonical spelling, so that
+// hashes stored before stay valid.
 func signingInputLen(token string) int {
 	d1, d2 := -1, -1
 	for i := 0; i < len(token); i++ {
