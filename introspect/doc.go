@@ -68,9 +68,11 @@
 // An endpoint that cannot be reached, times out, answers anything but 200,
 // or answers with a body that is too large or is not the JSON object above
 // makes Verify return unavailable (503). So does an object that repeats a
-// top-level member ({"active":false,"active":true}): a JSON parser may keep
-// either value, so such an answer has no single meaning and is refused
-// rather than read as its last one. Nothing is let through on a guess,
+// member name in any object at any depth ({"active":false,"active":true},
+// or "role" and "\u0072ole" in a nested object), or whose text is not valid
+// UTF-8 or holds a lone surrogate escape (\ud800): a JSON parser may keep
+// either value, or turn either byte string into U+FFFD, so such an answer
+// has no single meaning and is refused rather than read one way. Nothing is let through on a guess,
 // and these answers are never cached, so the next request asks again.
 // Tokens already cached keep being served while the endpoint is down, within
 // their cache lifetime.

@@ -1,9 +1,7 @@
 package introspect
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	stderrors "errors"
 	"fmt"
 	"io"
@@ -13,6 +11,7 @@ import (
 	"time"
 
 	tgerrors "github.com/tollgate/tollgate/errors"
+	"github.com/tollgate/tollgate/internal/jose"
 	"github.com/tollgate/tollgate/principal"
 )
 
@@ -57,48 +56,26 @@ func (c *Client) fetch(ctx context.Context, token string) (map[string]any, error
 	if int64(len(body)) > c.maxResponse {
 		return nil, fmt.Errorf("introspect: the response exceeds %d bytes", c.maxResponse)
 	}
-	var claims map[string]any
-	if err := json.Unmarshal(body, &claims); err != nil {
-		return nil, fmt.Errorf("introspect: the response is not JSON: %w", err)
-	}
-	if claims == nil {
-		return nil, stderrors.New("introspect: the response is not a JSON object")
-	}
-	if name, dup := duplicateMember(body); dup {
-		return nil, fmt.Errorf("introspect: the response repeats the member %q", name)
-	}
-	return claims, nil
+	return decodeAnswer(body)
 }
 
-// duplicateMember reports the first member name that the JSON object in
-// body, already known to be valid, holds twice at its top level. json.Unmarshal
-// keeps the last of two members of one name, so {"active":false,"active":true}
-// would read as active; RFC 8259 §4 leaves such an object's meaning to the
-// parser, and an answer two parsers may read differently is refused as
-// garbage. Names are compared once unescaped, as the map keys are: "a" and
-// "\u0061" are one name.
-func duplicateMember(body []byte) (string, bool) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return "", false
+// decodeAnswer decodes the body of a 200 answer: one JSON object, read
+// strictly (jose.DecodeObject). An answer that is not valid UTF-8, holds a
+// lone surrogate escape, or repeats a member name in any object at any depth
+// ({"active":false,"active":true}, or "a" and "\u0061") could be read
+// differently by two parsers; RFC 8259 §4 and §8.1 leave such a text's
+// meaning open, so it is refused as garbage rather than read one way.
+func decodeAnswer(body []byte) (map[string]any, error) {
+	claims, err := jose.DecodeObject(body)
+	switch {
+	case err == nil:
+		return claims, nil
+	case stderrors.Is(err, jose.ErrNotObject):
+		return nil, stderrors.New("introspect: the response is not a JSON object")
+	case stderrors.Is(err, jose.ErrSyntax):
+		return nil, fmt.Errorf("introspect: the response is not JSON: %w", err)
 	}
-	seen := make(map[string]struct{})
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return "", false
-		}
-		name, _ := t.(string)
-		if _, ok := seen[name]; ok {
-			return name, true
-		}
-		seen[name] = struct{}{}
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
-			return "", false
-		}
-	}
-	return "", false
+	return nil, fmt.Errorf("introspect: the response is ambiguous JSON: %w", err)
 }
 
 // principalOf builds the principal of an active answer, or reports a member

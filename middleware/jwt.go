@@ -216,8 +216,9 @@ var defaultClientIDClaims = []string{"client_id", "azp", "cid"}
 // understood, so RFC 7797's unencoded payload is refused with it), no
 // embedded or remote key ("jwk", "jku", "x5u", "x5c"), no "zip" or "enc",
 // and no nested JWT ("cty": "JWT"); its header and claims are JSON objects
-// without duplicate top-level members; the signature verifies; "aud" names one of
-// the issuer's audiences; "typ" matches RequiredTyp when set; "exp" is
+// in valid UTF-8, without lone surrogate escapes and without a member name
+// repeated at any depth (spelled alike or equal once unescaped); the
+// signature verifies; "aud" names one of the issuer's audiences; "typ" matches RequiredTyp when set; "exp" is
 // present and not past, "nbf" is not in the future and "iat" not in the
 // future, each with Leeway. Which check failed is never told to the client
 // (it is in the error's Err for logs), except that an expired token whose

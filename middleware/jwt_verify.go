@@ -3,13 +3,13 @@ package middleware
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	stderrors "errors"
 	"fmt"
 	"math"
 	"slices"
 	"time"
 
+	"github.com/tollgate/tollgate/internal/jose"
 	"github.com/tollgate/tollgate/principal"
 )
 
@@ -18,6 +18,7 @@ import (
 var (
 	errJWTMalformed      = stderrors.New("not a compact JWS")
 	errJWTDuplicate      = stderrors.New("duplicate JSON member name")
+	errJWTEncoding       = stderrors.New("JSON text not valid UTF-8, or an escape of no character")
 	errJWTHeader         = stderrors.New("header refused")
 	errJWTUnknownIssuer  = stderrors.New("issuer not trusted")
 	errJWTAlgorithm      = stderrors.New("algorithm not allowed for this issuer")
@@ -73,60 +74,28 @@ func splitCompact(token string) (d1, d2 int, err error) {
 	return d1, d2, nil
 }
 
-// decodeObject decodes one base64url part holding a JSON object. Duplicate
-// member names are refused rather than resolved: RFC 7515 §5.2 and RFC 7519
-// §4 allow either, and refusing leaves no room for two parsers to read the
-// same token differently.
+// decodeObject decodes one base64url part holding a JSON object. What
+// encoding/json would repair or resolve is refused rather than read one way:
+// invalid UTF-8 and lone surrogate escapes (RFC 7519 §7.2, RFC 8259 §8.1),
+// which it turns into U+FFFD, and member names repeated at any depth, of
+// which it keeps the last (RFC 7515 §5.2 and RFC 7519 §4 allow refusing,
+// and refusing leaves no room for two parsers to read the same token
+// differently). See jose.DecodeObject.
 func decodeObject(part string) (map[string]any, error) {
 	b, err := strictB64.DecodeString(part)
 	if err != nil {
 		return nil, fmt.Errorf("%w: base64url: %v", errJWTMalformed, err)
 	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("%w: JSON: %v", errJWTMalformed, err)
-	}
-	if m == nil {
-		return nil, fmt.Errorf("%w: not a JSON object", errJWTMalformed)
-	}
-	if topLevelMembers(b) != len(m) {
+	m, err := jose.DecodeObject(b)
+	switch {
+	case err == nil:
+		return m, nil
+	case stderrors.Is(err, jose.ErrDuplicate):
 		return nil, errJWTDuplicate
+	case stderrors.Is(err, jose.ErrEncoding):
+		return nil, errJWTEncoding
 	}
-	return m, nil
-}
-
-// topLevelMembers counts the members of the JSON object in b, which must be
-// valid JSON: one ':' per member at depth 1 outside strings. Names that are
-// equal once unescaped ("a" and "\u0061") are one map key but two members,
-// so the count exposes them too.
-func topLevelMembers(b []byte) int {
-	n, depth, inString, escaped := 0, 0, false, false
-	for _, c := range b {
-		if inString {
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
-			continue
-		}
-		switch c {
-		case '"':
-			inString = true
-		case '{', '[':
-			depth++
-		case '}', ']':
-			depth--
-		case ':':
-			if depth == 1 {
-				n++
-			}
-		}
-	}
-	return n
+	return nil, fmt.Errorf("%w: %v", errJWTMalformed, err)
 }
 
 type jwsHeader struct {
