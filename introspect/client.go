@@ -101,6 +101,17 @@ type Config struct {
 	// TokenType is the Principal.Type of every token this client accepts,
 	// e.g. "merchant".
 	TokenType string
+	// AcceptIDTokens admits answers for OpenID Connect ID tokens. By
+	// default an active answer for a token that is plainly not an access
+	// token is refused as invalid_token: a "token_use" other than an access
+	// token's (Hydra's "refresh_token", "id"), a "token_type" or Keycloak
+	// "typ" naming a refresh, offline, ID or logout token
+	// ("refresh_token", RFC 8693's
+	// urn:ietf:params:oauth:token-type:refresh_token, "Refresh"), or a
+	// claim only ID tokens carry ("nonce", "at_hash", "c_hash", "s_hash").
+	// Set it only if this API's clients really call it with ID tokens;
+	// refresh and logout tokens are refused whatever it says.
+	AcceptIDTokens bool
 	// Audiences, when set, are the audiences this resource server answers
 	// to: an active token's aud must contain one of them.
 	Audiences []string
@@ -144,6 +155,7 @@ type Client struct {
 	maxResponse   int64
 	maxToken      int
 	tokenType     string
+	kinds         jose.KindPolicy
 	audiences     []string
 	scopeClaims   []string
 	maxTTL        time.Duration
@@ -233,6 +245,7 @@ func New(cfg Config) (*Client, error) {
 		maxResponse:   orDefault(cfg.MaxResponseBytes, DefaultMaxResponseBytes),
 		maxToken:      orDefault(cfg.MaxTokenBytes, DefaultMaxTokenBytes),
 		tokenType:     cfg.TokenType,
+		kinds:         jose.KindPolicy{AcceptIDTokens: cfg.AcceptIDTokens},
 		audiences:     append([]string(nil), cfg.Audiences...),
 		scopeClaims:   append([]string(nil), cfg.ScopeClaims...),
 		maxTTL:        orDefault(cfg.MaxTTL, DefaultMaxTTL),

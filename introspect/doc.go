@@ -57,6 +57,19 @@
 //	           "Bearer", stays in Claims)
 //	Claims     the whole response, username and token_type included
 //
+// An active answer is not enough: the token must be an access token.
+// Authorization servers answer active for refresh tokens and ID tokens as
+// well, and say so in the answer; such an answer is refused with
+// invalid_token (and cached as a refusal). Refused by default: "token_use"
+// naming anything but an access token (Ory Hydra's "refresh_token"),
+// "token_type" or Keycloak's "typ" naming a refresh, offline, ID or logout
+// token ("refresh_token", "id_token", RFC 8693's token type URIs,
+// "Refresh", "Offline", "ID", "Logout", in any case), and the claims only ID
+// tokens carry ("nonce", "at_hash", "c_hash", "s_hash"). Config.AcceptIDTokens
+// lets ID tokens through, for an API whose clients really call it with
+// them; refresh and logout tokens are never admitted. The client is told
+// only invalid_token, as for any other refusal.
+//
 // Even when the server says active, an exp that has passed is refused with
 // expired_token, an nbf still to come with invalid_token, and, when
 // Config.Audiences is set, an aud that names none of them with

@@ -28,6 +28,9 @@ func (c *Client) introspect(ctx context.Context, token string) (*principal.Princ
 	if err != nil {
 		return nil, refusal(tgerrors.Unavailable, err)
 	}
+	if why := c.kinds.NotAccessToken(claims); why != "" {
+		return nil, refusal(tgerrors.InvalidToken, fmt.Errorf("%w: %s", errNotAccessToken, why))
+	}
 	if kind, err := c.check(p); err != nil {
 		return nil, refusal(kind, err)
 	}
@@ -162,9 +165,10 @@ func audience(claims map[string]any) ([]string, error) {
 
 // Causes of refusals of tokens the endpoint called active.
 var (
-	errExpired     = stderrors.New("introspect: the token's exp has passed")
-	errNotYetValid = stderrors.New("introspect: the token's nbf is still to come")
-	errAudience    = stderrors.New("introspect: the token's aud names none of the configured audiences")
+	errExpired        = stderrors.New("introspect: the token's exp has passed")
+	errNotYetValid    = stderrors.New("introspect: the token's nbf is still to come")
+	errAudience       = stderrors.New("introspect: the token's aud names none of the configured audiences")
+	errNotAccessToken = stderrors.New("introspect: the token is not an access token")
 )
 
 // check applies the resource server's own checks to an active answer.

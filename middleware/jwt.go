@@ -19,6 +19,7 @@ import (
 	"time"
 
 	tgerrors "github.com/tollgate/tollgate/errors"
+	"github.com/tollgate/tollgate/internal/jose"
 	"github.com/tollgate/tollgate/principal"
 )
 
@@ -178,6 +179,23 @@ type Issuer struct {
 	// issuer's ID tokens and other JWTs from being used as access tokens.
 	RequiredTyp string
 
+	// AcceptIDTokens admits this issuer's OpenID Connect ID tokens as
+	// bearer tokens. By default a token that is plainly not an access token
+	// is refused as invalid_token, whatever RequiredTyp says: one with a
+	// claim only ID tokens carry ("nonce", "at_hash", "c_hash", "s_hash");
+	// a "token_use" other than "access" (Cognito's "id"; when TypeClaim is
+	// "token_use", only a value naming an ID, refresh or logout token); a
+	// "token_type" or Keycloak "typ" claim naming an ID, refresh, offline or
+	// logout token; or a "typ" header of a JWT that is never a bearer token
+	// (id_token+jwt, logout+jwt, secevent+jwt, dpop+jwt,
+	// token-introspection+jwt, oauth-authz-req+jwt, …). Set AcceptIDTokens
+	// only for an issuer whose clients really call this API with ID tokens:
+	// it lets the ID-token signs through, never refresh, logout or the
+	// other kinds. An ID token without any of these signs (same issuer,
+	// same audience, "typ": "JWT") cannot be told apart; RequiredTyp
+	// "at+jwt", or an audience that is not a client ID, refuses it too.
+	AcceptIDTokens bool
+
 	// ScopeClaims are the claims scopes are read from; nil means
 	// principal.DefaultScopeClaims. See principal.ParseScopes.
 	ScopeClaims []string
@@ -218,8 +236,11 @@ var defaultClientIDClaims = []string{"client_id", "azp", "cid"}
 // and no nested JWT ("cty": "JWT"); its header and claims are JSON objects
 // in valid UTF-8, without lone surrogate escapes and without a member name
 // repeated at any depth (spelled alike or equal once unescaped); the
-// signature verifies; "aud" names one of the issuer's audiences; "typ" matches RequiredTyp when set; "exp" is
-// present and not past, "nbf" is not in the future and "iat" not in the
+// signature verifies; "aud" names one of the issuer's audiences; "typ"
+// matches RequiredTyp when set; it is plainly an access token (see
+// Issuer.AcceptIDTokens: no ID token, refresh token, logout token or other
+// kind of JWT, told by its typ header and claims); "exp" is present and not
+// past, "nbf" is not in the future and "iat" not in the
 // future, each with Leeway. Which check failed is never told to the client
 // (it is in the error's Err for logs), except that an expired token whose
 // signature verified is refused as ExpiredToken, as RFC 6750 allows.
@@ -292,6 +313,7 @@ type jwtIssuer struct {
 	audiences      []string
 	anyAudience    bool
 	requiredTyp    string
+	kinds          jose.KindPolicy
 	tokenType      string
 	typeClaim      string
 	typeValues     map[string]string
@@ -508,6 +530,7 @@ func compileIssuer(is Issuer) (*jwtIssuer, error) {
 		audiences:      slices.Clone(is.Audiences),
 		anyAudience:    is.AnyAudience,
 		requiredTyp:    normalizeTyp(is.RequiredTyp),
+		kinds:          jose.KindPolicy{AcceptIDTokens: is.AcceptIDTokens, TokenUseIsType: is.TypeClaim == "token_use"},
 		tokenType:      is.TokenType,
 		typeClaim:      is.TypeClaim,
 		typeValues:     is.TypeValues,

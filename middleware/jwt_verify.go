@@ -23,6 +23,7 @@ var (
 	errJWTUnknownIssuer  = stderrors.New("issuer not trusted")
 	errJWTAlgorithm      = stderrors.New("algorithm not allowed for this issuer")
 	errJWTType           = stderrors.New("typ header not accepted")
+	errJWTTokenKind      = stderrors.New("not an access token")
 	errJWTAudience       = stderrors.New("audience not accepted")
 	errJWTClaim          = stderrors.New("claim malformed or missing")
 	errJWTNoKey          = stderrors.New("no key suits the token's kid and alg")
@@ -265,6 +266,12 @@ func (v *JWTVerifier) verify(ctx context.Context, token string) (*principal.Prin
 	}
 	if is.requiredTyp != "" && normalizeTyp(h.typ) != is.requiredTyp {
 		return nil, refuseInvalid(fmt.Errorf("%w: %q", errJWTType, h.typ))
+	}
+	if why := is.kinds.NotAccessTyp(h.typ); why != "" {
+		return nil, refuseInvalid(fmt.Errorf("%w: %s", errJWTTokenKind, why))
+	}
+	if why := is.kinds.NotAccessToken(claims); why != "" {
+		return nil, refuseInvalid(fmt.Errorf("%w: %s", errJWTTokenKind, why))
 	}
 	tc, err := readClaims(claims)
 	if err != nil {
