@@ -37,7 +37,32 @@ var kindNames = map[string]tokenKind{
 }
 
 func kindOf(name string) tokenKind {
-	return kindNames[strings.ToLower(name)]
+	k, _ := lookupFold(kindNames, name, "")
+	return k
+}
+
+// lookupFold looks s up in m ignoring ASCII case and, if s starts with
+// prefix in any case, without it. Every key of m is lower case and short;
+// the folding is done on the stack, so nothing is allocated.
+func lookupFold[V any](m map[string]V, s, prefix string) (V, bool) {
+	var buf [64]byte
+	var zero V
+	if len(s) > len(buf) {
+		return zero, false
+	}
+	b := buf[:len(s)]
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b[i] = c
+	}
+	if len(b) >= len(prefix) && string(b[:len(prefix)]) == prefix {
+		b = b[len(prefix):]
+	}
+	v, ok := m[string(b)]
+	return v, ok
 }
 
 // idTokenClaims are carried by OpenID Connect ID tokens and by no access
@@ -123,13 +148,12 @@ var nonAccessTyps = map[string]bool{
 // NotAccessTyp returns why a JWS "typ" header names a JWT that is not an
 // access token, or "". An ID token's typ is let through with AcceptIDTokens.
 func (p KindPolicy) NotAccessTyp(typ string) string {
-	if typ == "" {
+	if !strings.Contains(typ, "+") { // every listed value has a suffix
 		return ""
 	}
-	t := strings.TrimPrefix(strings.ToLower(typ), "application/")
-	isID, listed := nonAccessTyps[t]
+	isID, listed := lookupFold(nonAccessTyps, typ, "application/")
 	if !listed || isID && p.AcceptIDTokens {
 		return ""
 	}
-	return "typ " + t + " is not an access token"
+	return "typ " + typ + " is not an access token"
 }

@@ -9,8 +9,9 @@
 // '+' and '/', non-zero trailing bits, and some skip any byte outside their
 // alphabet. To them one token has many spellings; to a cache or a revocation
 // list keyed by the token's bytes, each spelling is another token. So every
-// path that verifies or hashes a token first asks Classify, and refuses a
-// token that has the shape of a JOSE object but not its canonical spelling.
+// path that verifies a token first asks Classify and refuses a token that
+// has the shape of a JOSE object but not its canonical spelling, and every
+// path that hashes one hashes its Canonicalize'd form.
 package jose
 
 import (
@@ -58,7 +59,7 @@ var b64Value = func() (t [256]int8) {
 
 // Classify tells the shape of token. It reads a canonical three-part token
 // once and does not allocate; it decodes a part of any other token with
-// dots only when the part starts as the base64 of a JSON object does.
+// dots only when the part starts as the base64 of a JSON text does.
 func Classify(token string) Shape {
 	dots := strings.Count(token, ".")
 	if dots == 0 {
@@ -154,18 +155,25 @@ func laxDecode(dst []byte, s string) []byte {
 }
 
 // isJOSEHeader reports whether part decodes, leniently, to a JSON object
-// with an "alg" member. A JSON object's base64 starts with 'e' (for '{'), so
-// most parts are told apart without decoding. It does not allocate for a
-// part of up to 512 decoded bytes.
+// with an "alg" member. The first decoded byte, from the first two base64
+// characters, tells most parts apart without decoding them: a JSON object
+// starts with '{' or whitespace. It does not allocate for a part of up to
+// 512 decoded bytes.
 func isJOSEHeader(part string) bool {
-	first := -1
-	for i := 0; i < len(part); i++ {
-		if b64Value[part[i]] >= 0 {
-			first = i
-			break
+	var first [2]int8
+	n := 0
+	for i := 0; i < len(part) && n < 2; i++ {
+		if v := b64Value[part[i]]; v >= 0 {
+			first[n] = v
+			n++
 		}
 	}
-	if first < 0 || part[first] != 'e' {
+	if n < 2 {
+		return false
+	}
+	switch byte(first[0])<<2 | byte(first[1])>>4 {
+	case '{', ' ', '\t', '\n', '\r':
+	default:
 		return false
 	}
 	var buf [512]byte

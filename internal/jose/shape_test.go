@@ -45,6 +45,8 @@ func TestClassify(t *testing.T) {
 		{"a JWE with padding", rfc7516A1 + "==", NotCanonical},
 		{"a JWE with an empty header", "." + rfc7516A1[strings.IndexByte(rfc7516A1, '.')+1:], Opaque},
 		{"alg spelled with an escape", "eyJcdTAwNjFsZyI6IkhTMjU2In0.e30", NotCanonical},
+		{"a header after whitespace", "IHsiYWxnIjoiSFMyNTYifQ.e30", NotCanonical},
+		{"a header after a newline", "CnsiYWxnIjoiSFMyNTYifQ.e30", NotCanonical},
 	}
 	for _, tt := range tests {
 		if got := Classify(tt.token); got != tt.want {
