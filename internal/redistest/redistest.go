@@ -303,7 +303,8 @@ func (c *Cluster) healthy() bool {
 	return true
 }
 
-// MasterFor returns the node currently serving key's slot as master.
+// MasterFor returns the node currently serving key's slot as master: the
+// one master that answers a command on key instead of redirecting it.
 func (c *Cluster) MasterFor(key string) *Server {
 	c.t.Helper()
 	for _, n := range c.Nodes {
@@ -314,19 +315,9 @@ func (c *Cluster) MasterFor(key string) *Server {
 			continue
 		}
 		cl := redis.NewClient(&redis.Options{Addr: n.Addr(), MaxRetries: -1})
-		role, err1 := cl.Do(context.Background(), "ROLE").Slice()
-		slot, err2 := cl.ClusterKeySlot(context.Background(), key).Result()
-		var owns bool
-		if err1 == nil && err2 == nil && len(role) > 0 && role[0] == "master" {
-			slots, err := cl.ClusterSlots(context.Background()).Result()
-			if err == nil {
-				for _, s := range slots {
-					if int64(s.Start) <= slot && slot <= int64(s.End) && len(s.Nodes) > 0 && s.Nodes[0].Addr == n.Addr() {
-						owns = true
-					}
-				}
-			}
-		}
+		role, err := cl.Do(context.Background(), "ROLE").Slice()
+		owns := err == nil && len(role) > 0 && role[0] == "master" &&
+			cl.Exists(context.Background(), key).Err() == nil
 		cl.Close()
 		if owns {
 			return n
