@@ -91,6 +91,14 @@
 // decision, and fails open onto a local MemoryStore or closed with 503, as
 // configured.
 //
+// Memory stays bounded at any number of keys, and eviction cannot hand out
+// quota: a full bucket is dropped as no state, and what an evicted bucket
+// that was not full had spent survives in a fixed-size sketch, so a client
+// pushed out by a flood of minted keys (a header, an IPv6 /48) comes back
+// to the bucket it left. What is approximate: the sketch errs toward
+// refusing, so while it is crowded (far more spent keys evicted than it has
+// cells) a new key may start with less than a full bucket; see MemoryStore.
+//
 // A Store error refuses the request with 503 unavailable and Retry-After
 // (the store's, or 1 s).
 // A limit is never lifted because something failed, unless a store was
