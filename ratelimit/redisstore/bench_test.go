@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tollgate/tollgate/internal/redistest"
 	"github.com/tollgate/tollgate/ratelimit"
 	"github.com/tollgate/tollgate/ratelimit/redisstore"
 )
@@ -13,7 +14,7 @@ import (
 // the same run: a decision should cost about one PING, being one round trip.
 
 func BenchmarkRedisDecide(b *testing.B) {
-	s := redisstore.New(redisstore.Config{Client: sharedRedis(b), Prefix: prefix(b)})
+	s := redisstore.New(redisstore.Config{Client: redistest.Shared(b), Prefix: redistest.Prefix(b)})
 	limits := []ratelimit.Limit{{Events: 1 << 30, Per: time.Second}}
 	ctx := context.Background()
 	b.ReportAllocs()
@@ -25,7 +26,7 @@ func BenchmarkRedisDecide(b *testing.B) {
 }
 
 func BenchmarkRedisDecideTwoLimits(b *testing.B) {
-	s := redisstore.New(redisstore.Config{Client: sharedRedis(b), Prefix: prefix(b)})
+	s := redisstore.New(redisstore.Config{Client: redistest.Shared(b), Prefix: redistest.Prefix(b)})
 	limits := []ratelimit.Limit{
 		{Name: "burst", Events: 1 << 30, Per: time.Second},
 		{Name: "quota", Events: 1 << 30, Per: time.Hour},
@@ -40,7 +41,7 @@ func BenchmarkRedisDecideTwoLimits(b *testing.B) {
 }
 
 func BenchmarkRedisPing(b *testing.B) {
-	c := sharedRedis(b)
+	c := redistest.Shared(b)
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {

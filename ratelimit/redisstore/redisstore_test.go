@@ -16,14 +16,15 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tollgate/tollgate/errors"
+	"github.com/tollgate/tollgate/internal/redistest"
 	"github.com/tollgate/tollgate/ratelimit"
 	"github.com/tollgate/tollgate/ratelimit/redisstore"
 )
 
 func TestTwoStoresShareOneBudget(t *testing.T) {
-	p := prefix(t)
-	a := redisstore.New(redisstore.Config{Client: sharedRedis(t), Prefix: p, Timeout: liveTimeout})
-	b := redisstore.New(redisstore.Config{Client: sharedRedis(t), Prefix: p, Timeout: liveTimeout})
+	p := redistest.Prefix(t)
+	a := redisstore.New(redisstore.Config{Client: redistest.Shared(t), Prefix: p, Timeout: liveTimeout})
+	b := redisstore.New(redisstore.Config{Client: redistest.Shared(t), Prefix: p, Timeout: liveTimeout})
 	ctx := context.Background()
 
 	t.Run("requests alternating between replicas draw on one bucket", func(t *testing.T) {
@@ -71,7 +72,7 @@ func TestTwoStoresShareOneBudget(t *testing.T) {
 // on its own clock, so durations may differ by the time the test takes,
 // never by a second.
 func TestDecisionsMatchTheMemoryStore(t *testing.T) {
-	client := sharedRedis(t)
+	client := redistest.Shared(t)
 	tests := []struct {
 		name     string
 		limits   []ratelimit.Limit
@@ -92,7 +93,7 @@ func TestDecisionsMatchTheMemoryStore(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			frozen := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 			mem := ratelimit.NewMemoryStore(ratelimit.MemoryConfig{Now: func() time.Time { return frozen }})
-			rs := redisstore.New(redisstore.Config{Client: client, Prefix: prefix(t), Timeout: liveTimeout})
+			rs := redisstore.New(redisstore.Config{Client: client, Prefix: redistest.Prefix(t), Timeout: liveTimeout})
 			for i := range tt.requests {
 				want, _ := mem.Allow(context.Background(), "k", tt.limits)
 				got, err := rs.Allow(context.Background(), "k", tt.limits)
@@ -117,8 +118,8 @@ func TestDecisionsMatchTheMemoryStore(t *testing.T) {
 }
 
 func TestAKeysLimitsLandInOneSlotAndExpire(t *testing.T) {
-	client := sharedRedis(t)
-	p := prefix(t)
+	client := redistest.Shared(t)
+	p := redistest.Prefix(t)
 	s := redisstore.New(redisstore.Config{Client: client, Prefix: p, Timeout: liveTimeout})
 	limits := []ratelimit.Limit{
 		{Name: "burst", Events: 10, Per: time.Second},
@@ -137,7 +138,7 @@ func TestAKeysLimitsLandInOneSlotAndExpire(t *testing.T) {
 }
 
 func TestRedisCarriesUsageOverWhenAKeysLimitsChange(t *testing.T) {
-	s := redisstore.New(redisstore.Config{Client: sharedRedis(t), Prefix: prefix(t), Timeout: liveTimeout})
+	s := redisstore.New(redisstore.Config{Client: redistest.Shared(t), Prefix: redistest.Prefix(t), Timeout: liveTimeout})
 	small := []ratelimit.Limit{{Name: "plan", Events: 5, Per: time.Hour}}
 	large := []ratelimit.Limit{{Name: "plan", Events: 100, Per: time.Hour}}
 	for range 5 {
@@ -152,7 +153,7 @@ func TestRedisCarriesUsageOverWhenAKeysLimitsChange(t *testing.T) {
 func TestMiddlewareOverRedisSendsTheSameHeaders(t *testing.T) {
 	limit := ratelimit.New(ratelimit.Config{
 		Limits:      []ratelimit.Limit{{Name: "minute", Events: 2, Per: time.Minute}},
-		Store:       redisstore.New(redisstore.Config{Client: sharedRedis(t), Prefix: prefix(t), Timeout: liveTimeout}),
+		Store:       redisstore.New(redisstore.Config{Client: redistest.Shared(t), Prefix: redistest.Prefix(t), Timeout: liveTimeout}),
 		IETFHeaders: true,
 	})
 	reached := 0
@@ -164,7 +165,7 @@ func TestMiddlewareOverRedisSendsTheSameHeaders(t *testing.T) {
 	for i, w := range []want{
 		{200, "1", `"minute";r=1;t=30`, ""},
 		{200, "0", `"minute";r=0;t=60`, ""},
-		{429, "0", `"minute";r=0;t=60`, "30"},
+		{429, "0", `"minute";r=0;t=30`, "30"}, // t is when a token is back, as Retry-After
 	} {
 		rec := httptest.NewRecorder()
 		r := httptest.NewRequest(http.MethodGet, "/", nil)
@@ -227,8 +228,8 @@ func TestRedisOutageFollowsThePolicyAndRecovers(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := startOwnRedis(t)
-			client := redis.NewClient(&redis.Options{Addr: srv.addr, ContextTimeoutEnabled: true, MaxRetries: -1})
+			srv := redistest.Start(t)
+			client := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true, MaxRetries: -1})
 			t.Cleanup(func() { client.Close() })
 			var logs syncBuffer
 			now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -263,7 +264,7 @@ func TestRedisOutageFollowsThePolicyAndRecovers(t *testing.T) {
 				t.Fatalf("with Redis up: status %d, fallback calls %d; want 200 from Redis", rec.Code, fallback.calls.Load())
 			}
 
-			srv.stop()
+			srv.Kill()
 			for i := range 3 {
 				reachedBefore := reached
 				rec := send()
@@ -288,7 +289,7 @@ func TestRedisOutageFollowsThePolicyAndRecovers(t *testing.T) {
 				t.Errorf("log has %q %d times, want once:\n%s", tt.wantLog, n, logs.String())
 			}
 
-			srv.start()
+			srv.StartAgain()
 			advance(5 * time.Second) // past RetryInterval
 			calls := fallback.calls.Load()
 			if rec := send(); rec.Code != http.StatusOK {
@@ -380,10 +381,10 @@ func (c *commandCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) red
 }
 
 func TestEachDecisionIsOneRoundTrip(t *testing.T) {
-	client := sharedRedis(t)
+	client := redistest.Shared(t)
 	counter := &commandCounter{}
 	client.AddHook(counter)
-	s := redisstore.New(redisstore.Config{Client: client, Prefix: prefix(t), Timeout: liveTimeout})
+	s := redisstore.New(redisstore.Config{Client: client, Prefix: redistest.Prefix(t), Timeout: liveTimeout})
 	limits := []ratelimit.Limit{
 		{Name: "burst", Events: 10, Per: time.Second},
 		{Name: "hourly", Events: 1000, Per: time.Hour},
