@@ -1,6 +1,8 @@
 package redisstore_test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"sync"
 	"time"
 )
@@ -37,4 +39,12 @@ func concurrently(n int, f func(i int) bool) int {
 	close(start)
 	wg.Wait()
 	return count
+}
+
+// hashTag is the hash tag the store gives an application key's Redis keys,
+// as the package doc describes it: the first 16 bytes of its SHA-256, in
+// hex, in braces.
+func hashTag(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return "{" + hex.EncodeToString(sum[:16]) + "}"
 }

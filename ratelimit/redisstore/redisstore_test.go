@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -129,7 +130,7 @@ func TestAKeysLimitsLandInOneSlotAndExpire(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"burst", "hourly"} {
-		key := p + "{client:app-1}:" + name
+		key := p + hashTag("client:app-1") + ":" + name
 		ttl, err := client.PTTL(context.Background(), key).Result()
 		if err != nil || ttl <= 0 {
 			t.Errorf("%s: PTTL = %v, %v; want a key that expires", key, ttl, err)
@@ -219,12 +220,11 @@ func TestRedisOutageFollowsThePolicyAndRecovers(t *testing.T) {
 		name       string
 		failClosed bool
 		// while Redis is down
-		wantStatus   int
-		wantFallback bool
-		wantLog      string
+		wantStatus int
+		wantLog    string
 	}{
-		{"fail open: a local limiter decides", false, http.StatusOK, true, "failing open onto a local limiter"},
-		{"fail closed: 503 unavailable", true, http.StatusServiceUnavailable, false, "failing closed with 503"},
+		{"fail open: a local limiter decides", false, http.StatusOK, "failing open onto a local limiter"},
+		{"fail closed: 503 unavailable", true, http.StatusServiceUnavailable, "failing closed with 503"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -234,12 +234,10 @@ func TestRedisOutageFollowsThePolicyAndRecovers(t *testing.T) {
 			var logs syncBuffer
 			now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 			var clockMu sync.Mutex
-			fallback := &countingStore{Store: ratelimit.NewMemoryStore(ratelimit.MemoryConfig{})}
 			store := redisstore.New(redisstore.Config{
 				Client:        client,
 				Timeout:       liveTimeout,
 				FailClosed:    tt.failClosed,
-				Fallback:      fallback,
 				RetryInterval: 5 * time.Second,
 				Logger:        slog.New(slog.NewTextHandler(&logs, nil)),
 				Now: func() time.Time {
@@ -260,12 +258,15 @@ func TestRedisOutageFollowsThePolicyAndRecovers(t *testing.T) {
 				return rec
 			}
 
-			if rec := send(); rec.Code != http.StatusOK || fallback.calls.Load() != 0 {
-				t.Fatalf("with Redis up: status %d, fallback calls %d; want 200 from Redis", rec.Code, fallback.calls.Load())
+			if rec := send(); rec.Code != http.StatusOK || store.Stats().Redis != 1 {
+				t.Fatalf("with Redis up: status %d, %+v; want 200 from Redis", rec.Code, store.Stats())
 			}
 
 			srv.Kill()
-			for i := range 3 {
+			// Each failure follows the policy for its request; the
+			// DefaultTripAfter-th in a row trips the switch, and then no
+			// request waits on Redis until RetryInterval has passed.
+			for i := range redisstore.DefaultTripAfter + 3 {
 				reachedBefore := reached
 				rec := send()
 				if rec.Code != tt.wantStatus {
@@ -277,13 +278,19 @@ func TestRedisOutageFollowsThePolicyAndRecovers(t *testing.T) {
 				if tt.failClosed && rec.Header().Get("Retry-After") != "5" {
 					t.Errorf("Redis down, fail closed: Retry-After %q, want the retry interval, 5", rec.Header().Get("Retry-After"))
 				}
-				if !tt.failClosed && rec.Header().Get("X-RateLimit-Remaining") == "" {
-					t.Errorf("Redis down, fail open: no X-RateLimit-Remaining from the local limiter")
+				// The local limiter starts from what Redis said (99 left),
+				// not from a full bucket.
+				if want := strconv.Itoa(98 - i); !tt.failClosed && rec.Header().Get("X-RateLimit-Remaining") != want {
+					t.Errorf("Redis down, fail open, request %d: X-RateLimit-Remaining %q, want %s", i+1, rec.Header().Get("X-RateLimit-Remaining"), want)
 				}
-				advance(time.Second)
-			}
-			if got := fallback.calls.Load() > 0; got != tt.wantFallback {
-				t.Errorf("fallback used = %v, want %v", got, tt.wantFallback)
+				st := store.Stats()
+				if wantTrips := uint64(min(1, (i+1)/redisstore.DefaultTripAfter)); st.Trips != wantTrips {
+					t.Fatalf("Redis down, request %d: %d trips, want %d", i+1, st.Trips, wantTrips)
+				}
+				if want := uint64(min(i+1, redisstore.DefaultTripAfter)); st.Failed != want {
+					t.Errorf("Redis down, request %d: %d decisions asked Redis and failed, want %d", i+1, st.Failed, want)
+				}
+				advance(time.Second / 2)
 			}
 			if n := strings.Count(logs.String(), tt.wantLog); n != 1 {
 				t.Errorf("log has %q %d times, want once:\n%s", tt.wantLog, n, logs.String())
@@ -291,12 +298,12 @@ func TestRedisOutageFollowsThePolicyAndRecovers(t *testing.T) {
 
 			srv.StartAgain()
 			advance(5 * time.Second) // past RetryInterval
-			calls := fallback.calls.Load()
+			before := store.Stats()
 			if rec := send(); rec.Code != http.StatusOK {
 				t.Fatalf("Redis back: status %d, want 200", rec.Code)
 			}
-			if fallback.calls.Load() != calls {
-				t.Error("Redis back and RetryInterval passed: the fallback still decided")
+			if after := store.Stats(); after.Redis != before.Redis+1 || after.Recoveries != 1 {
+				t.Errorf("Redis back and RetryInterval passed: %+v, want the request decided on Redis and one recovery", after)
 			}
 			if !strings.Contains(logs.String(), "redis is back") {
 				t.Errorf("recovery not logged:\n%s", logs.String())
@@ -305,8 +312,10 @@ func TestRedisOutageFollowsThePolicyAndRecovers(t *testing.T) {
 	}
 }
 
-func TestSlowRedisCountsAsUnavailable(t *testing.T) {
-	// A server that accepts connections and never answers.
+// A server that accepts connections and never answers: one decision on it
+// fails, alone. It follows the outage policy for its own request and does
+// not switch the store off Redis.
+func TestOneSlowDecisionFallsBackAloneAndSwitchesNothing(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -335,22 +344,21 @@ func TestSlowRedisCountsAsUnavailable(t *testing.T) {
 	client := redis.NewClient(&redis.Options{Addr: l.Addr().String(), ContextTimeoutEnabled: true, MaxRetries: -1, Protocol: 2})
 	defer client.Close()
 	var logs syncBuffer
-	fallback := &countingStore{Store: ratelimit.NewMemoryStore(ratelimit.MemoryConfig{})}
 	s := redisstore.New(redisstore.Config{
-		Client:   client,
-		Timeout:  50 * time.Millisecond,
-		Fallback: fallback,
-		Logger:   slog.New(slog.NewTextHandler(&logs, nil)),
+		Client:         client,
+		Timeout:        50 * time.Millisecond,
+		ConnectTimeout: 50 * time.Millisecond,
+		Logger:         slog.New(slog.NewTextHandler(&logs, nil)),
 	})
 	d, err := s.Allow(context.Background(), "k", []ratelimit.Limit{{Events: 1, Per: time.Minute}})
 	if err != nil || !d.Allowed {
 		t.Fatalf("Allow = %+v, %v; want allowed by the fallback", d, err)
 	}
-	if fallback.calls.Load() != 1 {
-		t.Errorf("fallback calls = %d, want 1", fallback.calls.Load())
+	if st := s.Stats(); st.Fallback != 1 || st.Failed != 1 || st.Trips != 0 {
+		t.Errorf("after one slow decision: %+v; want it alone decided by the fallback, nothing tripped", st)
 	}
-	if !strings.Contains(logs.String(), "redis unavailable") {
-		t.Errorf("timeout not logged:\n%s", logs.String())
+	if strings.Contains(logs.String(), "redis unavailable") {
+		t.Errorf("one slow decision logged as an outage:\n%s", logs.String())
 	}
 }
 
@@ -385,18 +393,19 @@ func TestEachDecisionIsOneRoundTrip(t *testing.T) {
 	counter := &commandCounter{}
 	client.AddHook(counter)
 	s := redisstore.New(redisstore.Config{Client: client, Prefix: redistest.Prefix(t), Timeout: liveTimeout})
+	redisstore.WaitWarm(s) // New's own connections and SCRIPT LOAD
 	limits := []ratelimit.Limit{
 		{Name: "burst", Events: 10, Per: time.Second},
 		{Name: "hourly", Events: 1000, Per: time.Hour},
 	}
-	// The first decision may load the script (EVALSHA, NOSCRIPT, EVAL).
-	if _, err := s.Allow(context.Background(), "k", limits); err != nil {
-		t.Fatal(err)
-	}
 	counter.mu.Lock()
 	counter.cmds = nil
 	counter.mu.Unlock()
-	for range 5 {
+	// New loaded the script: even the first decision is one EVALSHA.
+	if _, err := s.Allow(context.Background(), "k", limits); err != nil {
+		t.Fatal(err)
+	}
+	for range 4 {
 		if _, err := s.Allow(context.Background(), "k", limits); err != nil {
 			t.Fatal(err)
 		}
