@@ -109,8 +109,10 @@ type MemoryStore struct {
 	seed   maphash.Seed
 	epoch  time.Time
 	now    func() time.Time // nil: the default clock (see elapsed)
-	// spent outlives the buckets evicted while not full (see MemoryStore).
-	spent *spentSketch
+	// spent outlives the buckets evicted while not full (see MemoryStore),
+	// made the first time something is recorded, of spentLines lines.
+	spent      atomic.Pointer[spentSketch]
+	spentLines int
 
 	maxKeys int64
 	keys    atomic.Int64
@@ -145,6 +147,10 @@ type bucket struct {
 type counter struct {
 	name string
 	lim  rate.Limiter
+	// seen is when another store last said this bucket is full again
+	// (see Observe), in nanoseconds since the store's epoch; at first, when
+	// the bucket made was full again.
+	seen int64
 }
 
 // NewMemoryStore returns an empty MemoryStore. It panics if MaxKeys or
@@ -176,7 +182,7 @@ func NewMemoryStore(cfg MemoryConfig) *MemoryStore {
 		s.now = cfg.Now
 		s.epoch = s.now()
 	}
-	s.spent = newSketch(s.seed, sketchLines(cfg.MaxKeys))
+	s.spentLines = sketchLines(cfg.MaxKeys)
 	// Keys do not hash perfectly evenly, so a shard may hold up to twice
 	// its share; the store-wide count keeps the total at MaxKeys.
 	per := 2*((cfg.MaxKeys+n-1)/n) + 8
@@ -199,7 +205,7 @@ func (s *MemoryStore) forget(key string, b *bucket, now int64) {
 	at := s.epoch.Add(time.Duration(now))
 	for _, c := range b.held {
 		if d := c.fullIn(at); d > 0 {
-			s.spent.record(s.spent.pairHash(key, c.name), now+int64(min(d, math.MaxInt64-time.Duration(now))))
+			s.remember(key, c.name, now, d)
 		}
 	}
 }
@@ -208,9 +214,26 @@ func (s *MemoryStore) forget(key string, b *bucket, now int64) {
 // shard's nanoseconds), no fuller than the sketch says a forgotten bucket
 // of that name was.
 func (s *MemoryStore) recall(key string, c *counter, l Limit, at time.Time, now int64) {
-	if fullAt := s.spent.fullAt(s.spent.pairHash(key, l.Name)); fullAt > now {
-		c.fullAfter(l, at, time.Duration(fullAt-now))
+	c.seen = now
+	sk := s.spent.Load()
+	if sk == nil {
+		return // nothing was ever forgotten or observed
 	}
+	if fullAt := sk.fullAt(sk.pairHash(key, l.Name)); fullAt > now {
+		c.fullAfter(l, at, time.Duration(fullAt-now))
+		c.seen = fullAt
+	}
+}
+
+// remember records in the sketch that key's limit name is full again d
+// after now (the shard's nanoseconds), making the sketch if there is none.
+func (s *MemoryStore) remember(key, name string, now int64, d time.Duration) {
+	sk := s.spent.Load()
+	if sk == nil {
+		s.spent.CompareAndSwap(nil, newSketch(s.seed, s.spentLines))
+		sk = s.spent.Load()
+	}
+	sk.record(sk.pairHash(key, name), now+int64(min(d, math.MaxInt64-time.Duration(now))))
 }
 
 // Evictions is how many keys were evicted because the store was full. A
@@ -304,16 +327,21 @@ func (s *MemoryStore) Allow(_ context.Context, key string, limits []Limit) (Deci
 	return d, nil
 }
 
-// Observe tells the store how another store left key's buckets, so that it
-// never holds more for key than that store said: states[i] is limits[i]'s
-// bucket as the other store computed it, of which Observe reads Reset, the
-// time until it is full again. A bucket the store holds for one of the
-// limit names, on the same plan, is lowered to that if it holds more, and
-// never raised. For a name it does not hold, the time is remembered in the
-// same fixed-size structure that outlives evicted buckets (see
-// MemoryStore), and a bucket it makes for that name later starts no fuller.
-// It allocates nothing and makes no bucket, so observing any number of keys
-// leaves the store's size as it was.
+// Observe tells the store how another store that draws on the same budget
+// left key's buckets: states[i] is limits[i]'s bucket as the other store
+// computed it, of which Observe reads Reset, the time until it is full
+// again.
+//
+// A bucket the store holds for one of the limit names, on the same plan,
+// then holds no more than the other store said, and on top of what it
+// admitted itself it gives up what the other store spent since it last
+// heard from it (or since it made the bucket): the two stores' requests are
+// taken from one budget. It is never raised. For a name it does not hold,
+// the time is remembered in the same fixed-size structure that outlives
+// evicted buckets (see MemoryStore), and a bucket it makes for that name
+// later starts no fuller. Observe makes no bucket and, once that structure
+// exists, allocates nothing, so observing any number of keys leaves the
+// store's size as it was.
 //
 // ratelimit/redisstore calls it on its fallback after every decision made
 // on Redis: when Redis fails, the fallback starts from what Redis last
@@ -341,10 +369,20 @@ func (s *MemoryStore) Observe(key string, limits []Limit, states []LimitState) {
 			}
 		}
 		if c != nil && c.lim.Burst() == l.Capacity() && c.lim.Limit() == limiterRate(l) {
-			c.fullAfter(l, at, d)
+			// Time is the measure of both stores' buckets, so a share of
+			// a budget (a slower rate, a smaller capacity) gives up its
+			// share of what the other spent: a full-again time pushed on
+			// by the same span.
+			fullAt := now + int64(min(d, math.MaxInt64-time.Duration(now)))
+			want := d
+			if spentThere := fullAt - c.seen; spentThere > 0 {
+				want = max(want, c.fullIn(at)+time.Duration(spentThere))
+			}
+			c.fullAfter(l, at, want)
+			c.seen = max(c.seen, fullAt)
 			continue
 		}
-		s.spent.record(s.spent.pairHash(key, l.Name), now+int64(min(d, math.MaxInt64-time.Duration(now))))
+		s.remember(key, l.Name, now, d)
 	}
 }
 

@@ -604,17 +604,23 @@ func TestMemoryStoreAKeyFloodCannotRefillASpentBucket(t *testing.T) {
 }
 
 // What an evicted key had left comes back with it, no more: 5 of 20 left
-// before the flood, at most 5 after.
+// before the flood, at most 5 after. (The sketch may cost it a token: a
+// minted key sharing all four of its cells inherits its deficit and, when
+// evicted in turn, writes it back one token deeper. With one shard and 150
+// keys that is rare, and never more than that.)
 func TestMemoryStoreAnEvictedKeyKeepsWhatItHadLeft(t *testing.T) {
 	clock := newClock()
-	s := ratelimit.NewMemoryStore(ratelimit.MemoryConfig{MaxKeys: 100, Now: clock.Now})
+	s := ratelimit.NewMemoryStore(ratelimit.MemoryConfig{MaxKeys: 100, Shards: 1, Now: clock.Now})
 	quota := []ratelimit.Limit{{Name: "q", Events: 20, Per: 20 * time.Second}} // a token a second
 	ctx := context.Background()
 	for range 15 {
 		s.Allow(ctx, "victim", quota)
 	}
-	for i := range 1000 {
+	for i := range 150 {
 		s.Allow(ctx, fmt.Sprint("minted-", i), quota)
+	}
+	if s.Evictions() < 50 {
+		t.Fatalf("%d evictions; the victim was not pushed out", s.Evictions())
 	}
 	allowed := 0
 	for range 20 {
@@ -622,8 +628,8 @@ func TestMemoryStoreAnEvictedKeyKeepsWhatItHadLeft(t *testing.T) {
 			allowed++
 		}
 	}
-	if allowed != 5 {
-		t.Errorf("5 left before eviction: %d allowed after, want 5", allowed)
+	if allowed > 5 || allowed < 4 {
+		t.Errorf("5 left before eviction: %d allowed after, want 5 (4 at worst, never more)", allowed)
 	}
 }
 
@@ -631,7 +637,9 @@ func TestMemoryStoreAnEvictedKeyKeepsWhatItHadLeft(t *testing.T) {
 // leave nothing behind, so the keys after them start full.
 func TestMemoryStoreKeysWhoseBucketsFilledAgainLeaveNothingBehind(t *testing.T) {
 	clock := newClock()
-	s := ratelimit.NewMemoryStore(ratelimit.MemoryConfig{MaxKeys: 100, Now: clock.Now})
+	// One shard: the oldest key goes first, so the new keys push out only
+	// old ones, and never one another.
+	s := ratelimit.NewMemoryStore(ratelimit.MemoryConfig{MaxKeys: 100, Shards: 1, Now: clock.Now})
 	limits := []ratelimit.Limit{{Events: 10, Per: time.Second}}
 	ctx := context.Background()
 	for i := range 1000 {
@@ -712,6 +720,10 @@ func TestMemoryStoreObserveNeverHoldsMoreThanTheOtherStoreSaid(t *testing.T) {
 	spent := func(n int) []ratelimit.LimitState {
 		return []ratelimit.LimitState{{Limit: 3, Remaining: 3 - n, Reset: time.Duration(n) * time.Minute}}
 	}
+	quota10 := []ratelimit.Limit{{Name: "q", Events: 10, Per: 10 * time.Minute}}
+	spentOf10 := func(n int) []ratelimit.LimitState {
+		return []ratelimit.LimitState{{Limit: 10, Remaining: 10 - n, Reset: time.Duration(n) * time.Minute}}
+	}
 	tests := []struct {
 		name     string
 		before   int // requests allowed locally first
@@ -720,22 +732,31 @@ func TestMemoryStoreObserveNeverHoldsMoreThanTheOtherStoreSaid(t *testing.T) {
 	}{
 		{"a key the store does not hold starts from what was observed", 0, spent(3), 0},
 		{"a key the store does not hold, partly spent", 0, spent(1), 2},
-		{"a held full bucket is lowered", 1, spent(2), 1},
+		{"a held bucket takes what was spent there on top of its own", 1, spent(1), 1},
 		{"a held bucket lower than observed is not raised", 3, spent(1), 0},
 		{"a full bucket observed changes nothing", 1, spent(0), 2},
 		{"more than a window observed leaves it empty", 0, []ratelimit.LimitState{{Reset: time.Hour}}, 0},
+		// The store's own admissions and the other store's are both taken
+		// from one budget: 3 here and 2 there since the bucket was made
+		// leave 5 of 10, not the 7 this store alone knows of, nor the 8
+		// the other does.
+		{"what the other store spent since is taken on top of what this one admitted", 3, spentOf10(2), 5},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := ratelimit.NewMemoryStore(ratelimit.MemoryConfig{Now: newClock().Now})
 			ctx := context.Background()
-			for range tt.before {
-				s.Allow(ctx, "k", quota)
+			limits := quota
+			if tt.observed[0].Limit == 10 {
+				limits = quota10
 			}
-			s.Observe("k", quota, tt.observed)
+			for range tt.before {
+				s.Allow(ctx, "k", limits)
+			}
+			s.Observe("k", limits, tt.observed)
 			got := 0
-			for range 5 {
-				if d, _ := s.Allow(ctx, "k", quota); d.Allowed {
+			for range 12 {
+				if d, _ := s.Allow(ctx, "k", limits); d.Allowed {
 					got++
 				}
 			}
@@ -747,6 +768,22 @@ func TestMemoryStoreObserveNeverHoldsMoreThanTheOtherStoreSaid(t *testing.T) {
 			}
 		})
 	}
+	t.Run("each observation takes what was spent there since the last", func(t *testing.T) {
+		s := ratelimit.NewMemoryStore(ratelimit.MemoryConfig{Now: newClock().Now})
+		ctx := context.Background()
+		s.Allow(ctx, "k", quota10) // 9 left here
+		s.Observe("k", quota10, spentOf10(2))
+		s.Observe("k", quota10, spentOf10(4)) // 4 spent there in all
+		got := 0
+		for range 12 {
+			if d, _ := s.Allow(ctx, "k", quota10); d.Allowed {
+				got++
+			}
+		}
+		if got != 5 {
+			t.Errorf("1 admitted here and 4 there of 10: %d allowed then, want 5", got)
+		}
+	})
 	t.Run("observing makes no bucket", func(t *testing.T) {
 		s := ratelimit.NewMemoryStore(ratelimit.MemoryConfig{Now: newClock().Now})
 		for i := range 1000 {

@@ -43,7 +43,8 @@ func newSketch(seed maphash.Seed, lines int) *spentSketch {
 	return &spentSketch{seed: seed, lines: uint64(lines), cells: make([]atomic.Int64, 8*lines)}
 }
 
-// sketchLines is the sketch's size for a store of maxKeys: a power of two
+// sketchLines is the size of the sketch of a store of maxKeys, which it
+// makes the first time it has something to record: a power of two
 // of lines of eight cells, so that about as many cells as maxKeys/2 sit in
 // each of the four rows (evicted keys then rarely share all their cells
 // while there are about as many of them as the store holds), between
