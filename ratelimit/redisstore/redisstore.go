@@ -381,7 +381,11 @@ func (s *Store) connectionReady(n *node) bool {
 	if c == nil {
 		return true
 	}
-	return int64(c.PoolStats().IdleConns) > n.inflight.Load()
+	inflight := n.inflight.Load()
+	if inflight >= int64(c.Options().PoolSize) {
+		return false // more decisions than connections: some wait
+	}
+	return int64(c.PoolStats().IdleConns) > inflight
 }
 
 // reloadSlots asks a Cluster client to reload its slot map, at most every
