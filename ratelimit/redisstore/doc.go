@@ -76,22 +76,34 @@
 // that tries Redis waits on it. Build the client with ContextTimeoutEnabled:
 // true, or these bounds do not hold.
 //
-// # The fallback never refills what Redis spent
+// # One budget, on Redis or not
 //
 // After every decision on Redis, a Fallback that can be told (the default
 // MemoryStore, through its Observe method) learns what Redis said of the
 // key's buckets, in a fixed-size structure that needs no memory per key. A
-// key decided locally starts from that, refilled by the time since: a
-// client that spent its quota on Redis finds it spent when Redis fails. With
-// Config.Replicas above one, each replica's Fallback enforces its fair
+// key decided locally starts from that, refilled by the time since, and
+// gives up what Redis spent since on top of what it admitted itself: a
+// client that spent its quota on Redis finds it spent when Redis fails.
+// With Config.Replicas above one, each replica's Fallback enforces its fair
 // share, every limit's capacity (rounded down, at least 1) and rate divided
 // by Replicas, starting from its share of what Redis said was left, so that
-// Replicas replicas together admit no more than the limit. What is
-// approximate: a replica knows only what Redis said in its own last
-// decision on the key, so the others' requests since are not counted; a
-// key a replica never decided on Redis starts from its full fair share;
-// and the structure errs toward refusing when it is crowded (see
-// ratelimit.MemoryStore).
+// Replicas replicas together admit no more than the limit.
+//
+// The other way round, every request the fallback admits is owed to Redis:
+// the key's next decision there takes it from every limit first, so what
+// was admitted during an outage, or when one decision failed, is charged
+// to the shared budget once Redis answers (a debt lapses after the limits'
+// longest Window; at most 100,000 keys owe at once).
+//
+// What is approximate: a replica knows only what Redis said in its own last
+// decision on the key, so the others' requests since are not counted
+// until it hears from Redis again; a key a replica never decided on Redis
+// starts from its full fair share; a replica whose switch tripped admits
+// its share while the others may still spend the whole limit on Redis,
+// until its debts are paid; and the errors are toward refusing where they
+// can be: a decision that timed out after Redis ran it is charged twice,
+// and the fixed-size structure, when crowded, remembers keys as more spent
+// than they were (see ratelimit.MemoryStore).
 //
 // # Redis Cluster
 //

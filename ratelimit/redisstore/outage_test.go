@@ -134,3 +134,56 @@ func TestAReplyAboutOneKeyLeavesTheOthersOnRedis(t *testing.T) {
 		}
 	}
 }
+
+// What the fallback admitted while Redis was away is charged to Redis when
+// it is back, so over the outage and after it a key gets its limit, not
+// its limit and the fallback's share again.
+func TestRequestsAdmittedWithoutRedisAreChargedToItWhenItIsBack(t *testing.T) {
+	_, proxy, client := proxied(t)
+	var clockMu sync.Mutex
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	s := redisstore.New(redisstore.Config{Client: client, TripAfter: 1, Logger: quiet, Now: func() time.Time {
+		clockMu.Lock()
+		defer clockMu.Unlock()
+		return now
+	}})
+	redisstore.WaitWarm(s)
+	quota := []ratelimit.Limit{{Name: "hourly", Events: 10, Per: time.Hour}}
+	ctx := context.Background()
+	admitted := 0
+	allow := func() ratelimit.Decision {
+		d, err := s.Allow(ctx, "client:outage", quota)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Allowed {
+			admitted++
+		}
+		return d
+	}
+	allow()
+	allow()
+	proxy.BlackHole(true)
+	for range 6 {
+		allow() // the first fails and trips the switch; all six are the fallback's
+	}
+	proxy.BlackHole(false)
+	proxy.DropConnections() // what was sent into the hole is lost
+	clockMu.Lock()
+	now = now.Add(redisstore.DefaultRetryInterval)
+	clockMu.Unlock()
+	redis := s.Stats().Redis
+	d := allow()
+	if s.Stats().Redis != redis+1 {
+		t.Fatalf("after RetryInterval the decision was not Redis's: %+v", s.Stats())
+	}
+	if d.Remaining != 1 {
+		t.Errorf("2 admitted on Redis, 6 by the fallback, 1 now: Redis says %d left, want 1", d.Remaining)
+	}
+	for range 5 {
+		allow()
+	}
+	if admitted != 10 {
+		t.Errorf("%d admitted over the outage and after, want the limit, 10", admitted)
+	}
+}

@@ -81,7 +81,8 @@ type Config struct {
 	// Fallback with MemoryStore's Observe method (the default, or your
 	// own MemoryStore) is told what Redis said after every decision, so
 	// it never starts a key from a full bucket when Redis had it spent:
-	// it starts from what Redis last said of it.
+	// it starts from what Redis last said of it. Every request it admits
+	// is charged to Redis at the key's next decision there.
 	Fallback ratelimit.Store
 
 	// Replicas is how many replicas share the limits through this Redis.
@@ -144,6 +145,7 @@ type Store struct {
 	stats struct{ redis, fallback, failed, trips, recoveries atomic.Uint64 }
 	// warmed is closed once New's warm-up is over.
 	warmed chan struct{}
+	debts  debts
 }
 
 // node is one Redis server as the store uses it: its switch, and the copy
@@ -297,9 +299,11 @@ func (s *Store) Allow(ctx context.Context, key string, limits []ratelimit.Limit)
 		dctx, cancel = context.WithTimeout(setup, s.cfg.Timeout)
 		defer cancel()
 	}
-	d, states, err := s.decide(dctx, keys, limits)
+	debt := s.debts.take(key, now)
+	d, states, err := s.decide(dctx, keys, limits, debt.n)
 	n.inflight.Add(-1)
 	if err != nil {
+		s.debts.add(key, debt) // not paid, or not known to be
 		return s.failed(ctx, n, key, limits, err)
 	}
 	s.stats.redis.Add(1)
@@ -340,13 +344,23 @@ func (s *Store) failed(ctx context.Context, n *node, key string, limits []rateli
 	return s.degraded(ctx, key, limits, err)
 }
 
-// degraded decides a request without Redis, by the outage policy.
+// degraded decides a request without Redis, by the outage policy. A
+// request the fallback admits is owed to Redis: the key's next decision
+// there takes it (see debts).
 func (s *Store) degraded(ctx context.Context, key string, limits []ratelimit.Limit, cause error) (ratelimit.Decision, error) {
 	s.stats.fallback.Add(1)
 	if s.cfg.FailClosed {
 		return ratelimit.Decision{}, &errors.Error{Kind: errors.Unavailable, RetryAfter: s.cfg.RetryInterval, Err: cause}
 	}
-	return s.cfg.Fallback.Allow(ctx, key, s.fairShares(limits))
+	d, err := s.cfg.Fallback.Allow(ctx, key, s.fairShares(limits))
+	if err == nil && d.Allowed {
+		var window time.Duration
+		for _, l := range limits {
+			window = max(window, l.Window())
+		}
+		s.debts.add(key, debt{n: 1, until: s.cfg.Now().Add(window).UnixNano()})
+	}
+	return d, err
 }
 
 // route returns the server key lives on: the one server, or on a Cluster
@@ -444,8 +458,9 @@ type fairShares struct{ of, shares []ratelimit.Limit }
 // decide runs the script: one round trip once the script is cached on the
 // server (New loads it; a server that lost it, or a replica promoted since,
 // gets it by EVAL, one round trip more).
-func (s *Store) decide(ctx context.Context, keys []string, limits []ratelimit.Limit) (ratelimit.Decision, []ratelimit.LimitState, error) {
-	args := make([]any, 0, 2*len(limits))
+func (s *Store) decide(ctx context.Context, keys []string, limits []ratelimit.Limit, debt int64) (ratelimit.Decision, []ratelimit.LimitState, error) {
+	args := make([]any, 0, 1+2*len(limits))
+	args = append(args, debt)
 	for _, l := range limits {
 		args = append(args, l.Capacity(), float64(l.Per)/float64(l.Events)/1e3)
 	}
@@ -507,12 +522,15 @@ func scriptCmd(ctx context.Context, verb, src string, keys []string, args []any)
 }
 
 // script decides one request against every limit of a key. KEYS are one
-// hash per limit, all in one hash slot; ARGV holds, per limit, its capacity
-// and the microseconds one token takes to come back. Each hash holds the
+// hash per limit, all in one hash slot; ARGV holds the debt (requests
+// admitted without Redis, taken from every limit first, whatever the
+// decision), then per limit its capacity and the microseconds one token
+// takes to come back. Each hash holds the
 // tokens left (t), when they were counted (ts, microseconds on the server's
 // clock) and the capacity they were counted against (c), so a change of
 // plan carries what was used over. Times never run backwards: a clock
-// behind ts refills nothing. Nothing is written on a refusal.
+// behind ts refills nothing. A refusal writes nothing unless it paid a
+// debt.
 //
 // It returns the server time (seconds, microseconds), then per limit the
 // whole tokens left, microseconds until full, and microseconds until a
@@ -523,11 +541,12 @@ const scriptSource = `
 local tm = redis.call('TIME')
 local now = tonumber(tm[1]) * 1000000 + tonumber(tm[2])
 local n = #KEYS
+local debt = tonumber(ARGV[1])
 local tokens, stamps = {}, {}
 local allowed = true
 for i = 1, n do
-  local cap = tonumber(ARGV[2*i-1])
-  local per = tonumber(ARGV[2*i])
+  local cap = tonumber(ARGV[2*i])
+  local per = tonumber(ARGV[2*i+1])
   local v = redis.call('HMGET', KEYS[i], 't', 'ts', 'c')
   local t, ts, c = tonumber(v[1]), tonumber(v[2]), tonumber(v[3])
   if t == nil or ts == nil or c == nil then
@@ -539,21 +558,23 @@ for i = 1, n do
       ts = now
     end
   end
+  if debt > 0 then t = math.max(0, t - debt) end
   tokens[i], stamps[i] = t, ts
   if t < 1 then allowed = false end
 end
 local out = {tonumber(tm[1]), tonumber(tm[2])}
 for i = 1, n do
-  local cap = tonumber(ARGV[2*i-1])
-  local per = tonumber(ARGV[2*i])
+  local cap = tonumber(ARGV[2*i])
+  local per = tonumber(ARGV[2*i+1])
   local t = tokens[i]
   local retry = 0
-  if allowed then
-    t = t - 1
+  if allowed then t = t - 1 end
+  if allowed or debt > 0 then
     local full = math.ceil((cap - t) * per)
     redis.call('HSET', KEYS[i], 't', string.format('%.9f', t), 'ts', string.format('%.0f', stamps[i]), 'c', cap)
     redis.call('PEXPIRE', KEYS[i], math.ceil(full / 1000) + 1000)
-  elseif t < 1 then
+  end
+  if not allowed and t < 1 then
     retry = math.ceil((1 - t) * per)
   end
   out[#out+1] = math.floor(t)
