@@ -148,9 +148,8 @@ type Store struct {
 	debts  debts
 }
 
-// node is one Redis server as the store uses it: its switch, and the copy
-// of its client the store sends decisions through (nil: Config.Client
-// itself).
+// node is one Redis server as the store uses it: its switch, the store's
+// decisions in flight there, and its client.
 type node struct {
 	br       breaker
 	addr     string // on a Cluster
@@ -277,20 +276,26 @@ func (s *Store) Stats() Stats {
 // Unavailable, which the middleware writes as 503.
 func (s *Store) Allow(ctx context.Context, key string, limits []ratelimit.Limit) (ratelimit.Decision, error) {
 	keys := redisKeys(s.cfg.Prefix, key, limits)
+	now := s.cfg.Now().UnixNano()
 	setup, cancel := context.WithTimeout(ctx, s.cfg.Timeout+s.cfg.ConnectTimeout)
 	defer cancel()
+	if s.cluster != nil {
+		// The Cluster as a whole has a switch too, for when no node
+		// answers for the slot map.
+		if !s.mayAsk(&s.one.br, now) {
+			return s.degraded(ctx, key, limits, errTripped)
+		}
+	}
 	n, err := s.route(setup, keys[0])
 	if err != nil {
 		return s.failed(ctx, &s.one, key, limits, err)
 	}
-	now := s.cfg.Now().UnixNano()
-	if until := n.br.downUntil.Load(); until != 0 {
-		// Tripped: only the first request after RetryInterval tries
-		// Redis again; the others do not wait on it.
-		if now < until || !n.br.downUntil.CompareAndSwap(until, now+s.retryNs) {
-			s.reloadSlots()
-			return s.degraded(ctx, key, limits, errTripped)
-		}
+	if s.cluster != nil {
+		s.succeeded(ctx, &s.one)
+	}
+	if !s.mayAsk(&n.br, now) {
+		s.reloadSlots()
+		return s.degraded(ctx, key, limits, errTripped)
 	}
 	n.inflight.Add(1)
 	dctx := setup
@@ -307,19 +312,36 @@ func (s *Store) Allow(ctx context.Context, key string, limits []ratelimit.Limit)
 		return s.failed(ctx, n, key, limits, err)
 	}
 	s.stats.redis.Add(1)
-	n.br.fails.Store(0)
-	if n.br.downUntil.Swap(0) != 0 {
-		s.stats.recoveries.Add(1)
-		s.log.Log(ctx, s.cfg.Logger, slog.LevelInfo, "redisstore.recovered", "ratelimit: redis is back; limits are shared again", s.nodeAttrs(n)...)
-	}
+	s.succeeded(ctx, n)
 	if s.observer != nil {
 		s.observer.Observe(key, s.fairShares(limits), states)
 	}
 	return d, nil
 }
 
+// mayAsk reports whether a request may ask the server of switch br at now
+// (Unix nanoseconds): yes while it is closed; once tripped, only the first
+// request after RetryInterval, which moves the next try on by as much. The
+// others do not wait on a server that is down.
+func (s *Store) mayAsk(br *breaker, now int64) bool {
+	until := br.downUntil.Load()
+	return until == 0 || (now >= until && br.downUntil.CompareAndSwap(until, now+s.retryNs))
+}
+
+// succeeded records that n answered: its failures in a row start again
+// from none, and a tripped switch closes, which is logged.
+func (s *Store) succeeded(ctx context.Context, n *node) {
+	if n.br.fails.Load() != 0 {
+		n.br.fails.Store(0)
+	}
+	if n.br.downUntil.Load() != 0 && n.br.downUntil.Swap(0) != 0 {
+		s.stats.recoveries.Add(1)
+		s.log.Log(ctx, s.cfg.Logger, slog.LevelInfo, "redisstore.recovered", "ratelimit: redis is back; limits are shared again", s.nodeAttrs(n)...)
+	}
+}
+
 // failed handles a decision on Redis that failed with err: if the server
-// could not serve it, it counts toward br's switch; either way the request
+// could not serve it, it counts toward n's switch; either way the request
 // follows the outage policy.
 func (s *Store) failed(ctx context.Context, n *node, key string, limits []ratelimit.Limit, err error) (ratelimit.Decision, error) {
 	if clientGone(ctx) {

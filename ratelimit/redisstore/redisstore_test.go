@@ -229,7 +229,8 @@ func TestRedisOutageFollowsThePolicyAndRecovers(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := redistest.Start(t)
-			client := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true, MaxRetries: -1})
+			// One dial per attempt: a dead server is found at once.
+			client := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true, DialerRetries: 1})
 			t.Cleanup(func() { client.Close() })
 			var logs syncBuffer
 			now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
