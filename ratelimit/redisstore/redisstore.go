@@ -277,20 +277,17 @@ func (s *Store) Stats() Stats {
 func (s *Store) Allow(ctx context.Context, key string, limits []ratelimit.Limit) (ratelimit.Decision, error) {
 	keys := redisKeys(s.cfg.Prefix, key, limits)
 	now := s.cfg.Now().UnixNano()
-	setup, cancel := context.WithTimeout(ctx, s.cfg.Timeout+s.cfg.ConnectTimeout)
-	defer cancel()
+	n := &s.one
 	if s.cluster != nil {
 		// The Cluster as a whole has a switch too, for when no node
 		// answers for the slot map.
 		if !s.mayAsk(&s.one.br, now) {
 			return s.degraded(ctx, key, limits, errTripped)
 		}
-	}
-	n, err := s.route(setup, keys[0])
-	if err != nil {
-		return s.failed(ctx, &s.one, key, limits, err)
-	}
-	if s.cluster != nil {
+		var err error
+		if n, err = s.route(ctx, keys[0]); err != nil {
+			return s.failed(ctx, &s.one, key, limits, err)
+		}
 		s.succeeded(ctx, &s.one)
 	}
 	if !s.mayAsk(&n.br, now) {
@@ -298,12 +295,12 @@ func (s *Store) Allow(ctx context.Context, key string, limits []ratelimit.Limit)
 		return s.degraded(ctx, key, limits, errTripped)
 	}
 	n.inflight.Add(1)
-	dctx := setup
-	if s.connectionReady(n) {
-		var cancel context.CancelFunc
-		dctx, cancel = context.WithTimeout(setup, s.cfg.Timeout)
-		defer cancel()
+	budget := s.cfg.Timeout
+	if !s.connectionReady(n) {
+		budget += s.cfg.ConnectTimeout
 	}
+	dctx, cancel := context.WithTimeout(ctx, budget)
+	defer cancel()
 	debt := s.debts.take(key, now)
 	d, states, err := s.decide(dctx, keys, limits, debt.n)
 	n.inflight.Add(-1)
@@ -385,12 +382,12 @@ func (s *Store) degraded(ctx context.Context, key string, limits []ratelimit.Lim
 	return d, err
 }
 
-// route returns the server key lives on: the one server, or on a Cluster
-// the master serving key's slot, as the client's slot map has it.
+// route returns the master serving key's slot on the Cluster, as the
+// client's slot map has it. Loading the map, the first time, is setting up
+// a connection: it has Timeout + ConnectTimeout.
 func (s *Store) route(ctx context.Context, key string) (*node, error) {
-	if s.cluster == nil {
-		return &s.one, nil
-	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout+s.cfg.ConnectTimeout)
+	defer cancel()
 	c, err := s.cluster.MasterForKey(ctx, key)
 	if err != nil {
 		return nil, err
