@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -201,17 +200,6 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
-}
-
-// countingStore is a fallback that records how often it decided.
-type countingStore struct {
-	calls atomic.Int64
-	ratelimit.Store
-}
-
-func (c *countingStore) Allow(ctx context.Context, key string, limits []ratelimit.Limit) (ratelimit.Decision, error) {
-	c.calls.Add(1)
-	return c.Store.Allow(ctx, key, limits)
 }
 
 func TestRedisOutageFollowsThePolicyAndRecovers(t *testing.T) {
