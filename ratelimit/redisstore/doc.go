@@ -33,8 +33,8 @@
 // whatever its KeyFunc returns (a header, a client id), and one holding
 // braces ("}{", "{}", "a{b}c", "{x}") would otherwise give its limits an
 // empty or foreign hash tag, spreading them over slots (CROSSSLOT) or piling
-// other keys onto its slot. Redis keys are the same length whatever the
-// application key's.
+// other keys onto its slot. Redis keys do not grow with the application
+// key.
 //
 // # When Redis fails
 //
@@ -71,9 +71,12 @@
 // takes round trips of its own, which say nothing about Redis being slow,
 // and a Redis 25 ms away needs them. New opens a few connections to every
 // server and loads the script in the background, so the first requests
-// seldom need that. No request waits longer than Timeout + ConnectTimeout,
-// and while a switch is tripped only the one request per RetryInterval
-// that tries Redis waits on it. Build the client with ContextTimeoutEnabled:
+// seldom need that. Under concurrency, then, a slow Redis is judged against
+// Timeout + ConnectTimeout: a decision waiting for a connection that is
+// busy with a slow reply cannot tell the two apart. No request waits longer than Timeout + ConnectTimeout
+// (on a Cluster, as long again the first time its slot map is loaded), and
+// while a switch is tripped only the one request per RetryInterval that
+// tries Redis waits on it. Build the client with ContextTimeoutEnabled:
 // true, or these bounds do not hold.
 //
 // # One budget, on Redis or not

@@ -46,7 +46,8 @@ type Config struct {
 	// takes round trips of its own (TCP, HELLO, CLIENT SETINFO). A Redis
 	// 25 ms away needs more than a 100 ms Timeout for those and the
 	// decision together, and that says nothing about Redis being slow. No
-	// decision takes longer than Timeout + ConnectTimeout. New also opens
+	// decision takes longer than Timeout + ConnectTimeout (on a Cluster,
+	// as long again to load its slot map, the first time). New also opens
 	// a few connections and loads the script in the background, so the
 	// first requests seldom need it. With a client other than a
 	// *redis.Client or *redis.ClusterClient (a Ring), whose pools the
