@@ -39,6 +39,7 @@ func TestASpentQuotaIsNotRefilledByOneSlowReply(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			_, proxy, client := proxied(t)
 			s := redisstore.New(redisstore.Config{Client: client, FailClosed: failClosed, Logger: quiet})
+			redisstore.WaitWarm(s) // idle connections: the slow reply has Timeout alone
 			quota := []ratelimit.Limit{{Name: "hourly", Events: 20, Per: time.Hour}}
 			ctx := context.Background()
 			allowed := func(n int) (yes int, errs int) {
