@@ -22,6 +22,8 @@ func TestCommonPathsDoNotAllocate(t *testing.T) {
 	direct := request("203.0.113.7:5000")
 	proxied := proxiedRequest()
 	fwd := request(proxy, header{"Forwarded", `for="[2001:db8::7]:1";proto=https, for=10.0.0.2`})
+	emptyXFF := request(proxy, header{"X-Forwarded-For", "1.1.1.1,, " + client + ", , 10.0.0.2,"})
+	emptyFwd := request(proxy, header{"Forwarded", "for=" + client + ", , for=10.0.0.2,"})
 	zoned := request("[fe80::1%eth0]:80")
 	addr := netip.MustParseAddr(client)
 
@@ -32,6 +34,8 @@ func TestCommonPathsDoNotAllocate(t *testing.T) {
 		{"resolving RemoteAddr", func() { f.resolve(direct) }},
 		{"resolving X-Forwarded-For", func() { f.resolve(proxied) }},
 		{"resolving Forwarded", func() { forwarded.resolve(fwd) }},
+		{"resolving X-Forwarded-For with empty elements", func() { f.resolve(emptyXFF) }},
+		{"resolving Forwarded with empty elements", func() { forwarded.resolve(emptyFwd) }},
 		{"resolving a zoned address", func() { f.resolve(zoned) }},
 		{"matching 10,000 prefixes", func() { _ = f.check(addr) }},
 		{"reading ClientIP", func() { ClientIP(filtered) }},

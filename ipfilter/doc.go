@@ -38,10 +38,13 @@
 // choose. A client that is not behind a trusted proxy is never asked.
 //
 // Garbage fails closed. An entry in the walked part of the chain that is
-// not an address (empty, "unknown", an obfuscated RFC 7239 identifier, a
-// host name, a bad port, a stray quote) leaves the request with no client
-// IP: the walk never skips what it cannot judge to believe something further
-// left, where the client writes. A trusted peer that sends no header at all
+// not an address ("unknown", an obfuscated RFC 7239 identifier, a host
+// name, a bad port, a stray quote) leaves the request with no client IP:
+// the walk never skips what it cannot judge to believe something further
+// left, where the client writes. Empty list elements ("a,,b", "for=a, ,
+// for=b", a trailing comma) are not entries and are skipped, as RFC 9110
+// §5.6.1.2 asks; a header of nothing else names no one. A trusted peer that
+// sends no header at all (or only empty elements)
 // also leaves no client IP (the "too-short chain"): falling back to the
 // proxy's own address would make every client behind a proxy that forgot
 // the header look like the proxy, which an allow-list of internal ranges

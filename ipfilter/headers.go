@@ -115,39 +115,45 @@ func trimOWS(s string) string {
 // at the first one that is not. If every entry is a trusted proxy, the
 // leftmost is the client: a trusted proxy vouched for it.
 //
+// Empty elements (nothing but spaces and tabs between two commas, or
+// before or after the first or last one: "a,,b", "a, ,b", "a,") are
+// skipped, as RFC 9110 §5.6.1.2 asks of every list: a proxy that writes a
+// trailing comma names no one there. An empty line is an empty element.
+//
 // It fails closed (false) when it meets, before stopping, an entry that is
-// not an address (empty, "unknown", a name, garbage): the walk must not skip
-// an entry it cannot judge and believe one further left, which is where a
-// client writes what it likes. It also fails closed when there are no lines
-// at all: the trusted peer vouched for no one.
+// not an address ("unknown", a name, garbage): the walk must not skip an
+// entry it cannot judge and believe one further left, which is where a
+// client writes what it likes. It also fails closed when there are no
+// entries at all (no lines, or only empty elements): the trusted peer
+// vouched for no one.
 //
 // Lazy walk, zero allocations (entries are substrings of the lines); entries
 // left of the client are never read, so a client's own garbage there does
 // not matter.
 func walkXFF(lines []string, trusted *prefixSet) (netip.Addr, bool) {
-	if len(lines) == 0 {
-		return netip.Addr{}, false
-	}
 	var leftmost netip.Addr
+	found := false
 	for i := len(lines) - 1; i >= 0; i-- {
 		line := lines[i]
 		for {
 			j := strings.LastIndexByte(line, ',')
-			a, ok := parseHostPort(trimOWS(line[j+1:]))
-			if !ok {
-				return netip.Addr{}, false
+			if entry := trimOWS(line[j+1:]); entry != "" {
+				a, ok := parseHostPort(entry)
+				if !ok {
+					return netip.Addr{}, false
+				}
+				if !trusted.contains(a) {
+					return a, true
+				}
+				leftmost, found = a, true
 			}
-			if !trusted.contains(a) {
-				return a, true
-			}
-			leftmost = a
 			if j < 0 {
 				break
 			}
 			line = line[:j]
 		}
 	}
-	return leftmost, true
+	return leftmost, found
 }
 
 // walkForwarded is walkXFF for RFC 7239 Forwarded: the header's lines, each
@@ -157,6 +163,8 @@ func walkXFF(lines []string, trusted *prefixSet) (netip.Addr, bool) {
 // asks for; the reading is unambiguous). An element without for=, with
 // for= twice, with for=unknown or an obfuscated identifier (RFC 7239 §6.3),
 // or with any syntax error fails the walk closed, as garbage does in walkXFF.
+// Empty elements ("for=a, , for=b,") are skipped (RFC 9110 §5.6.1.2), and a
+// header with no element at all fails closed, as in walkXFF.
 //
 // Elements are split from the right, honouring quoted-strings (a quoted
 // for="[2001:db8::1]:80" holds colons, and a quoted-string may hold commas).
@@ -164,29 +172,29 @@ func walkXFF(lines []string, trusted *prefixSet) (netip.Addr, bool) {
 // same boundaries a full parse would even when a client put an unbalanced
 // quote further left. Zero allocations.
 func walkForwarded(lines []string, trusted *prefixSet) (netip.Addr, bool) {
-	if len(lines) == 0 {
-		return netip.Addr{}, false
-	}
 	var leftmost netip.Addr
+	found := false
 	for i := len(lines) - 1; i >= 0; i-- {
 		line := lines[i]
 		for {
 			rest, elem, more := cutLastElement(line)
-			a, ok := forwardedFor(elem)
-			if !ok {
-				return netip.Addr{}, false
+			if trimOWS(elem) != "" {
+				a, ok := forwardedFor(elem)
+				if !ok {
+					return netip.Addr{}, false
+				}
+				if !trusted.contains(a) {
+					return a, true
+				}
+				leftmost, found = a, true
 			}
-			if !trusted.contains(a) {
-				return a, true
-			}
-			leftmost = a
 			if !more {
 				break
 			}
 			line = rest
 		}
 	}
-	return leftmost, true
+	return leftmost, found
 }
 
 // lastValue returns the single-IP header's last value: the last element of

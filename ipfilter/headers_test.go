@@ -58,7 +58,7 @@ func FuzzWalkXFF(f *testing.F) {
 		"203.0.113.7", "1.1.1.1, 203.0.113.7, 10.0.0.2", "203.0.113.7\n10.0.0.2",
 		"10.0.0.5, 10.0.0.2", "garbage, 203.0.113.7", "203.0.113.7, garbage",
 		"", ",", " , ", "[2001:db8::7]:443, 2001:db8:ff::1", "::ffff:10.0.0.2",
-		"fe80::1%eth0, 10.0.0.3",
+		"fe80::1%eth0, 10.0.0.3", "1.1.1.1,,203.0.113.7,", "a,,b", ", ,\t,",
 	} {
 		f.Add(s)
 	}
@@ -108,6 +108,7 @@ func FuzzWalkForwarded(f *testing.F) {
 		"for=1.1.1.1, for=203.0.113.7, for=10.0.0.2", "for=unknown", "for=_hidden, for=203.0.113.7",
 		`for="x, for=203.0.113.7`, `for="a\"b", for=203.0.113.7`, "proto=http", "for=1.1.1.1;for=2.2.2.2",
 		`for="\\", for=10.0.0.2`, "FOR=203.0.113.7 ; by=10.0.0.1", "",
+		"for=1.1.1.1, , for=203.0.113.7,", ",,", " , for=10.0.0.2 ,",
 	} {
 		f.Add(s)
 	}
@@ -120,9 +121,14 @@ func FuzzWalkForwarded(f *testing.F) {
 		}
 		// When the line is well-formed throughout, splitting from the right
 		// must agree with a left-to-right parse.
+		// Empty elements are skipped (RFC 9110 §5.6.1.2); a line of them
+		// only names no one.
 		elems := splitForward(s)
 		var want netip.Addr
 		for i := len(elems) - 1; i >= 0; i-- {
+			if trimOWS(elems[i]) == "" {
+				continue
+			}
 			b, ok := forwardedFor(elems[i])
 			if !ok {
 				return
@@ -131,6 +137,12 @@ func FuzzWalkForwarded(f *testing.F) {
 			if !fuzzTrusted.contains(b) {
 				break
 			}
+		}
+		if !want.IsValid() {
+			if ok {
+				t.Fatalf("%q: no element names a node, but the walk gave %v", s, a)
+			}
+			return
 		}
 		if !ok || a != want {
 			t.Fatalf("%q: walk gave %v, %v; a left-to-right parse gives %v", s, a, ok, want)

@@ -144,3 +144,22 @@ func BenchmarkMiddleware(b *testing.B) { benchMiddleware(b, ratelimit.Config{}) 
 func BenchmarkMiddlewareIETFHeaders(b *testing.B) {
 	benchMiddleware(b, ratelimit.Config{IETFHeaders: true})
 }
+
+// BenchmarkMemoryStoreKeyFlood is every decision on a key never seen, on a
+// store at its default bound: a bucket made and, past the first 100,000,
+// one evicted, with what it spent kept.
+func BenchmarkMemoryStoreKeyFlood(b *testing.B) {
+	s := ratelimit.NewMemoryStore(ratelimit.MemoryConfig{})
+	limits := []ratelimit.Limit{{Events: 20, Per: time.Hour}}
+	ctx := context.Background()
+	keys := manyKeys(1 << 21)
+	for _, k := range keys[:100_000] {
+		s.Allow(ctx, k, limits)
+	}
+	b.ReportAllocs()
+	i := 100_000
+	for b.Loop() {
+		s.Allow(ctx, keys[i%len(keys)], limits)
+		i++
+	}
+}

@@ -40,15 +40,20 @@
 //	                       be made back to back from a full bucket.
 //	X-RateLimit-Remaining  whole tokens left after this request: how many
 //	                       more requests would succeed right now.
-//	X-RateLimit-Reset      when the bucket will be full again (Remaining back
-//	                       to Limit), as a Unix time in seconds, rounded up;
-//	                       with Config.ResetSeconds, as seconds from now.
+//	X-RateLimit-Reset      on an allowed request, when the bucket will be
+//	                       full again (Remaining back to Limit); on a
+//	                       refusal, when the next request would be
+//	                       admitted (what Retry-After says). A Unix time in
+//	                       seconds, rounded up; with Config.ResetSeconds,
+//	                       seconds from now.
 //
 // A token bucket has no fixed window: tokens trickle back one every
-// Per/Events, so Remaining can grow before Reset. Reset is the conservative
-// answer, the moment the full Limit is available again. A refused request
-// also carries Retry-After: the whole seconds, rounded up, until one token
-// is back.
+// Per/Events, so Remaining can grow before Reset. On an allowed request
+// Reset is the conservative answer, the moment the full Limit is available
+// again. A refused request also carries Retry-After: the whole seconds,
+// rounded up (at least 1), until one token is back; its X-RateLimit-Reset
+// and RateLimit t say the same moment, so a client that waits for any of
+// them is admitted and none tells it to wait on until the bucket is full.
 //
 // With several limits, the headers describe the most restrictive one: on a
 // refusal the limit that refused with the longest wait, otherwise the one
@@ -70,8 +75,10 @@
 // RateLimit-Policy lists every limit of the key, with q its capacity and w
 // the seconds an empty bucket takes to fill (Limit.Window, rounded up);
 // RateLimit reports the most restrictive limit with r as Remaining and t as
-// the seconds until it is full again. The draft is not final; the
-// X-RateLimit-* headers are what clients rely on today.
+// the seconds until it is full again or, on a refusal, until the next
+// request would be admitted: Retry-After's value (§4.1.2 and §6 of the
+// draft). The draft is not final; the X-RateLimit-* headers are what
+// clients rely on today.
 //
 // # Stores
 //
@@ -83,6 +90,14 @@
 // shares the same limits between replicas with one Redis round trip per
 // decision, and fails open onto a local MemoryStore or closed with 503, as
 // configured.
+//
+// Memory stays bounded at any number of keys, and eviction cannot hand out
+// quota: a full bucket is dropped as no state, and what an evicted bucket
+// that was not full had spent survives in a fixed-size sketch, so a client
+// pushed out by a flood of minted keys (a header, an IPv6 /48) comes back
+// to the bucket it left. What is approximate: the sketch errs toward
+// refusing, so while it is crowded (far more spent keys evicted than it has
+// cells) a new key may start with less than a full bucket; see MemoryStore.
 //
 // A Store error refuses the request with 503 unavailable and Retry-After
 // (the store's, or 1 s).

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/tollgate/tollgate/errors"
 )
 
 // Header values are shared between responses wherever they can be: the
@@ -187,10 +189,20 @@ func (l *limiter) writeHeaders(h http.Header, d Decision, limits []Limit, static
 	}
 }
 
-// reset is d.Reset in whole seconds, rounded up, and X-RateLimit-Reset:
-// the same, or with the default Unix time, the second the bucket is full.
+// reset is the RateLimit t in whole seconds, and X-RateLimit-Reset: the
+// same, or with the default Unix time, that moment as a Unix second, both
+// rounded up. On an allowed request it is when the bucket is full again
+// (d.Reset). On a refusal it is when the next request would be admitted
+// (d.RetryAfter), as draft-ietf-httpapi-ratelimit-headers-10 §4.1.2 and §6
+// ask of t, in the whole seconds Retry-After carries: the three agree, and
+// a client that waits for any of them is admitted.
 func (l *limiter) reset(d Decision) (resetSecs, reset int64) {
-	resetSecs = ceilSeconds(d.Reset)
+	wait := d.Reset
+	resetSecs = ceilSeconds(wait)
+	if !d.Allowed {
+		wait = d.RetryAfter
+		resetSecs = errors.RetryAfterSeconds(wait)
+	}
 	if l.cfg.ResetSeconds {
 		return resetSecs, resetSecs
 	}
@@ -198,7 +210,7 @@ func (l *limiter) reset(d Decision) (resetSecs, reset int64) {
 	if at.IsZero() {
 		at = l.cfg.Now()
 	}
-	return resetSecs, ceilUnix(at.Add(d.Reset))
+	return resetSecs, ceilUnix(at.Add(wait))
 }
 
 // small is the shared header value of n, or nil if n is not in 0 to

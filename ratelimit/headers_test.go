@@ -47,6 +47,9 @@ func TestSharedAndFormattedHeaderValuesAgree(t *testing.T) {
 				decisions = append(decisions, Decision{Allowed: true, Index: index, Limit: limits[index].Capacity(), Remaining: remaining, Reset: reset, At: at})
 			}
 		}
+		for _, retry := range []time.Duration{time.Nanosecond, 100 * time.Millisecond, time.Second, 6 * time.Minute} {
+			decisions = append(decisions, Decision{Index: index, Limit: limits[index].Capacity(), Reset: time.Hour, RetryAfter: retry, At: at})
+		}
 	}
 	for _, cfg := range []Config{
 		{Limits: limits, IETFHeaders: true},

@@ -18,11 +18,15 @@ import (
 type MemoryConfig struct {
 	// MaxKeys bounds how many keys the store holds buckets for (give or
 	// take one per shard). When it is full, the least recently used key of
-	// the new key's shard is evicted; its next request starts with a full
-	// bucket, so size MaxKeys above the number of keys active within the
-	// longest limit's Window, and watch Evictions. Default: 100,000 (about
-	// 31 MB with one limit per key: some 310 bytes a key, 110 more per
-	// further limit name the key holds; see MemoryStore).
+	// the new key's shard is evicted. Eviction never hands out quota: what
+	// an evicted bucket had spent is kept, approximately and erring toward
+	// refusing, in a fixed-size sketch, so its next request finds no more
+	// than it left (see MemoryStore). The sketch can cost a new key tokens
+	// when it collides with keys spent for longer, so still size MaxKeys
+	// above the number of keys active within the longest limit's Window,
+	// and watch Evictions. Default: 100,000 (about 31 MB with one limit
+	// per key: some 310 bytes a key, 110 more per further limit name the
+	// key holds, and a 2 MiB sketch; see MemoryStore).
 	MaxKeys int
 	// Shards is how many independently locked parts the keys are spread
 	// over, so concurrent requests on different keys rarely wait for one
@@ -76,6 +80,28 @@ type MemoryConfig struct {
 // golang/go#54082). An upgrade from 5 to 100 after 5 requests leaves 95, and
 // a downgrade never refills.
 //
+// # Eviction
+//
+// Memory is bounded at any number of keys (MaxKeys), and eviction is
+// unable to hand out quota. A full bucket is the same as no state: one the
+// store evicts leaves nothing behind, and a new bucket for its key starts
+// full as it would have been. An evicted bucket that is not full leaves,
+// per limit name, the time it will be full again in a count-min-style
+// sketch over key hashes (four rows of a fixed width; 2 MiB at the
+// default MaxKeys): each cell keeps the latest time written to it, and a
+// bucket made for a key and name the store does not hold starts from the
+// earliest of its cells. That time is never earlier than the evicted
+// bucket's own, so a client who spent its quota, went idle and was pushed
+// out by a flood of minted keys comes back to the bucket it left, refilled
+// only by the time that passed.
+//
+// What is approximate: a new key whose cells were all written by keys that
+// were spent for longer (a flood of spent keys, far more evicted keys than
+// cells) starts with less than a full bucket, until those times pass; the
+// sketch errs toward refusing, never toward admitting. A key whose plan
+// (Events, Per, Burst) changed while it was evicted comes back with the
+// time it would be full again under its old plan, applied at its new rate.
+//
 // A decision on a known key does not allocate.
 type MemoryStore struct {
 	shards []memShard
@@ -83,6 +109,10 @@ type MemoryStore struct {
 	seed   maphash.Seed
 	epoch  time.Time
 	now    func() time.Time // nil: the default clock (see elapsed)
+	// spent outlives the buckets evicted while not full (see MemoryStore),
+	// made the first time something is recorded, of spentLines lines.
+	spent      atomic.Pointer[spentSketch]
+	spentLines int
 
 	maxKeys int64
 	keys    atomic.Int64
@@ -117,6 +147,10 @@ type bucket struct {
 type counter struct {
 	name string
 	lim  rate.Limiter
+	// seen is when another store last said this bucket is full again
+	// (see Observe), in nanoseconds since the store's epoch; at first, when
+	// the bucket made was full again.
+	seen int64
 }
 
 // NewMemoryStore returns an empty MemoryStore. It panics if MaxKeys or
@@ -148,22 +182,64 @@ func NewMemoryStore(cfg MemoryConfig) *MemoryStore {
 		s.now = cfg.Now
 		s.epoch = s.now()
 	}
+	s.spentLines = sketchLines(cfg.MaxKeys)
 	// Keys do not hash perfectly evenly, so a shard may hold up to twice
 	// its share; the store-wide count keeps the total at MaxKeys.
 	per := 2*((cfg.MaxKeys+n-1)/n) + 8
 	for i := range s.shards {
 		sh := &s.shards[i]
-		sh.lru, _ = simplelru.NewLRU[string, *bucket](per, func(string, *bucket) {
+		sh.lru, _ = simplelru.NewLRU[string, *bucket](per, func(key string, b *bucket) {
 			sh.evictions.Add(1)
 			s.keys.Add(-1)
+			s.forget(key, b, sh.last)
 		})
 	}
 	return s
 }
 
+// forget keeps what an evicted bucket had spent: every limit name of it
+// that is not full at now (the shard's time, under its lock) is recorded in
+// the sketch with the time it will be full again. A full one leaves
+// nothing: it holds no more than a bucket made new.
+func (s *MemoryStore) forget(key string, b *bucket, now int64) {
+	at := s.epoch.Add(time.Duration(now))
+	for _, c := range b.held {
+		if d := c.fullIn(at); d > 0 {
+			s.remember(key, c.name, now, d)
+		}
+	}
+}
+
+// recall makes c, just set to count l of key at time at (now, in the
+// shard's nanoseconds), no fuller than the sketch says a forgotten bucket
+// of that name was.
+func (s *MemoryStore) recall(key string, c *counter, l Limit, at time.Time, now int64) {
+	c.seen = now
+	sk := s.spent.Load()
+	if sk == nil {
+		return // nothing was ever forgotten or observed
+	}
+	if fullAt := sk.fullAt(sk.pairHash(key, l.Name)); fullAt > now {
+		c.fullAfter(l, at, time.Duration(fullAt-now))
+		c.seen = fullAt
+	}
+}
+
+// remember records in the sketch that key's limit name is full again d
+// after now (the shard's nanoseconds), making the sketch if there is none.
+func (s *MemoryStore) remember(key, name string, now int64, d time.Duration) {
+	sk := s.spent.Load()
+	if sk == nil {
+		s.spent.CompareAndSwap(nil, newSketch(s.seed, s.spentLines))
+		sk = s.spent.Load()
+	}
+	sk.record(sk.pairHash(key, name), now+int64(min(d, math.MaxInt64-time.Duration(now))))
+}
+
 // Evictions is how many keys were evicted because the store was full. A
-// growing count means MaxKeys is too small for the traffic: evicted keys
-// start again with full buckets.
+// growing count means MaxKeys is too small for the traffic: an evicted key
+// gets no quota back, but new keys may start short while the sketch of
+// evicted buckets is crowded (see MemoryStore).
 func (s *MemoryStore) Evictions() uint64 {
 	var n uint64
 	for i := range s.shards {
@@ -212,10 +288,10 @@ func (s *MemoryStore) Allow(_ context.Context, key string, limits []Limit) (Deci
 		if s.keys.Add(1) > s.maxKeys && sh.lru.Len() > 0 {
 			sh.lru.RemoveOldest()
 		}
-		b = newBucket(limits, at)
+		b = s.newBucket(key, limits, at, now)
 		sh.lru.Add(key, b)
 	} else if !sameLimits(b.limits, limits) {
-		b.adapt(limits, at)
+		s.adapt(key, b, limits, at, now)
 	}
 	allowed := true
 	held := b.held[:len(limits)]
@@ -251,6 +327,65 @@ func (s *MemoryStore) Allow(_ context.Context, key string, limits []Limit) (Deci
 	return d, nil
 }
 
+// Observe tells the store how another store that draws on the same budget
+// left key's buckets: states[i] is limits[i]'s bucket as the other store
+// computed it, of which Observe reads Reset, the time until it is full
+// again.
+//
+// A bucket the store holds for one of the limit names, on the same plan,
+// then holds no more than the other store said, and on top of what it
+// admitted itself it gives up what the other store spent since it last
+// heard from it (or since it made the bucket): the two stores' requests are
+// taken from one budget. It is never raised. For a name it does not hold,
+// the time is remembered in the same fixed-size structure that outlives
+// evicted buckets (see MemoryStore), and a bucket it makes for that name
+// later starts no fuller. Observe makes no bucket and, once that structure
+// exists, allocates nothing, so observing any number of keys leaves the
+// store's size as it was.
+//
+// ratelimit/redisstore calls it on its fallback after every decision made
+// on Redis: when Redis fails, the fallback starts from what Redis last
+// said, not from a full bucket.
+func (s *MemoryStore) Observe(key string, limits []Limit, states []LimitState) {
+	sh := &s.shards[maphash.String(s.seed, key)&s.mask]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	now := max(s.elapsed(), sh.last)
+	sh.last = now
+	at := s.epoch.Add(time.Duration(now))
+	b, held := sh.lru.Peek(key)
+	for i, l := range limits[:min(len(limits), len(states))] {
+		d := states[i].Reset
+		if d <= 0 {
+			continue
+		}
+		var c *counter
+		if held {
+			for _, h := range b.held {
+				if h.name == l.Name {
+					c = h
+					break
+				}
+			}
+		}
+		if c != nil && c.lim.Burst() == l.Capacity() && c.lim.Limit() == limiterRate(l) {
+			// Time is the measure of both stores' buckets, so a share of
+			// a budget (a slower rate, a smaller capacity) gives up its
+			// share of what the other spent: a full-again time pushed on
+			// by the same span.
+			fullAt := now + int64(min(d, math.MaxInt64-time.Duration(now)))
+			want := d
+			if spentThere := fullAt - c.seen; spentThere > 0 {
+				want = max(want, c.fullIn(at)+time.Duration(spentThere))
+			}
+			c.fullAfter(l, at, want)
+			c.seen = max(c.seen, fullAt)
+			continue
+		}
+		s.remember(key, l.Name, now, d)
+	}
+}
+
 // limitState reports a limit that holds tokens after the decision: taken
 // from if the request was allowed, untouched if it was refused.
 func limitState(l Limit, tokens float64, allowed bool) LimitState {
@@ -267,7 +402,9 @@ func limitState(l Limit, tokens float64, allowed bool) LimitState {
 	return st
 }
 
-func newBucket(limits []Limit, at time.Time) *bucket {
+// newBucket makes key's bucket for limits at time at (now in the shard's
+// nanoseconds): full, or as spent as the sketch remembers it.
+func (s *MemoryStore) newBucket(key string, limits []Limit, at time.Time, now int64) *bucket {
 	b := &bucket{limits: limits}
 	b.held = b.one[:0]
 	var more []counter
@@ -281,6 +418,7 @@ func newBucket(limits []Limit, at time.Time) *bucket {
 			c = &more[i-1]
 		}
 		c.set(l, at)
+		s.recall(key, c, l, at, now)
 		b.held = append(b.held, c)
 	}
 	return b
@@ -337,11 +475,11 @@ func (c *counter) carryOver(l Limit, at time.Time) {
 	lim.SetLimitAt(at, r)
 }
 
-// adapt moves the key to a new set of limits: each limit is counted by the
-// limiter of its name, carried over to its plan, or by a fresh one if the
-// key has none; the limiters of the names left out keep counting (see
-// MemoryStore).
-func (b *bucket) adapt(limits []Limit, at time.Time) {
+// adapt moves key's bucket b to a new set of limits: each limit is counted
+// by the limiter of its name, carried over to its plan, or by a fresh one
+// (as spent as the sketch remembers) if the key has none; the limiters of
+// the names left out keep counting (see MemoryStore).
+func (s *MemoryStore) adapt(key string, b *bucket, limits []Limit, at time.Time, now int64) {
 	var buf [8]*counter
 	next := buf[:0] // the new held
 	if n := len(limits) + len(b.held); n > len(buf) {
@@ -372,6 +510,7 @@ func (b *bucket) adapt(limits []Limit, at time.Time) {
 			i := slices.Index(next, nil)
 			next[i] = h
 			h.set(limits[i], at)
+			s.recall(key, h, limits[i], at, now)
 			missing--
 		default:
 			next = append(next, h)
@@ -381,6 +520,7 @@ func (b *bucket) adapt(limits []Limit, at time.Time) {
 		if next[i] == nil {
 			next[i] = new(counter)
 			next[i].set(limits[i], at)
+			s.recall(key, next[i], limits[i], at, now)
 			missing--
 		}
 	}

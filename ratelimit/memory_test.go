@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math/big"
+	"os"
+	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -160,9 +163,10 @@ func TestMemoryStoreIsBoundedAndCountsEvictions(t *testing.T) {
 	if got := s.Evictions(); got != 15 {
 		t.Errorf("Evictions() = %d, want 15", got)
 	}
-	// The least recently used key went first: key0 starts again full.
-	if d, _ := s.Allow(context.Background(), "key0", limits); !d.Allowed {
-		t.Error("evicted key0 was refused; want a fresh bucket")
+	// The least recently used key went first, and its spent bucket with it,
+	// but not what it had spent: key0 is still refused.
+	if d, _ := s.Allow(context.Background(), "key0", limits); d.Allowed {
+		t.Error("evicted key0 was allowed a second request; eviction handed its quota back")
 	}
 	if d, _ := s.Allow(context.Background(), "key24", limits); d.Allowed {
 		t.Error("key24, still held, was allowed a second request")
@@ -540,4 +544,256 @@ func TestMemoryStoreDecisionOnAKnownKeyDoesNotAllocate(t *testing.T) {
 	}); n != 0 {
 		t.Errorf("alternating between limits full again by the time they come back: %v allocations, want 0", n)
 	}
+}
+
+// Anyone who can mint keys (a header, an IPv6 /48) can push a spent key out
+// of a bounded store. Eviction must not hand its quota back: a full bucket
+// is the same as no state, and a spent one's deficit outlives it.
+func TestMemoryStoreAKeyFloodCannotRefillASpentBucket(t *testing.T) {
+	quota := []ratelimit.Limit{{Name: "hourly", Events: 20, Per: time.Hour}}
+	tests := []struct {
+		name    string
+		maxKeys int
+		flood   int
+		// per flooding key
+		floodRequests int
+	}{
+		{"a flood of one request per key, 10 times the bound", 1000, 10_000, 1},
+		{"a flood of keys that spend their whole quota", 1000, 5_000, 20},
+		{"the default bound and 150,000 keys", 0, 150_000, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if testing.Short() && tt.flood > 10_000 {
+				t.Skip("-short")
+			}
+			clock := newClock()
+			s := ratelimit.NewMemoryStore(ratelimit.MemoryConfig{MaxKeys: tt.maxKeys, Now: clock.Now})
+			ctx := context.Background()
+			for i := range 20 {
+				if d, _ := s.Allow(ctx, "victim", quota); !d.Allowed {
+					t.Fatalf("setting up: request %d refused", i+1)
+				}
+			}
+			for i := range tt.flood {
+				k := fmt.Sprint("minted-", i)
+				for range tt.floodRequests {
+					s.Allow(ctx, k, quota)
+				}
+			}
+			if s.Evictions() == 0 {
+				t.Fatal("the flood evicted nothing; the test proves nothing")
+			}
+			d, _ := s.Allow(ctx, "victim", quota)
+			if d.Allowed {
+				t.Fatalf("after %d minted keys the spent key was allowed again: %+v", tt.flood, d)
+			}
+			if want := 3 * time.Minute; d.RetryAfter < want-time.Second || d.RetryAfter > want {
+				t.Errorf("RetryAfter = %v, want about one token's time, %v", d.RetryAfter, want)
+			}
+			// Time still refills it: one token's time later, one request.
+			clock.Advance(d.RetryAfter)
+			if d, _ := s.Allow(ctx, "victim", quota); !d.Allowed {
+				t.Errorf("a token's time later: %+v, want allowed", d)
+			}
+			if d, _ := s.Allow(ctx, "victim", quota); d.Allowed {
+				t.Errorf("and then: %+v, want refused", d)
+			}
+		})
+	}
+}
+
+// What an evicted key had left comes back with it, no more: 5 of 20 left
+// before the flood, at most 5 after. (The sketch may cost it a token: a
+// minted key sharing all four of its cells inherits its deficit and, when
+// evicted in turn, writes it back one token deeper. With one shard and 150
+// keys that is rare, and never more than that.)
+func TestMemoryStoreAnEvictedKeyKeepsWhatItHadLeft(t *testing.T) {
+	clock := newClock()
+	s := ratelimit.NewMemoryStore(ratelimit.MemoryConfig{MaxKeys: 100, Shards: 1, Now: clock.Now})
+	quota := []ratelimit.Limit{{Name: "q", Events: 20, Per: 20 * time.Second}} // a token a second
+	ctx := context.Background()
+	for range 15 {
+		s.Allow(ctx, "victim", quota)
+	}
+	for i := range 150 {
+		s.Allow(ctx, fmt.Sprint("minted-", i), quota)
+	}
+	if s.Evictions() < 50 {
+		t.Fatalf("%d evictions; the victim was not pushed out", s.Evictions())
+	}
+	allowed := 0
+	for range 20 {
+		if d, _ := s.Allow(ctx, "victim", quota); d.Allowed {
+			allowed++
+		}
+	}
+	if allowed > 5 || allowed < 4 {
+		t.Errorf("5 left before eviction: %d allowed after, want 5 (4 at worst, never more)", allowed)
+	}
+}
+
+// A full bucket is the same as no state: keys whose buckets filled again
+// leave nothing behind, so the keys after them start full.
+func TestMemoryStoreKeysWhoseBucketsFilledAgainLeaveNothingBehind(t *testing.T) {
+	clock := newClock()
+	// One shard: the oldest key goes first, so the new keys push out only
+	// old ones, and never one another.
+	s := ratelimit.NewMemoryStore(ratelimit.MemoryConfig{MaxKeys: 100, Shards: 1, Now: clock.Now})
+	limits := []ratelimit.Limit{{Events: 10, Per: time.Second}}
+	ctx := context.Background()
+	for i := range 1000 {
+		s.Allow(ctx, fmt.Sprint("old-", i), limits)
+	}
+	clock.Advance(time.Second) // every old key is full again
+	for i := range 100 {
+		d, _ := s.Allow(ctx, fmt.Sprint("new-", i), limits)
+		if !d.Allowed || d.Remaining != 9 {
+			t.Fatalf("new key %d: %+v, want a full bucket (9 left after the request)", i, d)
+		}
+	}
+}
+
+// A key rebuilt after eviction may come back naming only some of its
+// limits; a name it brings back later is as spent as it was.
+func TestMemoryStoreALimitNameBroughtBackAfterEvictionIsStillSpent(t *testing.T) {
+	clock := newClock()
+	s := ratelimit.NewMemoryStore(ratelimit.MemoryConfig{MaxKeys: 100, Now: clock.Now})
+	burst := ratelimit.Limit{Name: "burst", Events: 100, Per: time.Second}
+	quota := ratelimit.Limit{Name: "quota", Events: 3, Per: time.Hour}
+	ctx := context.Background()
+	for range 3 {
+		s.Allow(ctx, "victim", []ratelimit.Limit{burst, quota})
+	}
+	for i := range 1000 {
+		s.Allow(ctx, fmt.Sprint("minted-", i), []ratelimit.Limit{burst})
+	}
+	if d, _ := s.Allow(ctx, "victim", []ratelimit.Limit{burst}); !d.Allowed {
+		t.Fatalf("the burst alone, rebuilt: %+v, want allowed", d)
+	}
+	if d, _ := s.Allow(ctx, "victim", []ratelimit.Limit{burst, quota}); d.Allowed || d.Index != 1 {
+		t.Fatalf("the quota back: %+v, want refused by the quota, still spent", d)
+	}
+}
+
+// TestMemoryStoreHeapUnderAKeyFlood is the figure for memory bounded at any
+// number of keys: the heap a store with the default bound holds after 1 M
+// and after 10 M distinct keys. It takes a minute or so, so it runs only
+// with TOLLGATE_FLOOD=1:
+//
+//	TOLLGATE_FLOOD=1 go test -run HeapUnderAKeyFlood -v ./ratelimit/
+func TestMemoryStoreHeapUnderAKeyFlood(t *testing.T) {
+	if os.Getenv("TOLLGATE_FLOOD") == "" {
+		t.Skip("set TOLLGATE_FLOOD=1 to flood a store with 10 M keys and report its heap")
+	}
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	base := heap()
+	s := ratelimit.NewMemoryStore(ratelimit.MemoryConfig{})
+	limits := []ratelimit.Limit{{Events: 20, Per: time.Hour}}
+	ctx := context.Background()
+	for range 20 {
+		s.Allow(ctx, "victim", limits)
+	}
+	buf := make([]byte, 0, 32)
+	for i := 1; i <= 10_000_000; i++ {
+		buf = strconv.AppendInt(append(buf[:0], "minted-"...), int64(i), 10)
+		s.Allow(ctx, string(buf), limits)
+		if i == 100_000 || i == 1_000_000 || i == 10_000_000 {
+			t.Logf("after %10d keys: heap %6.1f MiB, %d held, %d evicted", i, float64(heap()-base)/(1<<20), s.Len(), s.Evictions())
+		}
+	}
+	if d, _ := s.Allow(ctx, "victim", limits); d.Allowed {
+		t.Errorf("after 10 M minted keys the spent key was allowed again: %+v", d)
+	}
+	runtime.KeepAlive(s)
+}
+
+// Observe lowers what the store holds for a key to what another store
+// (Redis, for redisstore's fallback) said, and never raises it.
+func TestMemoryStoreObserveNeverHoldsMoreThanTheOtherStoreSaid(t *testing.T) {
+	quota := []ratelimit.Limit{{Name: "q", Events: 3, Per: 3 * time.Minute}} // a token a minute
+	spent := func(n int) []ratelimit.LimitState {
+		return []ratelimit.LimitState{{Limit: 3, Remaining: 3 - n, Reset: time.Duration(n) * time.Minute}}
+	}
+	quota10 := []ratelimit.Limit{{Name: "q", Events: 10, Per: 10 * time.Minute}}
+	spentOf10 := func(n int) []ratelimit.LimitState {
+		return []ratelimit.LimitState{{Limit: 10, Remaining: 10 - n, Reset: time.Duration(n) * time.Minute}}
+	}
+	tests := []struct {
+		name     string
+		before   int // requests allowed locally first
+		observed []ratelimit.LimitState
+		want     int // requests then allowed
+	}{
+		{"a key the store does not hold starts from what was observed", 0, spent(3), 0},
+		{"a key the store does not hold, partly spent", 0, spent(1), 2},
+		{"a held bucket takes what was spent there on top of its own", 1, spent(1), 1},
+		{"a held bucket lower than observed is not raised", 3, spent(1), 0},
+		{"a full bucket observed changes nothing", 1, spent(0), 2},
+		{"more than a window observed leaves it empty", 0, []ratelimit.LimitState{{Reset: time.Hour}}, 0},
+		// The store's own admissions and the other store's are both taken
+		// from one budget: 3 here and 2 there since the bucket was made
+		// leave 5 of 10, not the 7 this store alone knows of, nor the 8
+		// the other does.
+		{"what the other store spent since is taken on top of what this one admitted", 3, spentOf10(2), 5},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := ratelimit.NewMemoryStore(ratelimit.MemoryConfig{Now: newClock().Now})
+			ctx := context.Background()
+			limits := quota
+			if tt.observed[0].Limit == 10 {
+				limits = quota10
+			}
+			for range tt.before {
+				s.Allow(ctx, "k", limits)
+			}
+			s.Observe("k", limits, tt.observed)
+			got := 0
+			for range 12 {
+				if d, _ := s.Allow(ctx, "k", limits); d.Allowed {
+					got++
+				}
+			}
+			if got != tt.want {
+				t.Errorf("%d allowed after Observe, want %d", got, tt.want)
+			}
+			if tt.before == 0 && s.Len() != 1 {
+				t.Errorf("Len = %d", s.Len())
+			}
+		})
+	}
+	t.Run("each observation takes what was spent there since the last", func(t *testing.T) {
+		s := ratelimit.NewMemoryStore(ratelimit.MemoryConfig{Now: newClock().Now})
+		ctx := context.Background()
+		s.Allow(ctx, "k", quota10) // 9 left here
+		s.Observe("k", quota10, spentOf10(2))
+		s.Observe("k", quota10, spentOf10(4)) // 4 spent there in all
+		got := 0
+		for range 12 {
+			if d, _ := s.Allow(ctx, "k", quota10); d.Allowed {
+				got++
+			}
+		}
+		if got != 5 {
+			t.Errorf("1 admitted here and 4 there of 10: %d allowed then, want 5", got)
+		}
+	})
+	t.Run("observing makes no bucket", func(t *testing.T) {
+		s := ratelimit.NewMemoryStore(ratelimit.MemoryConfig{Now: newClock().Now})
+		for i := range 1000 {
+			s.Observe(fmt.Sprint("k", i), quota, spent(1))
+		}
+		if s.Len() != 0 {
+			t.Errorf("Len = %d after observing 1,000 keys, want 0", s.Len())
+		}
+		if n := testing.AllocsPerRun(100, func() { s.Observe("k", quota, spent(1)) }); n != 0 {
+			t.Errorf("Observe allocates %v times, want 0", n)
+		}
+	})
 }

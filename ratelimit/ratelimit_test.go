@@ -82,7 +82,7 @@ func TestMiddleware(t *testing.T) {
 			wantHeaders: map[string]string{
 				"X-RateLimit-Limit":     "3",
 				"X-RateLimit-Remaining": "0",
-				"X-RateLimit-Reset":     strconv.FormatInt(epoch+60, 10),
+				"X-RateLimit-Reset":     strconv.FormatInt(epoch+20, 10), // when a token is back, as Retry-After
 				"Retry-After":           "20",
 				"Cache-Control":         "no-store",
 			},
@@ -155,8 +155,8 @@ func TestMiddleware(t *testing.T) {
 			wantHeaders: map[string]string{
 				"X-RateLimit-Limit":     "2",
 				"X-RateLimit-Remaining": "0",
-				"X-RateLimit-Reset":     strconv.FormatInt(epoch+86400, 10),
-				"RateLimit":             `"daily";r=0;t=86400`,
+				"X-RateLimit-Reset":     strconv.FormatInt(epoch+43200, 10),
+				"RateLimit":             `"daily";r=0;t=43200`,
 				"Retry-After":           "43200",
 			},
 		},
@@ -387,4 +387,70 @@ type storeFunc func(ctx context.Context, key string, limits []ratelimit.Limit) (
 
 func (f storeFunc) Allow(ctx context.Context, key string, limits []ratelimit.Limit) (ratelimit.Decision, error) {
 	return f(ctx, key, limits)
+}
+
+// On a refusal, draft-ietf-httpapi-ratelimit-headers-10 §4.1.2 and §6 make
+// the RateLimit t the time until the next request would be admitted, which
+// is what Retry-After says; X-RateLimit-Reset follows the same rule, so a
+// client that waits for it is admitted rather than told to wait on until
+// its bucket is full.
+func TestARefusalsResetAndRateLimitAgreeWithRetryAfter(t *testing.T) {
+	alice := &principal.Principal{Subject: "alice", ClientID: "app-1"}
+	tests := []struct {
+		name         string
+		limits       []ratelimit.Limit
+		resetSeconds bool
+		spend        int
+		// want on the refusal
+		retryAfter, reset, rateLimit string
+		resetFromNow                 int64 // Unix form: seconds after the clock
+	}{
+		{
+			name:   "one limit, Unix reset: Reset is when a token is back, not when the bucket is full",
+			limits: []ratelimit.Limit{{Name: "minute", Events: 3, Per: time.Minute}}, spend: 3,
+			retryAfter: "20", resetFromNow: 20, rateLimit: `"minute";r=0;t=20`,
+		},
+		{
+			name:   "one limit, Reset in seconds",
+			limits: []ratelimit.Limit{{Name: "minute", Events: 3, Per: time.Minute}}, spend: 3, resetSeconds: true,
+			retryAfter: "20", reset: "20", rateLimit: `"minute";r=0;t=20`,
+		},
+		{
+			name: "a quota refusing behind a burst: the quota's wait, not its window",
+			limits: []ratelimit.Limit{
+				{Name: "burst", Events: 10, Per: time.Second},
+				{Name: "daily", Events: 2, Per: 24 * time.Hour},
+			}, spend: 2,
+			retryAfter: "43200", resetFromNow: 43200, rateLimit: `"daily";r=0;t=43200`,
+		},
+		{
+			name:   "a wait under a second is one second everywhere",
+			limits: []ratelimit.Limit{{Name: "fast", Events: 100, Per: time.Second, Burst: 5}}, spend: 5, resetSeconds: true,
+			retryAfter: "1", reset: "1", rateLimit: `"fast";r=0;t=1`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clock := newClock()
+			mw := ratelimit.New(ratelimit.Config{Limits: tt.limits, ResetSeconds: tt.resetSeconds, IETFHeaders: true, Now: clock.Now})
+			for range tt.spend {
+				serve(mw, request(alice))
+			}
+			w, reached := serve(mw, request(alice))
+			if w.Code != http.StatusTooManyRequests || reached {
+				t.Fatalf("status %d, reached %v; want 429 and the handler not reached", w.Code, reached)
+			}
+			want := tt.reset
+			if !tt.resetSeconds {
+				want = strconv.FormatInt(clock.Now().Unix()+tt.resetFromNow, 10)
+			}
+			got := [3]string{w.Header().Get("Retry-After"), w.Header().Get("X-RateLimit-Reset"), w.Header().Get("RateLimit")}
+			if wantAll := [3]string{tt.retryAfter, want, tt.rateLimit}; got != wantAll {
+				t.Errorf("Retry-After, X-RateLimit-Reset, RateLimit = %q, want %q", got, wantAll)
+			}
+			if !strings.Contains(w.Body.String(), `"code":"TOO_MANY_REQUESTS"`) {
+				t.Errorf("body = %s", w.Body)
+			}
+		})
+	}
 }

@@ -28,9 +28,9 @@ func Example() {
 			{Name: "hourly", Events: 10_000, Per: time.Hour},
 		},
 		Store: redisstore.New(redisstore.Config{
-			Client:  rdb,
-			Timeout: 50 * time.Millisecond,
-			Logger:  slog.Default(),
+			Client:   rdb,
+			Replicas: 3, // while Redis is away, each replica enforces a third
+			Logger:   slog.Default(),
 		}),
 	})
 	api := http.NewServeMux()

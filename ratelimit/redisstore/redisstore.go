@@ -2,73 +2,173 @@ package redisstore
 
 import (
 	"context"
-	stderrors "errors"
 	"fmt"
 	"log/slog"
-	"strconv"
+	"math"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tollgate/tollgate/errors"
+	"github.com/tollgate/tollgate/internal/ratelog"
 	"github.com/tollgate/tollgate/ratelimit"
 )
 
-// Config configures New. Only Client is required.
+// Config configures New. Only Client is required; the zero value of every
+// other field is the default documented on it.
 type Config struct {
-	// Client is the Redis connection: a *redis.Client, a
-	// *redis.ClusterClient or a failover client. Required. Build it with
-	// ContextTimeoutEnabled: true so that Timeout bounds each decision;
-	// otherwise its ReadTimeout (3 s by default) does.
+	// Client is the Redis connection: a *redis.Client (a failover client
+	// is one too) or a *redis.ClusterClient, as redis.NewUniversalClient
+	// makes them. Required. Build it with ContextTimeoutEnabled: true, so
+	// that Timeout and ConnectTimeout bound each decision; otherwise its
+	// ReadTimeout (3 s by default) does. The store never lets go-redis
+	// retry a decision: one that timed out may have run, and running it
+	// again would take a second token.
 	Client redis.UniversalClient
 
 	// Prefix starts every key the store writes. It must not contain '{'
 	// or '}', which would break the hash tag. Default: "tollgate:rl:".
 	Prefix string
 
-	// Timeout bounds one decision's round trip. A decision that takes
-	// longer counts as Redis being unavailable. Default: 100 ms.
+	// Timeout bounds one decision on a connection that is ready: while the
+	// client holds more idle connections to the key's server than the
+	// store has decisions in flight there. A decision that takes longer
+	// has failed (see TripAfter). Default: 100 ms.
 	Timeout time.Duration
 
-	// FailClosed refuses every request with 503 unavailable while Redis is
-	// unavailable. Default: false: requests are decided by Fallback, so
-	// limits still hold, per replica instead of across them.
-	FailClosed bool
+	// ConnectTimeout is added to Timeout for a decision that may have to
+	// get a connection first (when the client's idle connections to the
+	// key's server are no more than the store's decisions in flight
+	// there): wait for one from the pool, or set up a new one, which
+	// takes round trips of its own (TCP, HELLO, CLIENT SETINFO). A Redis
+	// 25 ms away needs more than a 100 ms Timeout for those and the
+	// decision together, and that says nothing about Redis being slow. No
+	// decision takes longer than Timeout + ConnectTimeout (on a Cluster,
+	// as long again to load its slot map, the first time). New also opens
+	// a few connections and loads the script in the background, so the
+	// first requests seldom need it. With a client other than a
+	// *redis.Client or *redis.ClusterClient (a Ring), whose pools the
+	// store cannot see, every decision has Timeout alone. Default: 500 ms.
+	ConnectTimeout time.Duration
 
-	// Fallback decides while Redis is unavailable and FailClosed is false.
-	// Default: a ratelimit.MemoryStore with its defaults.
-	Fallback ratelimit.Store
+	// TripAfter is how many decisions in a row must fail on one Redis
+	// server (the one server, or the master serving the key's slot on a
+	// Cluster) before its keys are switched to the outage policy without
+	// asking it. One slow reply or a lost connection is not an outage: a
+	// decision that fails before the switch trips follows the outage
+	// policy for that request alone (FailClosed: 503; otherwise Fallback
+	// decides it), and the next one asks Redis again. A reply that is
+	// about the key rather than the server (CROSSSLOT, WRONGTYPE) follows
+	// the policy for that request and counts toward nothing. Default: 5.
+	TripAfter int
 
-	// RetryInterval is how long, after Redis failed, the store decides
-	// without it before one request tries Redis again. Default: 1 s.
+	// RetryInterval is how long, once the switch tripped, the server's
+	// keys are decided without it before one request tries it again. When
+	// that request succeeds, the keys are back on Redis. Default: 1 s.
 	RetryInterval time.Duration
 
-	// Logger receives one error when Redis becomes unavailable and one
-	// message when it is back. Default: slog.Default().
+	// FailClosed refuses with 503 unavailable (and Retry-After:
+	// RetryInterval) every request Redis cannot decide: a failed decision,
+	// and every request while the switch is tripped. Default: false: they
+	// are decided by Fallback, so limits still hold, each replica
+	// enforcing its share.
+	FailClosed bool
+
+	// Fallback decides the requests Redis cannot, when FailClosed is
+	// false. Default: a ratelimit.MemoryStore with its defaults. A
+	// Fallback with MemoryStore's Observe method (the default, or your
+	// own MemoryStore) is told what Redis said after every decision, so
+	// it never starts a key from a full bucket when Redis had it spent:
+	// it starts from what Redis last said of it. Every request it admits
+	// is charged to Redis at the key's next decision there.
+	Fallback ratelimit.Store
+
+	// Replicas is how many replicas share the limits through this Redis.
+	// While Redis cannot decide, each replica's Fallback enforces its
+	// fair share: every limit's capacity (rounded down, at least 1) and
+	// rate divided by Replicas, starting from what Redis last said the
+	// key had left, shared out the same way. N replicas together then
+	// admit no more than the limit, even for keys they all serve.
+	// Default: 1 (one replica, or limits per replica during an outage).
+	Replicas int
+
+	// Logger receives one error when a server's switch trips and one
+	// message when it is back, at most one line of each every 10 seconds
+	// (with the count of those dropped), and a warning for replies about
+	// one key, as rarely. Default: slog.Default(). To route go-redis's own
+	// lines (failed dials) too, see LogRedisThroughSlog.
 	Logger *slog.Logger
 
-	// Now is the clock for RetryInterval. Buckets themselves run on the
-	// Redis server's clock. Default: time.Now.
+	// Now is the clock for RetryInterval and the logs' intervals. Buckets
+	// themselves run on the Redis server's clock. Default: time.Now.
 	Now func() time.Time
 }
+
+// Default values of Config.
+const (
+	DefaultTimeout        = 100 * time.Millisecond
+	DefaultConnectTimeout = 500 * time.Millisecond
+	DefaultTripAfter      = 5
+	DefaultRetryInterval  = time.Second
+)
+
+// warmConns is how many connections New opens to each server in the
+// background, at most the client's PoolSize.
+const warmConns = 4
 
 // Store is a ratelimit.Store whose buckets live in Redis, so every replica
 // draws on one budget per key. Each decision is one round trip: a Lua
 // script that reads the server's clock (TIME), refills and checks every
 // limit of the key, and takes a token from each only if all have one. It is
 // safe for concurrent use.
+//
+// Each Redis server has a switch (see Config.TripAfter): a decision that
+// fails follows the outage policy for its own request; TripAfter in a row
+// on one server switch the keys it serves to the policy, and after
+// RetryInterval one request tries it again. On a Cluster, a master that
+// dies affects the keys of its slots only.
 type Store struct {
-	cfg     Config
-	retryNs int64
-	// downUntil is zero while Redis answers; otherwise the Unix nanosecond
-	// before which no request tries Redis.
-	downUntil atomic.Int64
+	cfg      Config
+	retryNs  int64
+	observer observer // Fallback's Observe, if it has one
+	cluster  *redis.ClusterClient
+	one      node     // the one server's, or a Cluster's as a whole
+	nodes    sync.Map // on a Cluster: master address → *node
+	log      *ratelog.Limiter
+	// reloadAt is the Unix nanosecond of the last slot map reload asked
+	// for, on a Cluster.
+	reloadAt atomic.Int64
+	// fair caches the fair shares of the limits last seen (see Replicas).
+	fair  atomic.Pointer[fairShares]
+	stats struct{ redis, fallback, failed, trips, recoveries atomic.Uint64 }
+	// warmed is closed once New's warm-up is over.
+	warmed chan struct{}
+	debts  debts
 }
 
-// New returns a Store. It panics if Client is nil or Prefix contains a
-// brace.
+// node is one Redis server as the store uses it: its switch, the store's
+// decisions in flight there, and its client.
+type node struct {
+	br       breaker
+	addr     string // on a Cluster
+	inflight atomic.Int64
+	// client is the server's own client, whose pool the store looks at
+	// (nil: it cannot see one).
+	client atomic.Pointer[redis.Client]
+}
+
+// observer is what a Fallback that can be told Redis's state has.
+type observer interface {
+	Observe(key string, limits []ratelimit.Limit, states []ratelimit.LimitState)
+}
+
+// New returns a Store and, in the background, opens a few connections to
+// every server and loads the script, so that the first decisions are one
+// round trip. It panics if Client is nil, Prefix contains a brace, or a
+// duration or count is negative.
 func New(cfg Config) *Store {
 	if cfg.Client == nil {
 		panic("redisstore.New: nil Client")
@@ -76,14 +176,26 @@ func New(cfg Config) *Store {
 	if strings.ContainsAny(cfg.Prefix, "{}") {
 		panic("redisstore.New: Prefix must not contain '{' or '}'")
 	}
+	if cfg.Timeout < 0 || cfg.ConnectTimeout < 0 || cfg.RetryInterval < 0 || cfg.TripAfter < 0 || cfg.Replicas < 0 {
+		panic("redisstore.New: Timeout, ConnectTimeout, RetryInterval, TripAfter and Replicas must not be negative")
+	}
 	if cfg.Prefix == "" {
 		cfg.Prefix = "tollgate:rl:"
 	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = 100 * time.Millisecond
+	if cfg.Timeout == 0 {
+		cfg.Timeout = DefaultTimeout
 	}
-	if cfg.RetryInterval <= 0 {
-		cfg.RetryInterval = time.Second
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = DefaultConnectTimeout
+	}
+	if cfg.TripAfter == 0 {
+		cfg.TripAfter = DefaultTripAfter
+	}
+	if cfg.RetryInterval == 0 {
+		cfg.RetryInterval = DefaultRetryInterval
+	}
+	if cfg.Replicas == 0 {
+		cfg.Replicas = 1
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -91,80 +203,295 @@ func New(cfg Config) *Store {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.Fallback == nil && !cfg.FailClosed {
+	if cfg.FailClosed {
+		cfg.Fallback = nil
+	} else if cfg.Fallback == nil {
 		cfg.Fallback = ratelimit.NewMemoryStore(ratelimit.MemoryConfig{})
 	}
-	return &Store{cfg: cfg, retryNs: int64(cfg.RetryInterval)}
+	s := &Store{cfg: cfg, retryNs: int64(cfg.RetryInterval), log: ratelog.New(ratelog.DefaultInterval, cfg.Now), warmed: make(chan struct{})}
+	s.observer, _ = cfg.Fallback.(observer)
+	switch c := cfg.Client.(type) {
+	case *redis.ClusterClient:
+		s.cluster = c
+	case *redis.Client:
+		s.one.client.Store(c)
+	}
+	go s.warm()
+	return s
 }
 
-// Allow implements ratelimit.Store. While Redis is unavailable it answers
-// from Fallback, or, with FailClosed, returns an *errors.Error of kind
+// warm opens up to warmConns connections to every server and loads the
+// script there, within ConnectTimeout and a few seconds more. Failures are
+// left for the decisions to find.
+func (s *Store) warm() {
+	defer close(s.warmed)
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ConnectTimeout+5*time.Second)
+	defer cancel()
+	warmNode := func(ctx context.Context, c *redis.Client) error {
+		var wg sync.WaitGroup
+		for range min(warmConns, c.Options().PoolSize) {
+			wg.Go(func() { c.Ping(ctx) })
+		}
+		wg.Wait()
+		return script.Load(ctx, c).Err()
+	}
+	switch {
+	case s.cluster != nil:
+		s.cluster.ForEachMaster(ctx, warmNode)
+	case s.one.client.Load() != nil:
+		warmNode(ctx, s.one.client.Load())
+	default:
+		script.Load(ctx, s.cfg.Client)
+	}
+}
+
+// Stats counts what a Store did since New, for metrics and tests.
+type Stats struct {
+	// Redis is how many decisions Redis made.
+	Redis uint64
+	// Fallback is how many requests Redis did not decide: decided by
+	// Fallback, or refused with 503 under FailClosed.
+	Fallback uint64
+	// Failed is how many decisions on Redis failed (each one's request
+	// counted in Fallback too).
+	Failed uint64
+	// Trips is how many times a server's switch tripped, and Recoveries
+	// how many times one closed again.
+	Trips, Recoveries uint64
+}
+
+// Stats returns the counts so far.
+func (s *Store) Stats() Stats {
+	return Stats{
+		Redis:      s.stats.redis.Load(),
+		Fallback:   s.stats.fallback.Load(),
+		Failed:     s.stats.failed.Load(),
+		Trips:      s.stats.trips.Load(),
+		Recoveries: s.stats.recoveries.Load(),
+	}
+}
+
+// Allow implements ratelimit.Store. A request Redis cannot decide (its
+// decision failed, or its server's switch is tripped) is decided by
+// Fallback, or, with FailClosed, refused with an *errors.Error of kind
 // Unavailable, which the middleware writes as 503.
 func (s *Store) Allow(ctx context.Context, key string, limits []ratelimit.Limit) (ratelimit.Decision, error) {
+	keys := redisKeys(s.cfg.Prefix, key, limits)
 	now := s.cfg.Now().UnixNano()
-	if until := s.downUntil.Load(); until != 0 {
-		// Redis failed recently: only the first request after
-		// RetryInterval tries it again; the others do not wait on it.
-		if now < until || !s.downUntil.CompareAndSwap(until, now+s.retryNs) {
-			return s.degraded(ctx, key, limits, nil)
+	n := &s.one
+	if s.cluster != nil {
+		// The Cluster as a whole has a switch too, for when no node
+		// answers for the slot map.
+		if !s.mayAsk(&s.one.br, now) {
+			return s.degraded(ctx, key, limits, errTripped)
 		}
-	}
-	d, err := s.decide(ctx, key, limits)
-	if err == nil {
-		if s.downUntil.Swap(0) != 0 {
-			s.cfg.Logger.Info("ratelimit: redis is back; limits are shared again")
+		var err error
+		if n, err = s.route(ctx, keys[0]); err != nil {
+			return s.failed(ctx, &s.one, key, limits, err)
 		}
-		return d, nil
+		s.succeeded(ctx, &s.one)
 	}
-	if ctx.Err() != nil {
+	if !s.mayAsk(&n.br, now) {
+		s.reloadSlots()
+		return s.degraded(ctx, key, limits, errTripped)
+	}
+	n.inflight.Add(1)
+	budget := s.cfg.Timeout
+	if !s.connectionReady(n) {
+		budget += s.cfg.ConnectTimeout
+	}
+	dctx, cancel := context.WithTimeout(ctx, budget)
+	defer cancel()
+	debt := s.debts.take(key, now)
+	d, states, err := s.decide(dctx, keys, limits, debt.n)
+	n.inflight.Add(-1)
+	if err != nil {
+		s.debts.add(key, debt) // not paid, or not known to be
+		return s.failed(ctx, n, key, limits, err)
+	}
+	s.stats.redis.Add(1)
+	s.succeeded(ctx, n)
+	if s.observer != nil {
+		s.observer.Observe(key, s.fairShares(limits), states)
+	}
+	return d, nil
+}
+
+// mayAsk reports whether a request may ask the server of switch br at now
+// (Unix nanoseconds): yes while it is closed; once tripped, only the first
+// request after RetryInterval, which moves the next try on by as much. The
+// others do not wait on a server that is down.
+func (s *Store) mayAsk(br *breaker, now int64) bool {
+	until := br.downUntil.Load()
+	return until == 0 || (now >= until && br.downUntil.CompareAndSwap(until, now+s.retryNs))
+}
+
+// succeeded records that n answered: its failures in a row start again
+// from none, and a tripped switch closes, which is logged.
+func (s *Store) succeeded(ctx context.Context, n *node) {
+	if n.br.fails.Load() != 0 {
+		n.br.fails.Store(0)
+	}
+	if n.br.downUntil.Load() != 0 && n.br.downUntil.Swap(0) != 0 {
+		s.stats.recoveries.Add(1)
+		s.log.Log(ctx, s.cfg.Logger, slog.LevelInfo, "redisstore.recovered", "ratelimit: redis is back; limits are shared again", s.nodeAttrs(n)...)
+	}
+}
+
+// failed handles a decision on Redis that failed with err: if the server
+// could not serve it, it counts toward n's switch; either way the request
+// follows the outage policy.
+func (s *Store) failed(ctx context.Context, n *node, key string, limits []ratelimit.Limit, err error) (ratelimit.Decision, error) {
+	if clientGone(ctx) {
 		// The client went away; that says nothing about Redis.
 		return ratelimit.Decision{}, err
 	}
-	if s.downUntil.Swap(now+s.retryNs) == 0 {
+	s.stats.failed.Add(1)
+	if !isOutage(err) {
+		s.log.Log(ctx, s.cfg.Logger, slog.LevelWarn, "redisstore.reply", "ratelimit: redis refused a decision; that request follows the outage policy", slog.Any("err", err))
+		return s.degraded(ctx, key, limits, err)
+	}
+	s.reloadSlots()
+	if n.br.fails.Add(1) >= int64(s.cfg.TripAfter) && n.br.downUntil.CompareAndSwap(0, s.cfg.Now().UnixNano()+s.retryNs) {
+		s.stats.trips.Add(1)
 		policy := "failing open onto a local limiter"
 		if s.cfg.FailClosed {
 			policy = "failing closed with 503"
 		}
-		s.cfg.Logger.Error("ratelimit: redis unavailable; "+policy, "err", err, "retry_interval", s.cfg.RetryInterval)
+		s.log.Log(ctx, s.cfg.Logger, slog.LevelError, "redisstore.unavailable", "ratelimit: redis unavailable; "+policy,
+			append(s.nodeAttrs(n), slog.Any("err", err), slog.Int("failures_in_a_row", s.cfg.TripAfter), slog.Duration("retry_interval", s.cfg.RetryInterval))...)
 	}
 	return s.degraded(ctx, key, limits, err)
 }
 
+// degraded decides a request without Redis, by the outage policy. A
+// request the fallback admits is owed to Redis: the key's next decision
+// there takes it (see debts).
 func (s *Store) degraded(ctx context.Context, key string, limits []ratelimit.Limit, cause error) (ratelimit.Decision, error) {
+	s.stats.fallback.Add(1)
 	if s.cfg.FailClosed {
-		if cause == nil {
-			cause = stderrors.New("redis unavailable")
-		}
 		return ratelimit.Decision{}, &errors.Error{Kind: errors.Unavailable, RetryAfter: s.cfg.RetryInterval, Err: cause}
 	}
-	return s.cfg.Fallback.Allow(ctx, key, limits)
+	d, err := s.cfg.Fallback.Allow(ctx, key, s.fairShares(limits))
+	if err == nil && d.Allowed {
+		var window time.Duration
+		for _, l := range limits {
+			window = max(window, l.Window())
+		}
+		s.debts.add(key, debt{n: 1, until: s.cfg.Now().Add(window).UnixNano()})
+	}
+	return d, err
 }
 
-// decide runs the script: one round trip once the script is cached on the
-// server (the first call per server sends it with EVAL).
-func (s *Store) decide(ctx context.Context, key string, limits []ratelimit.Limit) (ratelimit.Decision, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+// route returns the master serving key's slot on the Cluster, as the
+// client's slot map has it. Loading the map, the first time, is setting up
+// a connection: it has Timeout + ConnectTimeout.
+func (s *Store) route(ctx context.Context, key string) (*node, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout+s.cfg.ConnectTimeout)
 	defer cancel()
-	keys := make([]string, len(limits))
-	args := make([]any, 0, 2*len(limits))
-	base := s.cfg.Prefix + "{" + key + "}:"
+	c, err := s.cluster.MasterForKey(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	addr := c.Options().Addr
+	v, ok := s.nodes.Load(addr)
+	if !ok {
+		v, _ = s.nodes.LoadOrStore(addr, &node{addr: addr})
+	}
+	n := v.(*node)
+	if n.client.Load() != c {
+		n.client.Store(c) // new to the store, or a new client for the address
+	}
+	return n, nil
+}
+
+// connectionReady reports whether a decision on n should find a connection
+// ready: the client holds more idle connections to the server than the
+// store has decisions in flight there, this one included. It errs toward
+// no, which gives the decision ConnectTimeout more; for a client whose pool
+// it cannot see, it says yes.
+func (s *Store) connectionReady(n *node) bool {
+	c := n.client.Load()
+	if c == nil {
+		return true
+	}
+	inflight := n.inflight.Load()
+	if inflight >= int64(c.Options().PoolSize) {
+		return false // more decisions than connections: some wait
+	}
+	return int64(c.PoolStats().IdleConns) > inflight
+}
+
+// reloadSlots asks a Cluster client to reload its slot map, at most every
+// 100 ms. go-redis reloads it on MOVED by itself, but not when a master
+// stops answering: then it keeps sending a dead master's slots to it for
+// ClusterStateReloadInterval (60 s by default), long after a replica took
+// over. Asking on every failure, and while a master's switch is tripped,
+// finds the new master within a reload of the failover.
+func (s *Store) reloadSlots() {
+	if s.cluster == nil {
+		return
+	}
+	now := time.Now().UnixNano()
+	last := s.reloadAt.Load()
+	if now-last < int64(100*time.Millisecond) || !s.reloadAt.CompareAndSwap(last, now) {
+		return
+	}
+	s.cluster.ReloadState(context.Background())
+}
+
+func (s *Store) nodeAttrs(n *node) []slog.Attr {
+	if n.addr == "" {
+		return nil
+	}
+	return []slog.Attr{slog.String("node", n.addr)}
+}
+
+// fairShares is what limits are in Fallback: with Replicas above one,
+// each limit's capacity and rate divided by Replicas (see Config). The
+// limits last seen are cached, so the configured ones cost no allocation.
+func (s *Store) fairShares(limits []ratelimit.Limit) []ratelimit.Limit {
+	n := s.cfg.Replicas
+	if n <= 1 || len(limits) == 0 {
+		return limits
+	}
+	if f := s.fair.Load(); f != nil && len(f.of) == len(limits) && &f.of[0] == &limits[0] {
+		return f.shares
+	}
+	shares := make([]ratelimit.Limit, len(limits))
 	for i, l := range limits {
-		name := l.Name
-		if name == "" {
-			name = strconv.Itoa(i)
+		per := l.Per
+		if per <= math.MaxInt64/time.Duration(n) {
+			per *= time.Duration(n)
+		} else {
+			per = math.MaxInt64
 		}
-		keys[i] = base + name
+		shares[i] = ratelimit.Limit{Name: l.Name, Events: l.Events, Per: per, Burst: max(1, l.Capacity()/n)}
+	}
+	s.fair.Store(&fairShares{of: limits, shares: shares})
+	return shares
+}
+
+// fairShares are the fair shares of one set of limits.
+type fairShares struct{ of, shares []ratelimit.Limit }
+
+// decide runs the script: one round trip once the script is cached on the
+// server (New loads it; a server that lost it, or a replica promoted since,
+// gets it by EVAL, one round trip more).
+func (s *Store) decide(ctx context.Context, keys []string, limits []ratelimit.Limit, debt int64) (ratelimit.Decision, []ratelimit.LimitState, error) {
+	args := make([]any, 0, 1+2*len(limits))
+	args = append(args, debt)
+	for _, l := range limits {
 		args = append(args, l.Capacity(), float64(l.Per)/float64(l.Events)/1e3)
 	}
-	res, err := script.Run(ctx, s.cfg.Client, keys, args...).Int64Slice()
+	res, err := runScript(ctx, s.cfg.Client, keys, args)
 	if err != nil {
-		return ratelimit.Decision{}, err
+		return ratelimit.Decision{}, nil, err
 	}
 	if len(res) != 2+3*len(limits) {
-		return ratelimit.Decision{}, fmt.Errorf("redisstore: script returned %d values for %d limits", len(res), len(limits))
+		return ratelimit.Decision{}, nil, fmt.Errorf("%w: %d values for %d limits", errBadReply, len(res), len(limits))
 	}
-	var buf [4]ratelimit.LimitState
-	states := buf[:0]
+	states := make([]ratelimit.LimitState, 0, len(limits))
 	for i, l := range limits {
 		r := res[2+3*i:]
 		states = append(states, ratelimit.LimitState{
@@ -176,29 +503,70 @@ func (s *Store) decide(ctx context.Context, key string, limits []ratelimit.Limit
 	}
 	d := ratelimit.Combine(states)
 	d.At = time.Unix(res[0], res[1]*1e3)
-	return d, nil
+	return d, states, nil
+}
+
+// runScript sends the script by EVALSHA, and by EVAL if the server does
+// not have it, as commands go-redis never retries: a decision that timed
+// out may have run, and running it again would take a second token.
+func runScript(ctx context.Context, c processor, keys []string, args []any) ([]int64, error) {
+	cmd := scriptCmd(ctx, "evalsha", script.Hash(), keys, args)
+	err := c.Process(ctx, cmd)
+	if redis.HasErrorPrefix(err, "NOSCRIPT") {
+		cmd = scriptCmd(ctx, "eval", scriptSource, keys, args)
+		err = c.Process(ctx, cmd)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return cmd.Int64Slice()
+}
+
+// processor is what every go-redis client is.
+type processor interface {
+	Process(ctx context.Context, cmd redis.Cmder) error
+}
+
+// noRetryCmd is a command go-redis does not retry.
+type noRetryCmd struct{ *redis.Cmd }
+
+func (noRetryCmd) NoRetry() bool { return true }
+
+func scriptCmd(ctx context.Context, verb, src string, keys []string, args []any) noRetryCmd {
+	a := make([]any, 0, 3+len(keys)+len(args))
+	a = append(a, verb, src, len(keys))
+	for _, k := range keys {
+		a = append(a, k)
+	}
+	return noRetryCmd{redis.NewCmd(ctx, append(a, args...)...)}
 }
 
 // script decides one request against every limit of a key. KEYS are one
-// hash per limit, all in one hash slot; ARGV holds, per limit, its capacity
-// and the microseconds one token takes to come back. Each hash holds the
+// hash per limit, all in one hash slot; ARGV holds the debt (requests
+// admitted without Redis, taken from every limit first, whatever the
+// decision), then per limit its capacity and the microseconds one token
+// takes to come back. Each hash holds the
 // tokens left (t), when they were counted (ts, microseconds on the server's
 // clock) and the capacity they were counted against (c), so a change of
 // plan carries what was used over. Times never run backwards: a clock
-// behind ts refills nothing. Nothing is written on a refusal.
+// behind ts refills nothing. A refusal writes nothing unless it paid a
+// debt.
 //
 // It returns the server time (seconds, microseconds), then per limit the
 // whole tokens left, microseconds until full, and microseconds until a
 // token is back (0 if the limit had one).
-var script = redis.NewScript(`
+var script = redis.NewScript(scriptSource)
+
+const scriptSource = `
 local tm = redis.call('TIME')
 local now = tonumber(tm[1]) * 1000000 + tonumber(tm[2])
 local n = #KEYS
+local debt = tonumber(ARGV[1])
 local tokens, stamps = {}, {}
 local allowed = true
 for i = 1, n do
-  local cap = tonumber(ARGV[2*i-1])
-  local per = tonumber(ARGV[2*i])
+  local cap = tonumber(ARGV[2*i])
+  local per = tonumber(ARGV[2*i+1])
   local v = redis.call('HMGET', KEYS[i], 't', 'ts', 'c')
   local t, ts, c = tonumber(v[1]), tonumber(v[2]), tonumber(v[3])
   if t == nil or ts == nil or c == nil then
@@ -210,21 +578,23 @@ for i = 1, n do
       ts = now
     end
   end
+  if debt > 0 then t = math.max(0, t - debt) end
   tokens[i], stamps[i] = t, ts
   if t < 1 then allowed = false end
 end
 local out = {tonumber(tm[1]), tonumber(tm[2])}
 for i = 1, n do
-  local cap = tonumber(ARGV[2*i-1])
-  local per = tonumber(ARGV[2*i])
+  local cap = tonumber(ARGV[2*i])
+  local per = tonumber(ARGV[2*i+1])
   local t = tokens[i]
   local retry = 0
-  if allowed then
-    t = t - 1
+  if allowed then t = t - 1 end
+  if allowed or debt > 0 then
     local full = math.ceil((cap - t) * per)
     redis.call('HSET', KEYS[i], 't', string.format('%.9f', t), 'ts', string.format('%.0f', stamps[i]), 'c', cap)
     redis.call('PEXPIRE', KEYS[i], math.ceil(full / 1000) + 1000)
-  elseif t < 1 then
+  end
+  if not allowed and t < 1 then
     retry = math.ceil((1 - t) * per)
   end
   out[#out+1] = math.floor(t)
@@ -232,4 +602,4 @@ for i = 1, n do
   out[#out+1] = retry
 end
 return out
-`)
+`

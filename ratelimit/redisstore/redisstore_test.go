@@ -7,23 +7,24 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tollgate/tollgate/errors"
+	"github.com/tollgate/tollgate/internal/redistest"
 	"github.com/tollgate/tollgate/ratelimit"
 	"github.com/tollgate/tollgate/ratelimit/redisstore"
 )
 
 func TestTwoStoresShareOneBudget(t *testing.T) {
-	p := prefix(t)
-	a := redisstore.New(redisstore.Config{Client: sharedRedis(t), Prefix: p, Timeout: liveTimeout})
-	b := redisstore.New(redisstore.Config{Client: sharedRedis(t), Prefix: p, Timeout: liveTimeout})
+	p := redistest.Prefix(t)
+	a := redisstore.New(redisstore.Config{Client: redistest.Shared(t), Prefix: p, Timeout: liveTimeout})
+	b := redisstore.New(redisstore.Config{Client: redistest.Shared(t), Prefix: p, Timeout: liveTimeout})
 	ctx := context.Background()
 
 	t.Run("requests alternating between replicas draw on one bucket", func(t *testing.T) {
@@ -71,7 +72,7 @@ func TestTwoStoresShareOneBudget(t *testing.T) {
 // on its own clock, so durations may differ by the time the test takes,
 // never by a second.
 func TestDecisionsMatchTheMemoryStore(t *testing.T) {
-	client := sharedRedis(t)
+	client := redistest.Shared(t)
 	tests := []struct {
 		name     string
 		limits   []ratelimit.Limit
@@ -92,7 +93,7 @@ func TestDecisionsMatchTheMemoryStore(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			frozen := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 			mem := ratelimit.NewMemoryStore(ratelimit.MemoryConfig{Now: func() time.Time { return frozen }})
-			rs := redisstore.New(redisstore.Config{Client: client, Prefix: prefix(t), Timeout: liveTimeout})
+			rs := redisstore.New(redisstore.Config{Client: client, Prefix: redistest.Prefix(t), Timeout: liveTimeout})
 			for i := range tt.requests {
 				want, _ := mem.Allow(context.Background(), "k", tt.limits)
 				got, err := rs.Allow(context.Background(), "k", tt.limits)
@@ -117,8 +118,8 @@ func TestDecisionsMatchTheMemoryStore(t *testing.T) {
 }
 
 func TestAKeysLimitsLandInOneSlotAndExpire(t *testing.T) {
-	client := sharedRedis(t)
-	p := prefix(t)
+	client := redistest.Shared(t)
+	p := redistest.Prefix(t)
 	s := redisstore.New(redisstore.Config{Client: client, Prefix: p, Timeout: liveTimeout})
 	limits := []ratelimit.Limit{
 		{Name: "burst", Events: 10, Per: time.Second},
@@ -128,7 +129,7 @@ func TestAKeysLimitsLandInOneSlotAndExpire(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"burst", "hourly"} {
-		key := p + "{client:app-1}:" + name
+		key := p + hashTag("client:app-1") + ":" + name
 		ttl, err := client.PTTL(context.Background(), key).Result()
 		if err != nil || ttl <= 0 {
 			t.Errorf("%s: PTTL = %v, %v; want a key that expires", key, ttl, err)
@@ -137,7 +138,7 @@ func TestAKeysLimitsLandInOneSlotAndExpire(t *testing.T) {
 }
 
 func TestRedisCarriesUsageOverWhenAKeysLimitsChange(t *testing.T) {
-	s := redisstore.New(redisstore.Config{Client: sharedRedis(t), Prefix: prefix(t), Timeout: liveTimeout})
+	s := redisstore.New(redisstore.Config{Client: redistest.Shared(t), Prefix: redistest.Prefix(t), Timeout: liveTimeout})
 	small := []ratelimit.Limit{{Name: "plan", Events: 5, Per: time.Hour}}
 	large := []ratelimit.Limit{{Name: "plan", Events: 100, Per: time.Hour}}
 	for range 5 {
@@ -152,7 +153,7 @@ func TestRedisCarriesUsageOverWhenAKeysLimitsChange(t *testing.T) {
 func TestMiddlewareOverRedisSendsTheSameHeaders(t *testing.T) {
 	limit := ratelimit.New(ratelimit.Config{
 		Limits:      []ratelimit.Limit{{Name: "minute", Events: 2, Per: time.Minute}},
-		Store:       redisstore.New(redisstore.Config{Client: sharedRedis(t), Prefix: prefix(t), Timeout: liveTimeout}),
+		Store:       redisstore.New(redisstore.Config{Client: redistest.Shared(t), Prefix: redistest.Prefix(t), Timeout: liveTimeout}),
 		IETFHeaders: true,
 	})
 	reached := 0
@@ -164,7 +165,7 @@ func TestMiddlewareOverRedisSendsTheSameHeaders(t *testing.T) {
 	for i, w := range []want{
 		{200, "1", `"minute";r=1;t=30`, ""},
 		{200, "0", `"minute";r=0;t=60`, ""},
-		{429, "0", `"minute";r=0;t=60`, "30"},
+		{429, "0", `"minute";r=0;t=30`, "30"}, // t is when a token is back, as Retry-After
 	} {
 		rec := httptest.NewRecorder()
 		r := httptest.NewRequest(http.MethodGet, "/", nil)
@@ -201,44 +202,31 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// countingStore is a fallback that records how often it decided.
-type countingStore struct {
-	calls atomic.Int64
-	ratelimit.Store
-}
-
-func (c *countingStore) Allow(ctx context.Context, key string, limits []ratelimit.Limit) (ratelimit.Decision, error) {
-	c.calls.Add(1)
-	return c.Store.Allow(ctx, key, limits)
-}
-
 func TestRedisOutageFollowsThePolicyAndRecovers(t *testing.T) {
 	limits := []ratelimit.Limit{{Events: 100, Per: time.Hour}}
 	tests := []struct {
 		name       string
 		failClosed bool
 		// while Redis is down
-		wantStatus   int
-		wantFallback bool
-		wantLog      string
+		wantStatus int
+		wantLog    string
 	}{
-		{"fail open: a local limiter decides", false, http.StatusOK, true, "failing open onto a local limiter"},
-		{"fail closed: 503 unavailable", true, http.StatusServiceUnavailable, false, "failing closed with 503"},
+		{"fail open: a local limiter decides", false, http.StatusOK, "failing open onto a local limiter"},
+		{"fail closed: 503 unavailable", true, http.StatusServiceUnavailable, "failing closed with 503"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := startOwnRedis(t)
-			client := redis.NewClient(&redis.Options{Addr: srv.addr, ContextTimeoutEnabled: true, MaxRetries: -1})
+			srv := redistest.Start(t)
+			// One dial per attempt: a dead server is found at once.
+			client := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true, DialerRetries: 1})
 			t.Cleanup(func() { client.Close() })
 			var logs syncBuffer
 			now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 			var clockMu sync.Mutex
-			fallback := &countingStore{Store: ratelimit.NewMemoryStore(ratelimit.MemoryConfig{})}
 			store := redisstore.New(redisstore.Config{
 				Client:        client,
 				Timeout:       liveTimeout,
 				FailClosed:    tt.failClosed,
-				Fallback:      fallback,
 				RetryInterval: 5 * time.Second,
 				Logger:        slog.New(slog.NewTextHandler(&logs, nil)),
 				Now: func() time.Time {
@@ -259,12 +247,15 @@ func TestRedisOutageFollowsThePolicyAndRecovers(t *testing.T) {
 				return rec
 			}
 
-			if rec := send(); rec.Code != http.StatusOK || fallback.calls.Load() != 0 {
-				t.Fatalf("with Redis up: status %d, fallback calls %d; want 200 from Redis", rec.Code, fallback.calls.Load())
+			if rec := send(); rec.Code != http.StatusOK || store.Stats().Redis != 1 {
+				t.Fatalf("with Redis up: status %d, %+v; want 200 from Redis", rec.Code, store.Stats())
 			}
 
-			srv.stop()
-			for i := range 3 {
+			srv.Kill()
+			// Each failure follows the policy for its request; the
+			// DefaultTripAfter-th in a row trips the switch, and then no
+			// request waits on Redis until RetryInterval has passed.
+			for i := range redisstore.DefaultTripAfter + 3 {
 				reachedBefore := reached
 				rec := send()
 				if rec.Code != tt.wantStatus {
@@ -276,26 +267,32 @@ func TestRedisOutageFollowsThePolicyAndRecovers(t *testing.T) {
 				if tt.failClosed && rec.Header().Get("Retry-After") != "5" {
 					t.Errorf("Redis down, fail closed: Retry-After %q, want the retry interval, 5", rec.Header().Get("Retry-After"))
 				}
-				if !tt.failClosed && rec.Header().Get("X-RateLimit-Remaining") == "" {
-					t.Errorf("Redis down, fail open: no X-RateLimit-Remaining from the local limiter")
+				// The local limiter starts from what Redis said (99 left),
+				// not from a full bucket.
+				if want := strconv.Itoa(98 - i); !tt.failClosed && rec.Header().Get("X-RateLimit-Remaining") != want {
+					t.Errorf("Redis down, fail open, request %d: X-RateLimit-Remaining %q, want %s", i+1, rec.Header().Get("X-RateLimit-Remaining"), want)
 				}
-				advance(time.Second)
-			}
-			if got := fallback.calls.Load() > 0; got != tt.wantFallback {
-				t.Errorf("fallback used = %v, want %v", got, tt.wantFallback)
+				st := store.Stats()
+				if wantTrips := uint64(min(1, (i+1)/redisstore.DefaultTripAfter)); st.Trips != wantTrips {
+					t.Fatalf("Redis down, request %d: %d trips, want %d", i+1, st.Trips, wantTrips)
+				}
+				if want := uint64(min(i+1, redisstore.DefaultTripAfter)); st.Failed != want {
+					t.Errorf("Redis down, request %d: %d decisions asked Redis and failed, want %d", i+1, st.Failed, want)
+				}
+				advance(time.Second / 2)
 			}
 			if n := strings.Count(logs.String(), tt.wantLog); n != 1 {
 				t.Errorf("log has %q %d times, want once:\n%s", tt.wantLog, n, logs.String())
 			}
 
-			srv.start()
+			srv.StartAgain()
 			advance(5 * time.Second) // past RetryInterval
-			calls := fallback.calls.Load()
+			before := store.Stats()
 			if rec := send(); rec.Code != http.StatusOK {
 				t.Fatalf("Redis back: status %d, want 200", rec.Code)
 			}
-			if fallback.calls.Load() != calls {
-				t.Error("Redis back and RetryInterval passed: the fallback still decided")
+			if after := store.Stats(); after.Redis != before.Redis+1 || after.Recoveries != 1 {
+				t.Errorf("Redis back and RetryInterval passed: %+v, want the request decided on Redis and one recovery", after)
 			}
 			if !strings.Contains(logs.String(), "redis is back") {
 				t.Errorf("recovery not logged:\n%s", logs.String())
@@ -304,8 +301,10 @@ func TestRedisOutageFollowsThePolicyAndRecovers(t *testing.T) {
 	}
 }
 
-func TestSlowRedisCountsAsUnavailable(t *testing.T) {
-	// A server that accepts connections and never answers.
+// A server that accepts connections and never answers: one decision on it
+// fails, alone. It follows the outage policy for its own request and does
+// not switch the store off Redis.
+func TestOneSlowDecisionFallsBackAloneAndSwitchesNothing(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -334,22 +333,21 @@ func TestSlowRedisCountsAsUnavailable(t *testing.T) {
 	client := redis.NewClient(&redis.Options{Addr: l.Addr().String(), ContextTimeoutEnabled: true, MaxRetries: -1, Protocol: 2})
 	defer client.Close()
 	var logs syncBuffer
-	fallback := &countingStore{Store: ratelimit.NewMemoryStore(ratelimit.MemoryConfig{})}
 	s := redisstore.New(redisstore.Config{
-		Client:   client,
-		Timeout:  50 * time.Millisecond,
-		Fallback: fallback,
-		Logger:   slog.New(slog.NewTextHandler(&logs, nil)),
+		Client:         client,
+		Timeout:        50 * time.Millisecond,
+		ConnectTimeout: 50 * time.Millisecond,
+		Logger:         slog.New(slog.NewTextHandler(&logs, nil)),
 	})
 	d, err := s.Allow(context.Background(), "k", []ratelimit.Limit{{Events: 1, Per: time.Minute}})
 	if err != nil || !d.Allowed {
 		t.Fatalf("Allow = %+v, %v; want allowed by the fallback", d, err)
 	}
-	if fallback.calls.Load() != 1 {
-		t.Errorf("fallback calls = %d, want 1", fallback.calls.Load())
+	if st := s.Stats(); st.Fallback != 1 || st.Failed != 1 || st.Trips != 0 {
+		t.Errorf("after one slow decision: %+v; want it alone decided by the fallback, nothing tripped", st)
 	}
-	if !strings.Contains(logs.String(), "redis unavailable") {
-		t.Errorf("timeout not logged:\n%s", logs.String())
+	if strings.Contains(logs.String(), "redis unavailable") {
+		t.Errorf("one slow decision logged as an outage:\n%s", logs.String())
 	}
 }
 
@@ -380,22 +378,23 @@ func (c *commandCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) red
 }
 
 func TestEachDecisionIsOneRoundTrip(t *testing.T) {
-	client := sharedRedis(t)
+	client := redistest.Shared(t)
 	counter := &commandCounter{}
 	client.AddHook(counter)
-	s := redisstore.New(redisstore.Config{Client: client, Prefix: prefix(t), Timeout: liveTimeout})
+	s := redisstore.New(redisstore.Config{Client: client, Prefix: redistest.Prefix(t), Timeout: liveTimeout})
+	redisstore.WaitWarm(s) // New's own connections and SCRIPT LOAD
 	limits := []ratelimit.Limit{
 		{Name: "burst", Events: 10, Per: time.Second},
 		{Name: "hourly", Events: 1000, Per: time.Hour},
 	}
-	// The first decision may load the script (EVALSHA, NOSCRIPT, EVAL).
-	if _, err := s.Allow(context.Background(), "k", limits); err != nil {
-		t.Fatal(err)
-	}
 	counter.mu.Lock()
 	counter.cmds = nil
 	counter.mu.Unlock()
-	for range 5 {
+	// New loaded the script: even the first decision is one EVALSHA.
+	if _, err := s.Allow(context.Background(), "k", limits); err != nil {
+		t.Fatal(err)
+	}
+	for range 4 {
 		if _, err := s.Allow(context.Background(), "k", limits); err != nil {
 			t.Fatal(err)
 		}
