@@ -395,7 +395,7 @@ func (f storeFunc) Allow(ctx context.Context, key string, limits []ratelimit.Lim
 // client that waits for it is admitted rather than told to wait on until
 // its bucket is full.
 func TestARefusalsResetAndRateLimitAgreeWithRetryAfter(t *testing.T) {
-	alice := &principal.Principal{Subject: "alice", ClientID: "app-1"}
+	alice := principal.New(principal.Fields{Subject: "alice", ClientID: "app-1"})
 	tests := []struct {
 		name         string
 		limits       []ratelimit.Limit
