@@ -3,6 +3,7 @@ package apikey
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -71,8 +72,8 @@ func validateMutable(k *Key, now time.Time) error {
 		if slices.Contains(ReservedClaims, name) {
 			return fmt.Errorf("%w: metadata name %q is reserved", ErrInvalid, name)
 		}
-		if len(v) > maxMetadataValBytes || !utf8.ValidString(v) {
-			return fmt.Errorf("%w: metadata %q: up to %d bytes of UTF-8", ErrInvalid, name, maxMetadataValBytes)
+		if len(v) > maxMetadataValBytes || !utf8.ValidString(v) || strings.IndexByte(v, 0) >= 0 {
+			return fmt.Errorf("%w: metadata %q: up to %d bytes of UTF-8 without NUL", ErrInvalid, name, maxMetadataValBytes)
 		}
 	}
 	if !now.IsZero() && !k.ExpiresAt.IsZero() && !k.ExpiresAt.After(now) {
