@@ -274,7 +274,7 @@ func TestLastUsedIsWrittenOncePerIntervalAcrossReplicas(t *testing.T) {
 		want time.Time
 	}{
 		{at, at},
-		{at.Add(30 * time.Second), at},             // another replica, within the interval
+		{at.Add(30 * time.Second), at}, // another replica, within the interval
 		{at.Add(time.Minute), at.Add(time.Minute)}, // the interval has passed
 	} {
 		if err := store.Touch(ctx, []apikey.Use{{ID: key.ID, At: step.at}, {ID: "key_gone", At: step.at}}, time.Minute); err != nil {
