@@ -298,48 +298,52 @@ func (s *Store) Touch(ctx context.Context, uses []apikey.Use, minInterval time.D
 	return wrap("writing last-used times", err)
 }
 
-// Watch implements apikey.Watcher with LISTEN on Channel.
+// Watch implements apikey.Watcher with LISTEN on Channel. It logs the
+// loss of its subscription once, at Warn, and the recovery at Info.
 func (s *Store) Watch(ctx context.Context, changed func(id string)) error {
 	backoff := 50 * time.Millisecond
 	down := false
+	subscribed := func() {
+		backoff = 50 * time.Millisecond
+		if down {
+			down = false
+			s.log.Info("apikey/pgstore: listening for key changes again")
+		}
+		changed("")
+	}
 	for {
-		subscribed, err := s.listen(ctx, changed)
+		err := s.listen(ctx, changed, subscribed)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if subscribed {
-			backoff = 50 * time.Millisecond
-			if down {
-				s.log.Info("apikey/pgstore: listening for key changes again")
-			}
-			down = false
-		}
 		if !down {
-			s.log.Warn("apikey/pgstore: lost the key-change subscription; reconnecting, caches are bounded by CacheTTL meanwhile", "err", err)
 			down = true
+			s.log.Warn("apikey/pgstore: lost the key-change subscription; reconnecting, caches are bounded by CacheTTL meanwhile", "err", err)
 		}
+		t := time.NewTimer(backoff)
 		select {
-		case <-time.After(backoff):
+		case <-t.C:
 		case <-ctx.Done():
+			t.Stop()
 			return ctx.Err()
 		}
 		backoff = min(2*backoff, 2*time.Second)
 	}
 }
 
-// listen runs one subscription until its connection fails; subscribed
-// reports whether LISTEN succeeded.
-func (s *Store) listen(ctx context.Context, changed func(string)) (subscribed bool, err error) {
+// listen runs one subscription until its connection fails, calling
+// subscribed once LISTEN is in place.
+func (s *Store) listen(ctx context.Context, changed func(string), subscribed func()) error {
 	pc, err := s.pool.Acquire(ctx)
 	if err != nil {
-		return false, err
+		return err
 	}
 	conn := pc.Hijack()
 	defer conn.Close(context.Background())
 	if _, err := conn.Exec(ctx, listenSQL); err != nil {
-		return false, err
+		return err
 	}
-	changed("")
+	subscribed()
 	for {
 		wctx, cancel := context.WithTimeout(ctx, s.quiet)
 		n, err := conn.WaitForNotification(wctx)
@@ -350,16 +354,17 @@ func (s *Store) listen(ctx context.Context, changed func(string)) (subscribed bo
 				changed(n.Payload)
 			}
 		case ctx.Err() != nil:
-			return true, ctx.Err()
+			return ctx.Err()
 		case errors.Is(err, context.DeadlineExceeded) || pgconn.Timeout(err):
+			// Quiet for a while: make sure the connection is alive.
 			pctx, cancel := context.WithTimeout(ctx, s.quiet)
 			_, err := conn.Exec(pctx, pingSQL)
 			cancel()
 			if err != nil {
-				return true, err
+				return err
 			}
 		default:
-			return true, err
+			return err
 		}
 	}
 }
