@@ -31,6 +31,11 @@ type HandlerConfig struct {
 	Prefixes []string
 	// MaxGrace bounds the grace period of a rotation. Default 7 days.
 	MaxGrace time.Duration
+	// AllowLimits lets callers set rate_limit and remaining_uses. Off by
+	// default, and refused with validation (400): a merchant managing its
+	// own keys would otherwise raise its own rate limit. The provider sets
+	// them with Keys.Update.
+	AllowLimits bool
 }
 
 // OwnerOfPrincipal is HandlerConfig.Owner's default: the principal's
@@ -50,8 +55,9 @@ const maxBody = 64 << 10
 // with paths relative to where it is mounted:
 //
 //	POST   /keys                  create: {"name", "permissions", "expires_at", "prefix",
-//	                              "metadata", "rate_limit": {"events", "per_seconds", "burst"},
-//	                              "remaining_uses"} → 201 {"key": {…}, "token": "mt_live_…"}
+//	                              "metadata"} (and, with AllowLimits, "rate_limit":
+//	                              {"events", "per_seconds", "burst"}, "remaining_uses")
+//	                              → 201 {"key": {…}, "token": "mt_live_…"}
 //	GET    /keys?after=&limit=    list the caller's keys → {"keys": […], "next": "key_…"}
 //	GET    /keys/{id}             one key
 //	PATCH  /keys/{id}             change name, permissions, expires_at, metadata,
@@ -103,6 +109,8 @@ var (
 	errNoKey      = &tgerrors.Error{Kind: "not_found", Status: http.StatusNotFound, Message: "No such key"}
 	errRevokedKey = &tgerrors.Error{Kind: "conflict", Status: http.StatusConflict, Message: "The key is revoked"}
 	errNotOwner   = tgerrors.New(tgerrors.Forbidden, "You may not manage API keys")
+
+	errLimitsNotAllowed = fmt.Errorf("%w: rate_limit and remaining_uses are set by the provider", ErrInvalid)
 )
 
 type handler struct {
@@ -211,6 +219,10 @@ func (h *handler) create(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
+	if !h.cfg.AllowLimits && (req.RateLimit != nil || req.RemainingUses != nil) {
+		h.fail(w, r, errLimitsNotAllowed)
+		return
+	}
 	limit, err := req.RateLimit.limit()
 	if err != nil {
 		h.fail(w, r, err)
@@ -288,6 +300,10 @@ func (h *handler) update(w http.ResponseWriter, r *http.Request) {
 			h.fail(w, r, err)
 			return
 		}
+	}
+	if !h.cfg.AllowLimits && (req.RateLimit != nil || req.RemainingUses != nil) {
+		h.fail(w, r, errLimitsNotAllowed)
+		return
 	}
 	key, err := h.k.Update(r.Context(), r.PathValue("id"), func(key *Key) error {
 		if req.Name != nil {

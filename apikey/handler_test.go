@@ -18,7 +18,7 @@ import (
 
 // portal is the management handler behind a stand-in for the portal's own
 // login: the bearer "session-mer_1" is merchant mer_1 of org_1.
-func portal(t *testing.T, k *apikey.Keys) http.Handler {
+func portal(t *testing.T, k *apikey.Keys, allowLimits bool) http.Handler {
 	t.Helper()
 	sessions := middleware.VerifierFunc(func(_ context.Context, token string) (*principal.Principal, error) {
 		merchant, ok := strings.CutPrefix(token, "session-")
@@ -33,6 +33,7 @@ func portal(t *testing.T, k *apikey.Keys) http.Handler {
 		middleware.Authenticate(sessions, middleware.OnRefusal(nil)),
 	)(http.StripPrefix("/portal", k.Handler(apikey.HandlerConfig{
 		Permissions: []string{"can_read_order", "can_write_order", "can_retrieve_app_config", "can_update_app_config"},
+		AllowLimits: allowLimits,
 	})))
 }
 
@@ -57,7 +58,7 @@ func do(t *testing.T, h http.Handler, merchant, method, path, body string) reply
 
 func TestThePortalHandlerManagesTheCallersOwnKeys(t *testing.T) {
 	k := newKeys(t, apikey.NewMemoryStore(), authtest.NewClock(start))
-	h := portal(t, k)
+	h := portal(t, k, true)
 	ctx := context.Background()
 
 	created := do(t, h, "mer_1", "POST", "/portal/keys", `{"name":"orders","permissions":["can_read_order"],"expires_at":"2027-01-01T00:00:00Z","rate_limit":{"events":100,"per_seconds":60}}`)
@@ -132,7 +133,7 @@ func TestThePortalHandlerManagesTheCallersOwnKeys(t *testing.T) {
 
 func TestThePortalHandlerRefusesBadRequests(t *testing.T) {
 	k := newKeys(t, apikey.NewMemoryStore(), authtest.NewClock(start))
-	h := portal(t, k)
+	h := portal(t, k, false)
 	cases := []struct {
 		name, merchant, method, path, body string
 		status                             int
@@ -145,7 +146,8 @@ func TestThePortalHandlerRefusesBadRequests(t *testing.T) {
 		{"no name", "mer_1", "POST", "/portal/keys", `{}`, 400, "validation"},
 		{"a permission not offered", "mer_1", "POST", "/portal/keys", `{"name":"a","permissions":["admin"]}`, 400, "validation"},
 		{"a past expiry", "mer_1", "POST", "/portal/keys", `{"name":"a","expires_at":"2020-01-01T00:00:00Z"}`, 400, "validation"},
-		{"a bad rate limit", "mer_1", "POST", "/portal/keys", `{"name":"a","rate_limit":{"events":0,"per_seconds":1}}`, 400, "validation"},
+		{"a rate limit without AllowLimits", "mer_1", "POST", "/portal/keys", `{"name":"a","rate_limit":{"events":9,"per_seconds":1}}`, 400, "validation"},
+		{"remaining uses without AllowLimits", "mer_1", "POST", "/portal/keys", `{"name":"a","remaining_uses":5}`, 400, "validation"},
 		{"a huge body", "mer_1", "POST", "/portal/keys", `{"name":"` + strings.Repeat("a", 70<<10) + `"}`, 400, "validation"},
 		{"a bad page size", "mer_1", "GET", "/portal/keys?limit=0", "", 400, "validation"},
 		{"an unknown path", "mer_1", "GET", "/portal/nothing", "", 404, "not_found"},
