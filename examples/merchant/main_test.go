@@ -245,7 +245,6 @@ func shellWords(t *testing.T, line string, vars map[string]string) []string {
 	return words
 }
 
-
 // env is the API on the memory store with stand-in issuers, on a fake clock.
 type env struct {
 	t                 *testing.T
@@ -421,7 +420,9 @@ func TestEachTokenHasItsOwnRateLimit(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	get := func(token, org, app string) *httptest.ResponseRecorder { return e.do("GET", "/orders", token, org, app, "") }
+	get := func(token, org, app string) *httptest.ResponseRecorder {
+		return e.do("GET", "/orders", token, org, app, "")
+	}
 	for i, want := range []string{"2", "1", "0"} {
 		w := get(first, "org_1", "app_1")
 		if w.Code != 200 || w.Header().Get("X-RateLimit-Limit") != "3" || w.Header().Get("X-RateLimit-Remaining") != want {
