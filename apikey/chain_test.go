@@ -131,3 +131,26 @@ func TestLimitForIgnoresOtherVerifiersPrincipals(t *testing.T) {
 		t.Fatalf("a JWT's claims gave the limit %v", l)
 	}
 }
+
+// Behind JWTOrOpaque, a token of a prefix the verifier does not know, or
+// with a wrong checksum, is refused without a store lookup.
+func TestUnknownPrefixesNeverReachTheStore(t *testing.T) {
+	store := &countingStore{Store: apikey.NewMemoryStore()}
+	k := newKeys(t, store, authtest.NewClock(start))
+	_, token := create(t, k, spec())
+	h := middleware.Authenticate(middleware.JWTOrOpaque(nil, k), middleware.OnRefusal(nil))(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		t.Error("the handler was reached")
+	}))
+	for _, bad := range []string{"sk_live_" + token[8:], "mt_prod_" + token[8:], token[:len(token)-2] + "00", "ghp_" + token[8:]} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header.Set("Authorization", "Bearer "+bad)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != 401 {
+			t.Fatalf("%q: %d", bad, w.Code)
+		}
+	}
+	if n := store.lookups.Load(); n != 0 {
+		t.Fatalf("%d store lookups, want 0", n)
+	}
+}

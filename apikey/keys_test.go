@@ -501,3 +501,28 @@ func TestLimitForGivesAKeyItsOwnLimit(t *testing.T) {
 		t.Fatalf("no principal: %v", l)
 	}
 }
+
+func TestCloseWritesThePendingLastUsedTimes(t *testing.T) {
+	store := apikey.NewMemoryStore()
+	k, err := apikey.New(apikey.Config{Store: store, Peppers: []apikey.Pepper{pepper(t, "p1")}, Prefixes: testPrefixes, Now: authtest.NewClock(start).Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, token := create(t, k, spec())
+	if _, err := k.Verify(context.Background(), token); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := store.Get(context.Background(), key.ID)
+	if !got.LastUsedAt.Equal(start) {
+		t.Fatalf("LastUsedAt after Close = %v, want %v", got.LastUsedAt, start)
+	}
+	if err := k.Flush(context.Background()); err != nil {
+		t.Fatalf("Flush after Close: %v", err)
+	}
+	if _, err := k.Verify(context.Background(), token); err != nil {
+		t.Fatalf("Verify after Close: %v", err)
+	}
+}
