@@ -36,6 +36,12 @@ type HandlerConfig struct {
 	// own keys would otherwise raise its own rate limit. The provider sets
 	// them with Keys.Update.
 	AllowLimits bool
+	// AllowAPIKeys lets a caller authenticated by one of these keys use
+	// the handler. Off by default, and refused with forbidden (403): a
+	// token with only can_read_order could otherwise mint a token with
+	// every permission. If you turn it on, guard the handler with
+	// scopes.Require of a permission of your own.
+	AllowAPIKeys bool
 }
 
 // OwnerOfPrincipal is HandlerConfig.Owner's default: the principal's
@@ -67,8 +73,9 @@ const maxBody = 64 << 10
 //	DELETE /keys/{id}             revoke, for good
 //
 // The token is in the body of create and rotate only. The handler must
-// run behind middleware.Authenticate (with the portal's own credentials,
-// not API keys): the caller's principal names the owner (see
+// run behind middleware.Authenticate with the portal's own credentials; a
+// caller authenticated by one of k's API keys is refused with forbidden
+// unless HandlerConfig.AllowAPIKeys. The caller's principal names the owner (see
 // HandlerConfig.Owner), a key of another owner is answered 404 as if it
 // did not exist, and without a principal every request is missing_token.
 // Refusals are *errors.Error written by the format errors.Use chose:
@@ -92,8 +99,13 @@ func (k *Keys) Handler(cfg HandlerConfig) http.Handler {
 	mux.HandleFunc("POST /keys/{id}/rotate", h.rotate)
 	mux.HandleFunc("DELETE /keys/{id}", h.revoke)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, ok := principal.From(r.Context()); !ok {
+		p, ok := principal.From(r.Context())
+		if !ok {
 			tgerrors.Write(w, r, tgerrors.New(tgerrors.MissingToken, ""))
+			return
+		}
+		if !cfg.AllowAPIKeys && k.madeByKeys(p) {
+			tgerrors.Write(w, r, errNotOwner)
 			return
 		}
 		if _, pattern := mux.Handler(r); pattern == "" {

@@ -163,3 +163,21 @@ func TestThePortalHandlerRefusesBadRequests(t *testing.T) {
 		t.Fatalf("refused requests created %d keys", len(keys))
 	}
 }
+
+// An API key cannot manage keys: a read-only token would otherwise mint a
+// token with every permission.
+func TestThePortalHandlerRefusesAPIKeys(t *testing.T) {
+	k := newKeys(t, apikey.NewMemoryStore(), authtest.NewClock(start))
+	_, token := create(t, k, spec())
+	h := middleware.Chain(tgerrors.Use(tgerrors.Problem), middleware.Authenticate(k, middleware.OnRefusal(nil)))(k.Handler(apikey.HandlerConfig{}))
+	r := httptest.NewRequest("POST", "/keys", strings.NewReader(`{"name":"escalated","permissions":["can_update_app_config"]}`))
+	r.Header.Set("Authorization", "Bearer "+token)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Code != 403 {
+		t.Fatalf("an API key on the management API: %d %s", w.Code, w.Body)
+	}
+	if keys, _, _ := k.List(context.Background(), "mer_1", "", 10); len(keys) != 1 {
+		t.Fatalf("%d keys after the refused request, want 1", len(keys))
+	}
+}

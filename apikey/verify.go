@@ -200,7 +200,7 @@ func (k *Keys) newEntry(key *Key, h Hash, now time.Time) *entry {
 // named "rate_limit" (RateLimit.Name is not kept). Principals without a
 // limit get nil: the configured Limits.
 func (k *Keys) LimitFor(_ *http.Request, p *principal.Principal) []ratelimit.Limit {
-	if p == nil || p.Issuer() != "" || !k.ownType(p.Type()) {
+	if p == nil || !k.madeByKeys(p) {
 		return nil
 	}
 	ev, _ := p.Claim("rate_limit")
@@ -218,6 +218,12 @@ func (k *Keys) LimitFor(_ *http.Request, p *principal.Principal) []ratelimit.Lim
 		burst, _ = bv.(float64)
 	}
 	return k.limits.get(int(events), time.Duration(per*float64(time.Second)), int(burst))
+}
+
+// madeByKeys reports whether p has the marks of a principal Verify
+// builds: no issuer, a type of k's prefixes, and its key id as TokenID.
+func (k *Keys) madeByKeys(p *principal.Principal) bool {
+	return p.Issuer() == "" && k.ownType(p.Type()) && p.TokenID() != "" && p.StringClaim("key_id") == p.TokenID()
 }
 
 func (k *Keys) ownType(t string) bool {
