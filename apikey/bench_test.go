@@ -3,6 +3,7 @@ package apikey_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/tollgate/tollgate/apikey"
 	"github.com/tollgate/tollgate/authtest"
@@ -21,6 +22,29 @@ func TestACachedVerificationAllocatesNothing(t *testing.T) {
 	bad := token[:len(token)-1] + "x"
 	if n := testing.AllocsPerRun(1000, func() { _, _ = k.Verify(ctx, bad) }); n != 0 {
 		t.Fatalf("malformed token: %g allocations, want 0", n)
+	}
+	// Refusals of cached keys allocate nothing either: a client retrying
+	// a dead key in a loop costs no garbage.
+	clock := authtest.NewClock(start)
+	k2 := newKeys(t, apikey.NewMemoryStore(), clock)
+	inactiveKey, inactive := create(t, k2, spec())
+	k2.Deactivate(ctx, inactiveKey.ID)
+	s := spec()
+	s.ExpiresAt = start.Add(time.Minute)
+	_, expired := create(t, k2, s)
+	rotatedKey, rotated := create(t, k2, spec())
+	k2.Rotate(ctx, rotatedKey.ID, time.Minute)
+	for _, tok := range []string{inactive, expired, rotated} {
+		_, _ = k2.Verify(ctx, tok)
+	}
+	clock.Advance(time.Minute)
+	for name, tok := range map[string]string{"inactive": inactive, "expired": expired, "rotated out": rotated} {
+		if _, err := k2.Verify(ctx, tok); err == nil {
+			t.Fatalf("%s token admitted", name)
+		}
+		if n := testing.AllocsPerRun(1000, func() { _, _ = k2.Verify(ctx, tok) }); n != 0 {
+			t.Errorf("%s token: %g allocations, want 0", name, n)
+		}
 	}
 }
 

@@ -19,8 +19,9 @@ type entry struct {
 	// refusal is set for a key that is not active: every request with it
 	// gets this error (invalid_token, with the reason for the log).
 	refusal *tgerrors.Error
-	// expired is the error once expNano has passed.
-	expired *tgerrors.Error
+	// expired is the error once expNano has passed, graceOver once
+	// untilNano has: made once, so a refusal allocates nothing either.
+	expired, graceOver *tgerrors.Error
 	// expNano is the key's ExpiresAt, untilNano the rotated-out secret's
 	// Until, staleAt when the entry must be read again from the store;
 	// Unix nanoseconds, 0 for never.

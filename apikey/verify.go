@@ -66,7 +66,7 @@ func (k *Keys) admit(ctx context.Context, e *entry, now int64) (*principal.Princ
 	case e.expNano != 0 && now >= e.expNano:
 		return nil, e.expired
 	case e.untilNano != 0 && now >= e.untilNano:
-		return nil, tgerrors.Wrap(tgerrors.InvalidToken, "", fmt.Errorf("apikey: key %s: a rotated-out secret past its grace period", e.id))
+		return nil, e.graceOver
 	}
 	if e.limitedUses {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.timeout)
@@ -144,6 +144,7 @@ func (k *Keys) newEntry(key *Key, h Hash, now time.Time) *entry {
 	}
 	if !h.Until.IsZero() {
 		e.untilNano = h.Until.UnixNano()
+		e.graceOver = tgerrors.Wrap(tgerrors.InvalidToken, "", fmt.Errorf("apikey: key %s: a rotated-out secret past its grace period", key.ID))
 	}
 	if key.Status != Active {
 		e.refusal = tgerrors.Wrap(tgerrors.InvalidToken, "", fmt.Errorf("apikey: key %s is %s", key.ID, key.Status))
