@@ -136,31 +136,48 @@ func checksumString(s string) uint32 {
 	return ^crc
 }
 
-// splitToken returns the prefix of a well-formed token: the right length,
-// an underscore before a base62 body, and a checksum that matches. It
-// allocates nothing and looks nothing up.
-func splitToken(token string) (prefix string, ok bool) {
+// tokenPrefix returns the prefix of a token of the right shape: the
+// right length and an underscore before the body. It reads three bytes;
+// the body's characters and checksum are checkTail's.
+func tokenPrefix(token string) (prefix string, ok bool) {
 	n := len(token)
 	if n < bodyChars+2 || n > maxPrefixLen+1+bodyChars || token[n-bodyChars-1] != '_' {
 		return "", false
 	}
-	var sum uint32
-	for i := n - bodyChars; i < n; i++ {
-		v := base62Value[token[i]]
-		if v == 0xff {
-			return "", false
-		}
-		if i >= n-ChecksumChars {
-			sum = sum*62 + uint32(v)
-		}
+	return token[:n-bodyChars-1], true
+}
+
+// checkTail reports whether a token of the right shape has a base62 body
+// and a checksum that matches. It allocates nothing.
+func checkTail(token string) bool {
+	n := len(token)
+	var bad byte
+	for i := n - bodyChars; i < n-ChecksumChars; i++ {
+		bad |= base62Value[token[i]]
 	}
-	// sum may have wrapped if the six digits spell more than 2^32-1: such
-	// a checksum was never written, and the comparison below refuses it
-	// unless the wrapped value matches, which the explicit bound rules out.
-	if !checksumFits(token[n-ChecksumChars:]) || checksumString(token[:n-ChecksumChars]) != sum {
+	var sum uint32
+	for i := n - ChecksumChars; i < n; i++ {
+		v := base62Value[token[i]]
+		bad |= v
+		sum = sum*62 + uint32(v)
+	}
+	// An invalid character has value 0xff; valid ones are below 62, so
+	// the OR of valid ones stays below 64 and any invalid one sets the top
+	// bits. Six
+	// digits may spell more than 2^32-1 and wrap: no such checksum is
+	// ever written, so the bound is checked before the comparison.
+	return bad&0xc0 == 0 && checksumFits(token[n-ChecksumChars:]) && checksumString(token[:n-ChecksumChars]) == sum
+}
+
+// splitToken returns the prefix of a well-formed token: the right shape,
+// a base62 body and a checksum that matches. It allocates nothing and
+// looks nothing up.
+func splitToken(token string) (prefix string, ok bool) {
+	prefix, ok = tokenPrefix(token)
+	if !ok || !checkTail(token) {
 		return "", false
 	}
-	return token[:n-bodyChars-1], true
+	return prefix, true
 }
 
 // maxChecksum is 2^32-1 in six base62 digits.

@@ -21,11 +21,14 @@ var (
 )
 
 // Verify implements middleware.Verifier. It refuses, with invalid_token, a
-// token that is not of a configured prefix or whose checksum is wrong,
-// before any hashing or lookup, so random garbage never reaches the store.
-// It then computes the token's HMAC under the newest pepper and asks the
-// cache; only a miss reads the store (one indexed query, shared by
-// concurrent requests for the same token, bounded by LookupTimeout).
+// token that is not shaped as one of a configured prefix before any
+// hashing, computes the token's HMAC under the newest pepper and asks the
+// cache. A hit is the token itself (its digest is that of a token issued),
+// so its checksum needs no checking; on a miss a token with a bad
+// character or checksum is refused before any lookup, so random garbage
+// never reaches the store. Only a miss reads the store: one indexed
+// query, shared by concurrent requests for the same token, bounded by
+// LookupTimeout.
 //
 // An active key yields its principal; an expired one is expired_token; an
 // inactive, revoked or unknown one, a rotated-out secret past its grace
@@ -33,7 +36,7 @@ var (
 // answer is unavailable (503): never an admission. A cached answer costs
 // no allocation.
 func (k *Keys) Verify(ctx context.Context, token string) (*principal.Principal, error) {
-	prefix, ok := splitToken(token)
+	prefix, ok := tokenPrefix(token)
 	if !ok || k.prefix(prefix) == nil {
 		return nil, errMalformed
 	}
@@ -41,6 +44,9 @@ func (k *Keys) Verify(ctx context.Context, token string) (*principal.Principal, 
 	now := k.now().UnixNano()
 	e := k.cache.get(d)
 	if e == nil || now >= e.staleAt {
+		if e == nil && !checkTail(token) {
+			return nil, errMalformed
+		}
 		var err error
 		if e, err = k.load(ctx, token, d); err != nil {
 			return nil, err
