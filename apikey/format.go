@@ -16,7 +16,7 @@ import (
 // (IEEE) of everything before it, prefix and underscore included, written
 // as six base62 digits. It is not a MAC: it lets a secret scanner or a typo
 // check tell a real token from noise offline, and lets the verifier refuse
-// malformed tokens before any hashing or storage lookup.
+// malformed tokens before any storage lookup.
 const (
 	// RandomChars is how many random base62 characters a token carries.
 	RandomChars = 32
