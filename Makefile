@@ -1,6 +1,7 @@
 # make test: every test, race detector on. The root module's tests run with a
-# real redis-server (installed from Debian's packages if missing) started on
-# a loopback port and stopped after; then the bench module's tests, which
+# real PostgreSQL server and a real redis-server (each installed from
+# Debian's packages if missing) started on loopback ports and stopped after;
+# then the bench module's tests, which
 # assert the hot path's allocation budget and that every peer compared
 # really verifies (no timing).
 GO ?= go
@@ -8,12 +9,13 @@ GO ?= go
 .PHONY: test bench vet
 
 test:
-	./scripts/with-redis.sh $(GO) test -race -count=1 ./...
+	./scripts/with-postgres.sh ./scripts/with-redis.sh $(GO) test -race -count=1 ./...
 	cd bench && $(GO) vet ./... && $(GO) test -race -count=1 ./...
 
-# The benchmarks beside the peer libraries (see bench/README.md).
+# The benchmarks beside the peer libraries (see bench/README.md), with a
+# PostgreSQL server for the API-key store's figures.
 bench:
-	cd bench && $(GO) test -run '^$$' -bench . -benchmem
+	cd bench && ../scripts/with-postgres.sh $(GO) test -run '^$$' -bench . -benchmem
 
 vet:
 	test -z "$$(gofmt -l .)"

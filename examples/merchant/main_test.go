@@ -1,47 +1,281 @@
 package main
 
 import (
+	"bufio"
+	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
-	"slices"
+	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/tollgate/tollgate/apikey"
 	"github.com/tollgate/tollgate/authtest"
 	"github.com/tollgate/tollgate/ratelimit"
 )
 
-// env is the API with its stand-ins, on a fake clock.
-type env struct {
-	t         *testing.T
-	clock     *authtest.Clock
-	auth      *authServer
-	customers *authtest.Issuer
-	api       http.Handler
-	reached   atomic.Int64 // requests that got to an application handler
+// The program's own start prints a walk through the portal and the API;
+// each command, sent in order as the HTTP request it stands for, answers
+// the status printed above it, with the refusal code the line names.
+func TestPrintedCommandsAnswerThePrintedStatus(t *testing.T) {
+	walk(t, "")
 }
+
+// The same walk with the tokens in PostgreSQL (-postgres).
+func TestPrintedCommandsAnswerThePrintedStatusOnPostgres(t *testing.T) {
+	u := os.Getenv("TOLLGATE_POSTGRES_URL")
+	if u == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("postgres: TOLLGATE_POSTGRES_URL not set on CI; run the tests through ./scripts/with-postgres.sh (make test)")
+		}
+		t.Skip("postgres: TOLLGATE_POSTGRES_URL not set; run `make test` to start a real PostgreSQL server")
+	}
+	t.Setenv("APIKEY_PEPPERS", "p1:"+strings.Repeat("QUJD", 11))
+	walk(t, u)
+}
+
+func walk(t *testing.T, postgresURL string) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out strings.Builder
+	d, err := start(ctx, "127.0.0.1:0", postgresURL, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- d.serve(ctx) }()
+
+	cmds, vars := parseUsage(t, out.String())
+	if len(cmds) < 10 {
+		t.Fatalf("found %d commands in the output, want at least 10:\n%s", len(cmds), out.String())
+	}
+	if !apikey.WellFormed(vars["TOKEN"]) || !strings.HasPrefix(vars["TOKEN"], "mt_test_") {
+		t.Fatalf("TOKEN=%q is not an API token", vars["TOKEN"])
+	}
+	seen := map[int]bool{}
+	for _, c := range cmds {
+		req, err := http.NewRequest(c.method, c.url, strings.NewReader(c.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, v := range c.header {
+			req.Header.Set(name, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.status {
+			t.Fatalf("%s\n%s\nanswered %d, printed %d; body %s", c.what, c.line, resp.StatusCode, c.status, body)
+		}
+		if c.kind != "" {
+			var p struct{ Code string }
+			if err := json.Unmarshal(body, &p); err != nil || p.Code != c.kind {
+				t.Fatalf("%s: body %s, want code %q", c.what, body, c.kind)
+			}
+		}
+		if strings.Contains(c.line, "$TOKEN") && resp.StatusCode != 401 && resp.Header.Get("X-RateLimit-Limit") != "60" {
+			t.Fatalf("%s: X-RateLimit-Limit %q, want 60", c.what, resp.Header.Get("X-RateLimit-Limit"))
+		}
+		if strings.Contains(c.what, "creates a token") {
+			var created struct {
+				Token string
+				Key   struct{ Hint string }
+			}
+			if err := json.Unmarshal(body, &created); err != nil || !apikey.WellFormed(created.Token) || created.Key.Hint != apikey.Hint(created.Token) {
+				t.Fatalf("the created token: %s", body)
+			}
+		}
+		if strings.Contains(c.what, "lists") && strings.Contains(string(body), vars["TOKEN"]) {
+			t.Fatalf("the list shows a token: %s", body)
+		}
+		seen[c.status] = true
+	}
+	for _, status := range []int{200, 201, 400, 401, 403} {
+		if !seen[status] {
+			t.Errorf("no printed command answers %d", status)
+		}
+	}
+	cancel()
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Errorf("serve after shutdown: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not return after its context was cancelled")
+	}
+}
+
+// printedCommand is one curl command of the output and the status printed
+// with it.
+type printedCommand struct {
+	line, what  string // the command and its comment line
+	status      int
+	kind        string // the refusal kind named after the status, if any
+	method, url string
+	header      map[string]string
+	body        string
+}
+
+var (
+	assignment = regexp.MustCompile(`^([A-Z]+)=(\S+)$`)
+	// "# 403 Forbidden, wrong_token_type: what the command does"
+	expectation = regexp.MustCompile(`^# (\d{3}) ([A-Za-z ]+)(?:, ([a-z_]+))?: `)
+)
+
+// parseUsage reads the printed shell variables and commands, as a shell
+// would: each "# <status>" comment line is followed by the curl command it
+// describes.
+func parseUsage(t *testing.T, out string) (cmds []printedCommand, vars map[string]string) {
+	t.Helper()
+	vars = map[string]string{}
+	var pending *printedCommand
+	sc := bufio.NewScanner(strings.NewReader(out))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if m := assignment.FindStringSubmatch(line); m != nil {
+			vars[m[1]] = m[2]
+			continue
+		}
+		if m := expectation.FindStringSubmatch(line); m != nil {
+			status, _ := strconv.Atoi(m[1])
+			if got := http.StatusText(status); got != m[2] {
+				t.Errorf("%q: status text %q, want %q", line, m[2], got)
+			}
+			pending = &printedCommand{what: strings.TrimPrefix(line, "# "), status: status, kind: m[3], method: http.MethodGet, header: map[string]string{}}
+			continue
+		}
+		if !strings.HasPrefix(line, "curl ") {
+			continue
+		}
+		if pending == nil {
+			t.Fatalf("command without a printed status: %s", line)
+		}
+		c := pending
+		pending = nil
+		c.line = line
+		args := shellWords(t, line, vars)
+		for i := 1; i < len(args); i++ {
+			switch a := args[i]; {
+			case a == "-i":
+			case a == "-X" && i+1 < len(args):
+				i++
+				c.method = args[i]
+			case a == "-H" && i+1 < len(args):
+				i++
+				name, value, ok := strings.Cut(args[i], ": ")
+				if !ok {
+					t.Fatalf("malformed header %q in %s", args[i], line)
+				}
+				c.header[name] = value
+			case a == "-d" && i+1 < len(args):
+				i++
+				c.body = args[i]
+			case strings.HasPrefix(a, "http://"):
+				c.url = a
+			default:
+				t.Fatalf("argument %q of %s is not understood by this test", a, line)
+			}
+		}
+		if c.url == "" {
+			t.Fatalf("no URL in %s", line)
+		}
+		cmds = append(cmds, *c)
+	}
+	return cmds, vars
+}
+
+// shellWords splits line as a POSIX shell would for the subset the output
+// uses: blanks, single quotes, double quotes, and $NAME expanded from vars.
+// An unset variable fails the test, since the shell would expand it to "".
+func shellWords(t *testing.T, line string, vars map[string]string) []string {
+	t.Helper()
+	var words []string
+	var w strings.Builder
+	inWord := false
+	quote := byte(0)
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		switch {
+		case quote == '\'' && c == '\'', quote == '"' && c == '"':
+			quote = 0
+		case quote == '\'':
+			w.WriteByte(c)
+		case quote == 0 && (c == '\'' || c == '"'):
+			quote, inWord = c, true
+		case quote == 0 && c == ' ':
+			if inWord {
+				words = append(words, w.String())
+				w.Reset()
+				inWord = false
+			}
+		case c == '$':
+			j := i + 1
+			for j < len(line) && (line[j] == '_' || line[j] >= 'A' && line[j] <= 'Z') {
+				j++
+			}
+			v, ok := vars[line[i+1:j]]
+			if !ok {
+				t.Fatalf("$%s in %s is not set by the output", line[i+1:j], line)
+			}
+			w.WriteString(v)
+			inWord = true
+			i = j - 1
+		default:
+			w.WriteByte(c)
+			inWord = true
+		}
+	}
+	if quote != 0 {
+		t.Fatalf("unterminated quote in %s", line)
+	}
+	if inWord {
+		words = append(words, w.String())
+	}
+	return words
+}
+
+// env is the API on the memory store with stand-in issuers, on a fake clock.
+type env struct {
+	t                 *testing.T
+	clock             *authtest.Clock
+	portal, customers *authtest.Issuer
+	api               *api
+	reached           atomic.Int64 // requests that got to an application handler
+}
+
+var defaultLimit = ratelimit.Limit{Events: 60, Per: time.Minute}
 
 func newEnv(t *testing.T, limit ratelimit.Limit) *env {
 	t.Helper()
 	e := &env{t: t, clock: authtest.NewClock(time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC))}
-	e.auth = &authServer{clientID: "orders-api", clientSecret: "s3cret:with/odd chars", now: e.clock.Now, tokens: demoMerchantTokens(e.clock.Now())}
-	introspection := httptest.NewServer(e.auth)
-	t.Cleanup(introspection.Close)
+	e.portal = authtest.NewIssuer(t, authtest.WithClock(e.clock.Now))
 	e.customers = authtest.NewIssuer(t, authtest.WithClock(e.clock.Now))
-
-	api, err := newAPI(t.Context(), config{
-		IntrospectionURL: introspection.URL,
-		ClientID:         e.auth.clientID,
-		ClientSecret:     e.auth.clientSecret,
-		CustomerIssuer:   e.customers.URL(),
-		CustomerJWKSURL:  e.customers.JWKSURL(),
-		Audience:         "orders-api",
-		RateLimit:        limit,
-		Now:              e.clock.Now,
+	peppers, err := apikey.ParsePeppers("p1:" + strings.Repeat("QUJD", 11))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := newAPI(t.Context(), config{
+		Store:           apikey.NewMemoryStore(),
+		Peppers:         peppers,
+		PortalIssuer:    e.portal.URL(),
+		PortalJWKSURL:   e.portal.JWKSURL(),
+		CustomerIssuer:  e.customers.URL(),
+		CustomerJWKSURL: e.customers.JWKSURL(),
+		Audience:        "orders-api",
+		RateLimit:       limit,
+		MerchantLimits:  map[string]ratelimit.Limit{"mer_2": {Events: 600, Per: time.Minute}},
+		Now:             e.clock.Now,
 		Instrument: func(h http.Handler) http.Handler {
 			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				e.reached.Add(1)
@@ -52,401 +286,208 @@ func newEnv(t *testing.T, limit ratelimit.Limit) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.api = api
+	t.Cleanup(a.Close)
+	e.api = a
 	return e
 }
 
-// customerToken is a customer access token (RFC 9068 "at+jwt").
-func (e *env) customerToken() string {
-	return e.customers.Mint(map[string]any{"sub": "cus_1", "aud": "orders-api"}, authtest.WithHeader("typ", "at+jwt"))
-}
-
-// customerRefreshToken is signed by the same issuer for the same audience,
-// but is not an access token.
-func (e *env) customerRefreshToken() string {
-	exp := e.clock.Now().Add(30 * 24 * time.Hour).Unix()
-	return e.customers.Mint(map[string]any{"sub": "cus_1", "aud": "orders-api", "token_use": "refresh", "exp": exp},
-		authtest.WithHeader("typ", "JWT"))
-}
-
-type call struct {
-	method, path string
-	token        string
-	org, app     string // tenant headers; "" leaves the header out
-}
-
-// merchant is a call with a merchant token and the tenant headers of org_1.
-func merchant(method, path, token string) call {
-	return call{method: method, path: path, token: token, org: "org_1", app: "app_1"}
-}
-
-func (e *env) do(c call) *httptest.ResponseRecorder {
+// token creates an API token of merchant in org_1/app_1 (or org_2/app_2
+// for mer_2) through the management API.
+func (e *env) token(merchant string, s apikey.Spec) (string, *apikey.Key) {
 	e.t.Helper()
-	r := httptest.NewRequest(c.method, c.path, nil)
-	if c.token != "" {
-		r.Header.Set("Authorization", "Bearer "+c.token)
+	s.Owner = apikey.Owner{ID: merchant, OrgID: "org_1", AppID: "app_1"}
+	if merchant == "mer_2" {
+		s.Owner.OrgID, s.Owner.AppID = "org_2", "app_2"
 	}
-	if c.org != "" {
-		r.Header.Set("X-Organization-Id", c.org)
+	if s.Name == "" {
+		s.Name = "test"
 	}
-	if c.app != "" {
-		r.Header.Set("X-App-Id", c.app)
+	key, secret, err := e.api.keys.Create(context.Background(), s)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return secret.Reveal(), key
+}
+
+func (e *env) portalSession(merchant string) string {
+	return e.portal.Mint(map[string]any{"sub": merchant, "aud": "portal", "org_id": "org_1", "app_id": "app_1"})
+}
+
+func (e *env) do(method, path, token, org, app, body string) *httptest.ResponseRecorder {
+	e.t.Helper()
+	r := httptest.NewRequest(method, path, strings.NewReader(body))
+	if token != "" {
+		r.Header.Set("Authorization", "Bearer "+token)
+	}
+	if org != "" {
+		r.Header.Set("X-Organization-Id", org)
+	}
+	if app != "" {
+		r.Header.Set("X-App-Id", app)
 	}
 	w := httptest.NewRecorder()
 	e.api.ServeHTTP(w, r)
 	return w
 }
 
-// problem is the RFC 9457 body of a refusal.
-type problem struct {
-	Type       string   `json:"type"`
-	Title      string   `json:"title"`
-	Status     int      `json:"status"`
-	Detail     string   `json:"detail"`
-	Code       string   `json:"code"`
-	Scopes     []string `json:"scopes"`
-	RetryAfter int64    `json:"retry_after"`
-}
-
-func decodeProblem(t *testing.T, w *httptest.ResponseRecorder) problem {
+func code(t *testing.T, w *httptest.ResponseRecorder) string {
 	t.Helper()
+	if w.Code < 400 {
+		return ""
+	}
 	if ct := w.Header().Get("Content-Type"); ct != "application/problem+json" {
 		t.Fatalf("Content-Type = %q, want application/problem+json; body %s", ct, w.Body)
 	}
-	var p problem
-	if err := json.Unmarshal(w.Body.Bytes(), &p); err != nil {
-		t.Fatalf("body %q: %v", w.Body, err)
+	var p struct {
+		Code   string
+		Status int
 	}
-	if p.Type != "about:blank" || p.Status != w.Code || p.Title != http.StatusText(w.Code) || p.Detail == "" {
-		t.Errorf("problem %+v does not describe status %d", p, w.Code)
+	if err := json.Unmarshal(w.Body.Bytes(), &p); err != nil || p.Status != w.Code {
+		t.Fatalf("body %s: %v", w.Body, err)
 	}
-	return p
+	return p.Code
 }
 
-var defaultLimit = ratelimit.Limit{Events: 100, Per: time.Minute}
-
-func TestMerchantAndCustomerRoutes(t *testing.T) {
+func TestRoutes(t *testing.T) {
+	e := newEnv(t, defaultLimit)
+	all, _ := e.token("mer_1", apikey.Spec{Permissions: permissions})
+	reader, _ := e.token("mer_1", apikey.Spec{Permissions: []string{"can_read_order"}})
+	expiring, _ := e.token("mer_1", apikey.Spec{Permissions: permissions, ExpiresAt: e.clock.Now().Add(time.Hour)})
+	inactive, inactiveKey := e.token("mer_1", apikey.Spec{Permissions: permissions})
+	if _, err := e.api.keys.Deactivate(context.Background(), inactiveKey.ID); err != nil {
+		t.Fatal(err)
+	}
+	other, _ := e.token("mer_2", apikey.Spec{Permissions: permissions})
+	e.clock.Advance(2 * time.Hour) // expiring has expired
+	customer := e.customers.Mint(map[string]any{"sub": "cus_1", "aud": "orders-api"}, authtest.WithHeader("typ", "at+jwt"))
+	refresh := e.customers.Mint(map[string]any{"sub": "cus_1", "aud": "orders-api"})
 	tests := []struct {
-		name   string
-		call   func(e *env) call
-		status int
-		// code is the problem's code for a refusal; "" for an admitted call.
-		code      string
-		scopes    []string
-		challenge string // WWW-Authenticate, when one is expected
-		body      string // a member the handler writes, for an admitted call
+		name, method, path, token, org, app string
+		status                              int
+		code                                string
 	}{
-		{
-			name:   "merchant token with can_read_order lists the orders of its organization",
-			call:   func(*env) call { return merchant("GET", "/orders", "mt_live_readonly") },
-			status: 200, body: `"org_id":"org_1"`,
-		},
-		{
-			name:   "merchant token with can_write_order creates an order",
-			call:   func(*env) call { return merchant("POST", "/orders", "mt_live_readwrite") },
-			status: 201, body: `"order":"ord_3"`,
-		},
-		{
-			name:   "merchant token without can_write_order is refused with 403 naming the permission",
-			call:   func(*env) call { return merchant("POST", "/orders", "mt_live_readonly") },
-			status: 403, code: "insufficient_scope", scopes: []string{"can_write_order"},
-			challenge: `Bearer realm="api", error="insufficient_scope", error_description="The access token does not grant the required scope", scope="can_write_order"`,
-		},
-		{
-			name:   "request without a token is refused with 401 and a bare challenge",
-			call:   func(*env) call { return merchant("GET", "/orders", "") },
-			status: 401, code: "missing_token", challenge: `Bearer realm="api"`,
-		},
-		{
-			name:   "unknown merchant token is refused with 401",
-			call:   func(*env) call { return merchant("GET", "/orders", "mt_live_made_up") },
-			status: 401, code: "invalid_token",
-			challenge: `Bearer realm="api", error="invalid_token", error_description="The access token is invalid"`,
-		},
-		{
-			name:   "inactive merchant token is refused with 401",
-			call:   func(*env) call { return merchant("GET", "/orders", "mt_live_inactive") },
-			status: 401, code: "invalid_token",
-			challenge: `Bearer realm="api", error="invalid_token", error_description="The access token is invalid"`,
-		},
-		{
-			name:   "expired merchant token is refused with 401",
-			call:   func(*env) call { return merchant("GET", "/orders", "mt_live_expired") },
-			status: 401, code: "invalid_token",
-			challenge: `Bearer realm="api", error="invalid_token", error_description="The access token is invalid"`,
-		},
-		{
-			name: "merchant token without the organization header is refused with 400",
-			call: func(*env) call {
-				c := merchant("GET", "/orders", "mt_live_readwrite")
-				c.org = ""
-				return c
-			},
-			status: 400, code: "validation",
-		},
-		{
-			name: "merchant token without the app header is refused with 400",
-			call: func(*env) call {
-				c := merchant("GET", "/orders", "mt_live_readwrite")
-				c.app = ""
-				return c
-			},
-			status: 400, code: "validation",
-		},
-		{
-			name: "organization header of another organization is refused with 403",
-			call: func(*env) call {
-				c := merchant("GET", "/orders", "mt_live_readwrite")
-				c.org = "org_2"
-				return c
-			},
-			status: 403, code: "forbidden",
-		},
-		{
-			name: "app header of another app is refused with 403",
-			call: func(*env) call {
-				c := merchant("GET", "/orders", "mt_live_readwrite")
-				c.app = "app_2"
-				return c
-			},
-			status: 403, code: "forbidden",
-		},
-		{
-			name:   "merchant token of another organization is refused with 403 on this organization's headers",
-			call:   func(*env) call { return merchant("GET", "/orders", "mt_live_other_org") },
-			status: 403, code: "forbidden",
-		},
-		{
-			name:   "merchant token on a customer-only route is refused with 403",
-			call:   func(*env) call { return merchant("GET", "/me/orders", "mt_live_readwrite") },
-			status: 403, code: "wrong_token_type",
-		},
-		{
-			name:   "customer access token reads the customer's orders",
-			call:   func(e *env) call { return call{method: "GET", path: "/me/orders", token: e.customerToken()} },
-			status: 200, body: `"customer":"cus_1"`,
-		},
-		{
-			name:   "customer access token on a merchant-only route is refused with 403",
-			call:   func(e *env) call { return merchant("GET", "/orders", e.customerToken()) },
-			status: 403, code: "wrong_token_type",
-		},
-		{
-			name:   "customer refresh token is not accepted as an access token",
-			call:   func(e *env) call { return call{method: "GET", path: "/me/orders", token: e.customerRefreshToken()} },
-			status: 401, code: "invalid_token",
-			challenge: `Bearer realm="api", error="invalid_token", error_description="The access token is invalid"`,
-		},
-		{
-			name: "customer token for another audience is refused with 401",
-			call: func(e *env) call {
-				tok := e.customers.Mint(map[string]any{"sub": "cus_1", "aud": "billing-api"}, authtest.WithHeader("typ", "at+jwt"))
-				return call{method: "GET", path: "/me/orders", token: tok}
-			},
-			status: 401, code: "invalid_token",
-			challenge: `Bearer realm="api", error="invalid_token", error_description="The access token is invalid"`,
-		},
-		{
-			name: "expired customer token is refused with 401 saying so",
-			call: func(e *env) call {
-				tok := e.customers.Mint(map[string]any{"sub": "cus_1", "aud": "orders-api", "exp": e.clock.Now().Add(-time.Hour).Unix()},
-					authtest.WithHeader("typ", "at+jwt"))
-				return call{method: "GET", path: "/me/orders", token: tok}
-			},
-			status: 401, code: "expired_token",
-			challenge: `Bearer realm="api", error="invalid_token", error_description="The access token expired"`,
-		},
+		{"can_read_order lists orders", "GET", "/orders", reader, "org_1", "app_1", 200, ""},
+		{"can_write_order creates an order", "POST", "/orders", all, "org_1", "app_1", 201, ""},
+		{"can_retrieve_app_config reads the config", "GET", "/app/config", all, "org_1", "app_1", 200, ""},
+		{"can_update_app_config changes it", "PUT", "/app/config", all, "org_1", "app_1", 200, ""},
+		{"a read-only token cannot write", "POST", "/orders", reader, "org_1", "app_1", 403, "insufficient_scope"},
+		{"a read-only token cannot read the config", "GET", "/app/config", reader, "org_1", "app_1", 403, "insufficient_scope"},
+		{"no token", "GET", "/orders", "", "org_1", "app_1", 401, "missing_token"},
+		{"an inactive token", "GET", "/orders", inactive, "org_1", "app_1", 401, "invalid_token"},
+		{"an expired token says so", "GET", "/orders", expiring, "org_1", "app_1", 401, "expired_token"},
+		{"a mistyped token", "GET", "/orders", all[:len(all)-1] + "x", "org_1", "app_1", 401, "invalid_token"},
+		{"a token of another prefix", "GET", "/orders", "sk_live_" + all[8:], "org_1", "app_1", 401, "invalid_token"},
+		{"no organization header", "GET", "/orders", all, "", "app_1", 400, "validation"},
+		{"no app header", "GET", "/orders", all, "org_1", "", 400, "validation"},
+		{"another organization's header", "GET", "/orders", all, "org_2", "app_1", 403, "forbidden"},
+		{"another app's header", "GET", "/orders", all, "org_1", "app_2", 403, "forbidden"},
+		{"another merchant's token on this organization", "GET", "/orders", other, "org_1", "app_1", 403, "forbidden"},
+		{"that merchant on its own organization", "GET", "/orders", other, "org_2", "app_2", 200, ""},
+		{"a merchant token on a customer route", "GET", "/me/orders", all, "", "", 403, "wrong_token_type"},
+		{"a customer reads its orders", "GET", "/me/orders", customer, "", "", 200, ""},
+		{"a customer on a merchant route", "GET", "/orders", customer, "org_1", "app_1", 403, "wrong_token_type"},
+		{"a customer refresh token", "GET", "/me/orders", refresh, "", "", 401, "invalid_token"},
+		{"a portal session on a merchant route", "GET", "/orders", e.portalSession("mer_1"), "org_1", "app_1", 403, "wrong_token_type"},
+		{"an API token on the portal", "GET", "/portal/keys", all, "", "", 403, "wrong_token_type"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t, defaultLimit)
-			w := e.do(tt.call(e))
-			if w.Code != tt.status {
-				t.Fatalf("status = %d, want %d; body %s", w.Code, tt.status, w.Body)
+			before := e.reached.Load()
+			w := e.do(tt.method, tt.path, tt.token, tt.org, tt.app, "")
+			if w.Code != tt.status || code(t, w) != tt.code {
+				t.Fatalf("%d %s, want %d %s", w.Code, w.Body, tt.status, tt.code)
 			}
-			if got := w.Header().Get("WWW-Authenticate"); got != tt.challenge {
-				t.Errorf("WWW-Authenticate = %q, want %q", got, tt.challenge)
+			if reached := e.reached.Load() - before; (tt.code == "") != (reached == 1) {
+				t.Fatalf("handler reached %d times", reached)
 			}
-			if tt.code == "" {
-				if e.reached.Load() != 1 {
-					t.Errorf("handler reached %d times, want 1", e.reached.Load())
-				}
-				if !json.Valid(w.Body.Bytes()) || !strings.Contains(w.Body.String(), tt.body) {
-					t.Errorf("body = %s, want it to contain %s", w.Body, tt.body)
-				}
-				return
-			}
-			if n := e.reached.Load(); n != 0 {
-				t.Errorf("a refused request reached the handler (%d times)", n)
-			}
-			p := decodeProblem(t, w)
-			if p.Code != tt.code {
-				t.Errorf("code = %q, want %q", p.Code, tt.code)
-			}
-			if !slices.Equal(p.Scopes, tt.scopes) {
-				t.Errorf("scopes = %q, want %q", p.Scopes, tt.scopes)
-			}
-			if w.Header().Get("Cache-Control") != "no-store" {
-				t.Errorf("Cache-Control = %q, want no-store", w.Header().Get("Cache-Control"))
+			if w.Code == 401 && !strings.HasPrefix(w.Header().Get("WWW-Authenticate"), "Bearer") {
+				t.Fatalf("401 without a Bearer challenge")
 			}
 		})
 	}
 }
 
-func TestCachedIntrospectionAnswer(t *testing.T) {
-	tests := []struct {
-		name     string
-		token    string
-		advance  time.Duration // between the first and the second call
-		second   call
-		status   int
-		code     string
-		askedFor int64 // introspection calls over both requests
-	}{
-		{
-			name:   "permission check applies to a cached answer: the read-only token still cannot write",
-			token:  "mt_live_readonly",
-			second: merchant("POST", "/orders", "mt_live_readonly"),
-			status: 403, code: "insufficient_scope", askedFor: 1,
-		},
-		{
-			name:   "tenant check applies to a cached answer",
-			token:  "mt_live_readwrite",
-			second: call{method: "GET", path: "/orders", token: "mt_live_readwrite", org: "org_2", app: "app_1"},
-			status: 403, code: "forbidden", askedFor: 1,
-		},
-		{
-			name:   "token type check applies to a cached answer",
-			token:  "mt_live_readwrite",
-			second: call{method: "GET", path: "/me/orders", token: "mt_live_readwrite"},
-			status: 403, code: "wrong_token_type", askedFor: 1,
-		},
-		{
-			name:    "cached answer is reused within its lifetime",
-			token:   "mt_live_readwrite",
-			advance: time.Minute,
-			second:  merchant("GET", "/orders", "mt_live_readwrite"),
-			status:  200, askedFor: 1,
-		},
-		{
-			name:    "merchant token that expires after it was cached is refused with 401",
-			token:   "mt_live_readonly",
-			advance: time.Hour,
-			second:  merchant("GET", "/orders", "mt_live_readonly"),
-			status:  401, code: "invalid_token", askedFor: 2,
-		},
-		{
-			name:    "merchant token without expiry is asked about again after the cache lifetime and still admitted",
-			token:   "mt_live_readwrite",
-			advance: 24 * time.Hour,
-			second:  merchant("GET", "/orders", "mt_live_readwrite"),
-			status:  200, askedFor: 2,
-		},
+func TestEachTokenHasItsOwnRateLimit(t *testing.T) {
+	e := newEnv(t, ratelimit.Limit{Events: 3, Per: time.Minute})
+	first, _ := e.token("mer_1", apikey.Spec{Permissions: permissions})
+	second, _ := e.token("mer_1", apikey.Spec{Permissions: permissions})
+	custom, _ := e.token("mer_2", apikey.Spec{Permissions: permissions})
+	own, ownKey := e.token("mer_1", apikey.Spec{Permissions: permissions})
+	// The provider grants one token a limit of its own.
+	if _, err := e.api.keys.Update(context.Background(), ownKey.ID, func(k *apikey.Key) error {
+		k.RateLimit = &ratelimit.Limit{Events: 1000, Per: time.Hour}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t, defaultLimit)
-			if w := e.do(merchant("GET", "/orders", tt.token)); w.Code != 200 {
-				t.Fatalf("first call: status %d, body %s", w.Code, w.Body)
-			}
-			e.clock.Advance(tt.advance)
-			w := e.do(tt.second)
-			if w.Code != tt.status {
-				t.Fatalf("status = %d, want %d; body %s", w.Code, tt.status, w.Body)
-			}
-			if tt.code != "" {
-				if p := decodeProblem(t, w); p.Code != tt.code {
-					t.Errorf("code = %q, want %q", p.Code, tt.code)
-				}
-				if n := e.reached.Load(); n != 1 {
-					t.Errorf("handler reached %d times, want only by the first call", n)
-				}
-			}
-			if n := e.auth.calls.Load(); n != tt.askedFor {
-				t.Errorf("introspection endpoint asked %d times, want %d", n, tt.askedFor)
-			}
-		})
+	get := func(token, org, app string) *httptest.ResponseRecorder {
+		return e.do("GET", "/orders", token, org, app, "")
+	}
+	for i, want := range []string{"2", "1", "0"} {
+		w := get(first, "org_1", "app_1")
+		if w.Code != 200 || w.Header().Get("X-RateLimit-Limit") != "3" || w.Header().Get("X-RateLimit-Remaining") != want {
+			t.Fatalf("call %d: %d, limit %q remaining %q", i+1, w.Code, w.Header().Get("X-RateLimit-Limit"), w.Header().Get("X-RateLimit-Remaining"))
+		}
+	}
+	w := get(first, "org_1", "app_1")
+	if w.Code != 429 || code(t, w) != "rate_limited" || w.Header().Get("Retry-After") != "20" || w.Header().Get("X-RateLimit-Reset") == "" {
+		t.Fatalf("the fourth call: %d %s, Retry-After %q", w.Code, w.Body, w.Header().Get("Retry-After"))
+	}
+	if w := get(second, "org_1", "app_1"); w.Code != 200 || w.Header().Get("X-RateLimit-Remaining") != "2" {
+		t.Fatalf("another token of the same merchant: %d, remaining %q", w.Code, w.Header().Get("X-RateLimit-Remaining"))
+	}
+	if w := get(custom, "org_2", "app_2"); w.Code != 200 || w.Header().Get("X-RateLimit-Limit") != "600" {
+		t.Fatalf("mer_2's custom limit: %d, limit %q", w.Code, w.Header().Get("X-RateLimit-Limit"))
+	}
+	if w := get(own, "org_1", "app_1"); w.Code != 200 || w.Header().Get("X-RateLimit-Limit") != "1000" {
+		t.Fatalf("a token's own limit: %d, limit %q", w.Code, w.Header().Get("X-RateLimit-Limit"))
+	}
+	e.clock.Advance(20 * time.Second)
+	if w := get(first, "org_1", "app_1"); w.Code != 200 {
+		t.Fatalf("after Retry-After: %d", w.Code)
 	}
 }
 
-func TestRateLimit(t *testing.T) {
-	limit := ratelimit.Limit{Events: 3, Per: time.Minute} // a token back every 20s
-	type step struct {
-		advance   time.Duration
-		call      func(e *env) call
-		status    int
-		remaining string
-		reset     time.Duration // X-RateLimit-Reset, from the start of the test
-		retry     string        // Retry-After; "" for none
+// A merchant manages its own tokens in the portal, never another's, and
+// cannot raise its own limits.
+func TestThePortal(t *testing.T) {
+	e := newEnv(t, defaultLimit)
+	session := e.portalSession("mer_1")
+	w := e.do("POST", "/portal/keys", session, "", "", `{"name":"ci","permissions":["can_read_order"]}`)
+	if w.Code != 201 {
+		t.Fatalf("create: %d %s", w.Code, w.Body)
 	}
-	readwrite := func(*env) call { return merchant("GET", "/orders", "mt_live_readwrite") }
-	tests := []struct {
-		name  string
-		steps []step
-	}{
-		{
-			name: "a caller's fourth request in a burst of three is refused with 429 until a token is back",
-			steps: []step{
-				{call: readwrite, status: 200, remaining: "2", reset: 20 * time.Second},
-				{call: readwrite, status: 200, remaining: "1", reset: 40 * time.Second},
-				{call: readwrite, status: 200, remaining: "0", reset: 60 * time.Second},
-				{call: readwrite, status: 429, remaining: "0", reset: 60 * time.Second, retry: "20"},
-				{advance: 10 * time.Second, call: readwrite, status: 429, remaining: "0", reset: 60 * time.Second, retry: "10"},
-				{advance: 10 * time.Second, call: readwrite, status: 200, remaining: "0", reset: 80 * time.Second},
-			},
-		},
-		{
-			name: "callers have their own buckets: a spent merchant does not limit a customer",
-			steps: []step{
-				{call: readwrite, status: 200, remaining: "2", reset: 20 * time.Second},
-				{call: readwrite, status: 200, remaining: "1", reset: 40 * time.Second},
-				{call: readwrite, status: 200, remaining: "0", reset: 60 * time.Second},
-				{call: readwrite, status: 429, remaining: "0", reset: 60 * time.Second, retry: "20"},
-				{call: func(e *env) call { return call{method: "GET", path: "/me/orders", token: e.customerToken()} },
-					status: 200, remaining: "2", reset: 20 * time.Second},
-			},
-		},
-		{
-			name: "refusals after authentication count against the caller's limit",
-			steps: []step{
-				{call: func(*env) call { return merchant("POST", "/orders", "mt_live_readonly") }, status: 403, remaining: "2", reset: 20 * time.Second},
-				{call: func(*env) call { return merchant("GET", "/orders", "mt_live_readonly") }, status: 200, remaining: "1", reset: 40 * time.Second},
-			},
-		},
+	var created struct {
+		Token string
+		Key   struct{ ID string }
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t, limit)
-			start := e.clock.Now()
-			var admitted int64
-			for i, s := range tt.steps {
-				e.clock.Advance(s.advance)
-				w := e.do(s.call(e))
-				h := w.Header()
-				if w.Code != s.status {
-					t.Fatalf("step %d: status = %d, want %d; body %s", i, w.Code, s.status, w.Body)
-				}
-				wantReset := strconv.FormatInt(start.Add(s.reset).Unix(), 10)
-				if h.Get("X-RateLimit-Limit") != "3" || h.Get("X-RateLimit-Remaining") != s.remaining || h.Get("X-RateLimit-Reset") != wantReset {
-					t.Errorf("step %d: X-RateLimit-Limit/Remaining/Reset = %q/%q/%q, want 3/%s/%s", i,
-						h.Get("X-RateLimit-Limit"), h.Get("X-RateLimit-Remaining"), h.Get("X-RateLimit-Reset"), s.remaining, wantReset)
-				}
-				if h.Get("Retry-After") != s.retry {
-					t.Errorf("step %d: Retry-After = %q, want %q", i, h.Get("Retry-After"), s.retry)
-				}
-				if s.status == 200 {
-					admitted++
-				}
-				if s.status == 429 {
-					p := decodeProblem(t, w)
-					if p.Code != "rate_limited" || strconv.FormatInt(p.RetryAfter, 10) != s.retry {
-						t.Errorf("step %d: problem %+v, want rate_limited with retry_after %s", i, p, s.retry)
-					}
-				}
-				if n := e.reached.Load(); n != admitted {
-					t.Errorf("step %d: handler reached %d times, want %d", i, n, admitted)
-				}
-			}
-		})
+	_ = json.Unmarshal(w.Body.Bytes(), &created)
+	if w := e.do("GET", "/orders", created.Token, "org_1", "app_1", ""); w.Code != 200 {
+		t.Fatalf("the new token: %d %s", w.Code, w.Body)
+	}
+	for _, body := range []string{
+		`{"name":"x","rate_limit":{"events":1000000,"per_seconds":1}}`,
+		`{"name":"x","remaining_uses":5}`,
+		`{"name":"x","permissions":["admin"]}`,
+	} {
+		if w := e.do("POST", "/portal/keys", session, "", "", body); w.Code != 400 || code(t, w) != "validation" {
+			t.Fatalf("create with %s: %d %s", body, w.Code, w.Body)
+		}
+	}
+	if w := e.do("PATCH", "/portal/keys/"+created.Key.ID, session, "", "", `{"rate_limit":{"events":1000000,"per_seconds":1}}`); w.Code != 400 {
+		t.Fatalf("raising its own limit: %d %s", w.Code, w.Body)
+	}
+	intruder := e.portalSession("mer_2")
+	for _, path := range []string{"/portal/keys/" + created.Key.ID, "/portal/keys/" + created.Key.ID + "/deactivate"} {
+		method := "GET"
+		if strings.HasSuffix(path, "deactivate") {
+			method = "POST"
+		}
+		if w := e.do(method, path, intruder, "", "", ""); w.Code != 404 {
+			t.Fatalf("another merchant's %s %s: %d %s", method, path, w.Code, w.Body)
+		}
+	}
+	if w := e.do("GET", "/orders", created.Token, "org_1", "app_1", ""); w.Code != 200 {
+		t.Fatalf("after another merchant's attempt: %d", w.Code)
 	}
 }
