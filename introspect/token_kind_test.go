@@ -22,6 +22,7 @@ func TestActiveAnswersForTokensThatAreNotAccessTokensAreRefused(t *testing.T) {
 		{"Keycloak offline token", `{"active":true,"sub":"u1","typ":"Offline"}`, false},
 		{"a refresh token in capitals", `{"active":true,"sub":"u1","token_type":"REFRESH_TOKEN"}`, false},
 		{"Keycloak logout token", `{"active":true,"sub":"u1","typ":"Logout"}`, false},
+		{"a logout token's events claim", `{"active":true,"sub":"u1","events":{"http://schemas.openid.net/event/backchannel-logout":{}}}`, false},
 		{"token_use unknown", `{"active":true,"sub":"u1","token_use":"session"}`, false},
 		{"token_use not a string", `{"active":true,"sub":"u1","token_use":["access"]}`, false},
 		{"Keycloak ID token", `{"active":true,"sub":"u1","typ":"ID","nonce":"n","at_hash":"h"}`, true},

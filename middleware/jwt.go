@@ -183,6 +183,8 @@ type Issuer struct {
 	// bearer tokens. By default a token that is plainly not an access token
 	// is refused as invalid_token, whatever RequiredTyp says: one with a
 	// claim only ID tokens carry ("nonce", "at_hash", "c_hash", "s_hash");
+	// an "events" claim (logout and security event tokens, refused even
+	// with AcceptIDTokens);
 	// a "token_use" other than "access" (Cognito's "id"; when TypeClaim is
 	// "token_use", only a value naming an ID, refresh or logout token); a
 	// "token_type" or Keycloak "typ" claim naming an ID, refresh, offline or

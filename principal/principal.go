@@ -22,7 +22,9 @@ package principal
 
 import (
 	"context"
+	"encoding/json"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -234,9 +236,57 @@ func copyValue(v any) any {
 		return out
 	case []string:
 		return slices.Clone(v)
-	default:
+	case string, float64, bool, nil, json.Number:
 		return v
+	default:
+		return copyReflect(reflect.ValueOf(v)).Interface()
 	}
+}
+
+// copyReflect deep-copies the maps and slices of a claim value a verifier
+// of its own put in Fields.Claims in a type encoding/json does not decode
+// to (map[string]string, []byte, [][]string, …). Pointers, channels and
+// functions are not copied: a verifier must not put them in claims.
+func copyReflect(v reflect.Value) reflect.Value {
+	switch v.Kind() {
+	case reflect.Map:
+		if v.IsNil() {
+			return v
+		}
+		out := reflect.MakeMapWithSize(v.Type(), v.Len())
+		for it := v.MapRange(); it.Next(); {
+			out.SetMapIndex(it.Key(), copyElem(it.Value(), v.Type().Elem()))
+		}
+		return out
+	case reflect.Slice:
+		if v.IsNil() {
+			return v
+		}
+		out := reflect.MakeSlice(v.Type(), v.Len(), v.Len())
+		for i := range v.Len() {
+			out.Index(i).Set(copyElem(v.Index(i), v.Type().Elem()))
+		}
+		return out
+	case reflect.Array:
+		out := reflect.New(v.Type()).Elem()
+		for i := range v.Len() {
+			out.Index(i).Set(copyElem(v.Index(i), v.Type().Elem()))
+		}
+		return out
+	}
+	return v
+}
+
+// copyElem copies one element of a map, slice or array, keeping its static
+// type t (an interface element holds a value copied by copyValue).
+func copyElem(e reflect.Value, t reflect.Type) reflect.Value {
+	if t.Kind() == reflect.Interface {
+		if e.IsNil() {
+			return reflect.Zero(t)
+		}
+		return reflect.ValueOf(copyValue(e.Interface()))
+	}
+	return copyReflect(e)
 }
 
 func copyObject(m map[string]any) map[string]any {

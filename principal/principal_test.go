@@ -169,3 +169,29 @@ func TestANilPrincipalHasNothing(t *testing.T) {
 		t.Error("nil principal has fields")
 	}
 }
+
+func TestClaimsOfOtherGoTypesAreCopiedToo(t *testing.T) {
+	p := principal.New(principal.Fields{Claims: map[string]any{
+		"tags":  map[string]string{"org": "acme"},
+		"raw":   []byte("abc"),
+		"grid":  [][]string{{"a"}},
+		"mixed": map[string][]any{"k": {map[string]any{"x": "y"}}},
+	}})
+	tags, _ := p.Claim("tags")
+	tags.(map[string]string)["org"] = "evil"
+	raw, _ := p.Claim("raw")
+	raw.([]byte)[0] = 'z'
+	grid, _ := p.Claim("grid")
+	grid.([][]string)[0][0] = "b"
+	mixed, _ := p.Claim("mixed")
+	mixed.(map[string][]any)["k"][0].(map[string]any)["x"] = "z"
+	want := map[string]any{
+		"tags":  map[string]string{"org": "acme"},
+		"raw":   []byte("abc"),
+		"grid":  [][]string{{"a"}},
+		"mixed": map[string][]any{"k": {map[string]any{"x": "y"}}},
+	}
+	if got := p.Claims(); !reflect.DeepEqual(got, want) {
+		t.Errorf("claims changed through copies: %v", got)
+	}
+}

@@ -34,6 +34,7 @@ var kindNames = map[string]tokenKind{
 	"offline_token": kindRefresh,
 	"logout":        kindOther,
 	"logout_token":  kindOther,
+	"serialized-id": kindID, // Keycloak's serialized ID token
 }
 
 func kindOf(name string) tokenKind {
@@ -87,6 +88,10 @@ type KindPolicy struct {
 // are plainly not those of an access token, or "" when nothing says so:
 //
 //   - a claim only ID tokens carry: nonce, at_hash, c_hash, s_hash;
+//   - an "events" claim: back-channel logout tokens (OIDC Back-Channel
+//     Logout §2.4, whose logout+jwt typ is only recommended) and RFC 8417
+//     security event tokens, never access tokens, whatever AcceptIDTokens
+//     says;
 //   - "token_use" (Cognito, Hydra) present and naming anything but an
 //     access token ("access", "access_token", or RFC 8693's URI), or,
 //     with TokenUseIsType, naming an ID, refresh or logout token;
@@ -96,6 +101,9 @@ type KindPolicy struct {
 //
 // The reason is for logs. It costs a few map lookups and no allocation.
 func (p KindPolicy) NotAccessToken(claims map[string]any) string {
+	if _, ok := claims["events"]; ok {
+		return "an events claim (a logout or security event token)"
+	}
 	if !p.AcceptIDTokens {
 		for _, name := range idTokenClaims {
 			if _, ok := claims[name]; ok {
