@@ -23,9 +23,8 @@ if [ "$#" -eq 0 ]; then
 	exit 2
 fi
 
-as_root() {
-	if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
-}
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 # bindir finds the directory of initdb and pg_ctl: pg_config's, else the
 # newest /usr/lib/postgresql/N/bin.
@@ -52,21 +51,7 @@ bindir() {
 bin=$(bindir)
 if [ -z "$bin" ]; then
 	echo "with-postgres: installing postgresql from Debian's packages" >&2
-	export DEBIAN_FRONTEND=noninteractive
-	# The package creates and starts a system cluster; keep it from starting
-	# (policy-rc.d) and stop it if it started anyway: tests use their own.
-	policy=/usr/sbin/policy-rc.d
-	created_policy=
-	if [ ! -e "$policy" ]; then
-		printf '#!/bin/sh\nexit 101\n' | as_root tee "$policy" >/dev/null
-		as_root chmod +x "$policy"
-		created_policy=1
-	fi
-	as_root apt-get update -qq
-	as_root apt-get install -y -qq --no-install-recommends postgresql >/dev/null
-	if [ -n "$created_policy" ]; then as_root rm -f "$policy"; fi
-	if command -v systemctl >/dev/null 2>&1; then as_root systemctl stop postgresql >/dev/null 2>&1 || true; fi
-	as_root service postgresql stop >/dev/null 2>&1 || true
+	install_service postgresql postgresql
 	bin=$(bindir)
 	if [ -z "$bin" ]; then
 		echo "with-postgres: postgresql installed but initdb not found" >&2
@@ -109,14 +94,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-free_port() {
-	if command -v python3 >/dev/null 2>&1; then
-		python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-	else
-		echo $((20000 + RANDOM % 20000))
-	fi
-}
 
 run_as "$bin/initdb" -D "$data" -U tollgate -A trust -E UTF8 --locale=C --no-sync >"$dir/initdb.log" 2>&1 || {
 	echo "with-postgres: initdb failed" >&2

@@ -15,9 +15,8 @@ if [ "$#" -eq 0 ]; then
 	exit 2
 fi
 
-as_root() {
-	if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
-}
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 server=$(command -v redis-server || true)
 if [ -z "$server" ] && [ -x /usr/bin/redis-server ]; then
@@ -25,21 +24,7 @@ if [ -z "$server" ] && [ -x /usr/bin/redis-server ]; then
 fi
 if [ -z "$server" ]; then
 	echo "with-redis: installing redis-server from Debian's packages" >&2
-	export DEBIAN_FRONTEND=noninteractive
-	# The package starts a system service; keep it from starting (policy-rc.d)
-	# and stop it if it started anyway: tests use their own instance.
-	policy=/usr/sbin/policy-rc.d
-	created_policy=
-	if [ ! -e "$policy" ]; then
-		printf '#!/bin/sh\nexit 101\n' | as_root tee "$policy" >/dev/null
-		as_root chmod +x "$policy"
-		created_policy=1
-	fi
-	as_root apt-get update -qq
-	as_root apt-get install -y -qq --no-install-recommends redis-server >/dev/null
-	if [ -n "$created_policy" ]; then as_root rm -f "$policy"; fi
-	if command -v systemctl >/dev/null 2>&1; then as_root systemctl stop redis-server >/dev/null 2>&1 || true; fi
-	as_root service redis-server stop >/dev/null 2>&1 || true
+	install_service redis-server redis-server
 	server=$(command -v redis-server || echo /usr/bin/redis-server)
 fi
 cli=$(command -v redis-cli || true)
@@ -61,14 +46,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-free_port() {
-	if command -v python3 >/dev/null 2>&1; then
-		python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-	else
-		echo $((20000 + RANDOM % 20000))
-	fi
-}
 
 ping() {
 	if [ -n "$cli" ]; then
