@@ -6,8 +6,8 @@
 // tollgate's own:
 //
 //	iss := authtest.NewIssuer(t)
-//	v, err := middleware.NewJWTVerifier(ctx, middleware.JWTConfig{
-//		Issuers: []middleware.Issuer{{
+//	v, err := jwt.NewVerifier(ctx, jwt.Config{
+//		Issuers: []jwt.Issuer{{
 //			Issuer:     iss.URL(),
 //			JWKSURL:    iss.JWKSURL(),
 //			Audiences:  []string{"orders-api"},

@@ -19,7 +19,7 @@ import (
 //     memory, keyed by principal, never refusing) + scopes.Require.
 //   - tollgate_authenticate: middleware.Authenticate alone, as the first
 //     layer (so it makes the request's context node itself).
-//   - tollgate_verify: JWTVerifier.Verify alone, the verified-token cache hit.
+//   - tollgate_verify: jwt.Verifier.Verify alone, the verified-token cache hit.
 //   - auth0_middleware: auth0/go-jwt-middleware's CheckJWT with its
 //     validator and CachingProvider, the peer the 20× target is set against.
 //   - auth0_validator: its ValidateToken alone.

@@ -82,7 +82,7 @@ func TestLayersDocumentedAsAllocationFreeAreSoBehindErrorsUse(t *testing.T) {
 		}
 	}
 	if n := testing.AllocsPerRun(1000, func() { _, _ = v.Verify(context.Background(), theToken()) }); n != 0 {
-		t.Errorf("JWTVerifier.Verify, cached token: %g allocations, want 0", n)
+		t.Errorf("jwt.Verifier.Verify, cached token: %g allocations, want 0", n)
 	}
 }
 

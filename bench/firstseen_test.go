@@ -38,7 +38,7 @@ var firstSeenTokens = sync.OnceValue(func() []string {
 // signature check and claims decoding per request. Sub-benchmarks, each over
 // the same pool of distinct tokens, one token per iteration:
 //
-//   - tollgate_verify: JWTVerifier.Verify with a cache too small to hit
+//   - tollgate_verify: jwt.Verifier.Verify with a cache too small to hit
 //     (every call misses, verifies, inserts and evicts);
 //   - tollgate_verify_nocache: the same with the cache disabled
 //     (CacheSize < 0), so nothing is inserted;

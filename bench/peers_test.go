@@ -13,7 +13,7 @@ import (
 	"github.com/auth0/go-jwt-middleware/v2/validator"
 	gjwt "github.com/golang-jwt/jwt/v5"
 	"github.com/lestrrat-go/jwx/v3/jwk"
-	"github.com/lestrrat-go/jwx/v3/jwt"
+	jwxjwt "github.com/lestrrat-go/jwx/v3/jwt"
 )
 
 // The peers are configured as their documentation shows, with the checks
@@ -72,9 +72,9 @@ func (g *golangJWT) parse(token string) error {
 	return err
 }
 
-// jwxParser is lestrrat-go/jwx v3's jwt.Parse with the issuer's key set
+// jwxParser is lestrrat-go/jwx v3's jwxjwt.Parse with the issuer's key set
 // (fetched once from the JWKS server), validating issuer and audience.
-type jwxParser struct{ opts []jwt.ParseOption }
+type jwxParser struct{ opts []jwxjwt.ParseOption }
 
 func newJWX(tb testing.TB) *jwxParser {
 	tb.Helper()
@@ -82,15 +82,15 @@ func newJWX(tb testing.TB) *jwxParser {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return &jwxParser{opts: []jwt.ParseOption{
-		jwt.WithKeySet(set),
-		jwt.WithIssuer(issuer.URL()),
-		jwt.WithAudience(audience),
+	return &jwxParser{opts: []jwxjwt.ParseOption{
+		jwxjwt.WithKeySet(set),
+		jwxjwt.WithIssuer(issuer.URL()),
+		jwxjwt.WithAudience(audience),
 	}}
 }
 
 func (j *jwxParser) parse(token string) error {
-	_, err := jwt.Parse([]byte(token), j.opts...)
+	_, err := jwxjwt.Parse([]byte(token), j.opts...)
 	return err
 }
 

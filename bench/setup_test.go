@@ -13,6 +13,7 @@ import (
 	"github.com/tollgate/tollgate/authtest"
 	tgerrors "github.com/tollgate/tollgate/errors"
 	"github.com/tollgate/tollgate/ipfilter"
+	"github.com/tollgate/tollgate/jwt"
 	"github.com/tollgate/tollgate/middleware"
 	"github.com/tollgate/tollgate/ratelimit"
 	"github.com/tollgate/tollgate/scopes"
@@ -57,11 +58,11 @@ func mintToken(jti string) string {
 var theToken = sync.OnceValue(func() string { return mintToken("0f8e6a3c-1d2b") })
 
 // newVerifier returns a tollgate JWT verifier for issuer, RS256 only, with a
-// verified-token cache of cacheSize entries (see middleware.JWTConfig).
-func newVerifier(tb testing.TB, cacheSize int) *middleware.JWTVerifier {
+// verified-token cache of cacheSize entries (see jwt.Config).
+func newVerifier(tb testing.TB, cacheSize int) *jwt.Verifier {
 	tb.Helper()
-	v, err := middleware.NewJWTVerifier(context.Background(), middleware.JWTConfig{
-		Issuers: []middleware.Issuer{{
+	v, err := jwt.NewVerifier(context.Background(), jwt.Config{
+		Issuers: []jwt.Issuer{{
 			Issuer:     issuer.URL(),
 			JWKSURL:    issuer.JWKSURL(),
 			Audiences:  []string{audience},

@@ -73,18 +73,22 @@ func OnRefusal(fn func(r *http.Request, ref Refusal)) Option {
 	return func(a *authenticator) { a.onRefusal = fn }
 }
 
-// rememberingVerifier is a Verifier that keeps, byte for byte, the tokens it
-// accepted (JWTVerifier's cache). A token it remembers passed the charset
-// check when it was first seen, so Authenticate asks it first and skips
-// scanning the token again: on a long JWT that scan is most of the cost of a
-// repeated request.
-type rememberingVerifier interface {
-	remembered(token string) *principal.Principal
+// Remembering is implemented by a Verifier that keeps, byte for byte, the
+// tokens it accepted (jwt.Verifier's cache). A token it remembers passed the
+// charset check when it was first seen, so Authenticate asks it first and
+// skips scanning the token again: on a long JWT that scan is most of the
+// cost of a repeated request.
+//
+// Remembered must answer from memory only, never verify, and return nil for
+// a token it does not hold or whose expiry has passed. The token must be
+// compared byte for byte.
+type Remembering interface {
+	Remembered(token string) *principal.Principal
 }
 
 type authenticator struct {
 	verifier      Verifier
-	remembering   rememberingVerifier
+	remembering   Remembering
 	maxTokenBytes int
 	queryParam    string
 	cookieName    string
@@ -128,7 +132,7 @@ func Authenticate(v Verifier, opts ...Option) func(http.Handler) http.Handler {
 		panic("middleware.Authenticate: nil Verifier")
 	}
 	a := &authenticator{verifier: v, maxTokenBytes: DefaultMaxTokenBytes, onRefusal: newRefusalLog(nil)}
-	a.remembering, _ = v.(rememberingVerifier)
+	a.remembering, _ = v.(Remembering)
 	for _, o := range opts {
 		o(a)
 	}
@@ -165,7 +169,7 @@ func (a *authenticator) authenticate(r *http.Request) (*principal.Principal, boo
 func (a *authenticator) verify(r *http.Request, token string) (*principal.Principal, *tgerrors.Error) {
 	var p *principal.Principal
 	if a.remembering != nil {
-		p = a.remembering.remembered(token)
+		p = a.remembering.Remembered(token)
 	}
 	if p == nil {
 		if !validToken(token) {

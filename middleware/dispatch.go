@@ -5,6 +5,7 @@ import (
 	stderrors "errors"
 	"strings"
 
+	tgerrors "github.com/tollgate/tollgate/errors"
 	"github.com/tollgate/tollgate/internal/jose"
 	"github.com/tollgate/tollgate/principal"
 )
@@ -33,13 +34,13 @@ var errNotCanonical = stderrors.New("a JOSE object not in canonical compact form
 // and goes to opaque.
 func JWTOrOpaque(jwt, opaque Verifier) Verifier {
 	d := &jwtOrOpaque{jwt: jwt, opaque: opaque}
-	d.jwtCache, _ = jwt.(rememberingVerifier)
+	d.jwtCache, _ = jwt.(Remembering)
 	return d
 }
 
 type jwtOrOpaque struct {
 	jwt, opaque Verifier
-	jwtCache    rememberingVerifier // jwt's verified-token cache, if it has one
+	jwtCache    Remembering // jwt's verified-token cache, if it has one
 }
 
 // Verify implements Verifier.
@@ -49,7 +50,7 @@ func (d *jwtOrOpaque) Verify(ctx context.Context, token string) (*principal.Prin
 	case shape == jose.CompactJWS:
 		v = d.jwt
 	case shape == jose.NotCanonical || strings.Count(token, ".") == 2:
-		return nil, refuseInvalid(errNotCanonical)
+		return nil, &tgerrors.Error{Kind: tgerrors.InvalidToken, Message: "The access token is invalid", Err: errNotCanonical}
 	}
 	if v == nil {
 		return nil, errBadToken
@@ -57,11 +58,11 @@ func (d *jwtOrOpaque) Verify(ctx context.Context, token string) (*principal.Prin
 	return v.Verify(ctx, token)
 }
 
-// remembered asks the JWT verifier's cache: a token in it was verified as a
+// Remembered asks the JWT verifier's cache: a token in it was verified as a
 // JWT, whatever its shape says.
-func (d *jwtOrOpaque) remembered(token string) *principal.Principal {
+func (d *jwtOrOpaque) Remembered(token string) *principal.Principal {
 	if d.jwtCache == nil {
 		return nil
 	}
-	return d.jwtCache.remembered(token)
+	return d.jwtCache.Remembered(token)
 }

@@ -6,36 +6,21 @@
 // the request context. Everything it refuses is written in the format chosen
 // by errors.Use and never reaches the next handler.
 //
-//	jwt, err := middleware.NewJWTVerifier(ctx, middleware.JWTConfig{Issuers: []middleware.Issuer{…}})
-//	api := middleware.Chain(errors.Use(errors.OAuth), middleware.Authenticate(jwt))(mux)
+//	v, err := jwt.NewVerifier(ctx, jwt.Config{Issuers: []jwt.Issuer{…}})
+//	api := middleware.Chain(errors.Use(errors.OAuth), middleware.Authenticate(v))(mux)
 //
 // # Verifiers
 //
-// JWTVerifier checks signed JWTs against keys it fetches and caches from each
-// issuer's JWKS endpoint (or static keys, or an HMAC secret). The token's
-// "iss" picks the issuer before any key is looked up; only the algorithms
-// configured for that issuer are accepted, and never "none". A token verified
-// once is answered from a bounded cache until its exp, which makes the common
-// case (a client reusing one token for its lifetime) cost a map lookup.
+// jwt.Verifier (package jwt) checks signed JWTs against keys it fetches and
+// caches from each issuer's JWKS endpoint. A token verified once is answered
+// from a bounded cache until its exp, which makes the common case (a client
+// reusing one token for its lifetime) cost a map lookup. A Verifier that
+// implements Remembering is asked first, before the token is even scanned.
 //
 // introspect.Client verifies opaque tokens through RFC 7662. JWTOrOpaque
 // sends each token to the right one by its shape, so one Authenticate serves
 // both kinds (merchant API tokens that are opaque, customer tokens that are
 // JWTs).
-//
-// # Keys
-//
-// Keys are checked when they are loaded, never trusted blindly: RSA moduli
-// too short or too long, or that anyone can factor (even, a square, with
-// small factors or the ROCA fingerprint), Ed25519 keys of small order or
-// encoded other than canonically, EC points off their curve, and JWKs that
-// carry private key material are refused. A JWK verifies only if its "use"
-// is "sig" (or absent) and its "key_ops", if any, include "verify". In a
-// fetched key set such a key is dropped and logged with its kid while the
-// other keys keep working; a set that is broken as a document is refused
-// whole and the last good one kept. Key-set redirects stay on the JWKS
-// URL's origin (scheme, host and port) unless JWTConfig.JWKSRedirectHosts
-// lists another host, and never go from https to http.
 //
 // # Bearer extraction (RFC 6750 §2)
 //

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tollgate/tollgate/authtest"
 	tgerrors "github.com/tollgate/tollgate/errors"
+	"github.com/tollgate/tollgate/jwt"
 	"github.com/tollgate/tollgate/middleware"
 	"github.com/tollgate/tollgate/principal"
 	"github.com/tollgate/tollgate/scopes"
@@ -22,8 +23,8 @@ func Example() {
 		panic(err)
 	}
 	defer idp.Close()
-	jwt, err := middleware.NewJWTVerifier(context.Background(), middleware.JWTConfig{
-		Issuers: []middleware.Issuer{{
+	tokens, err := jwt.NewVerifier(context.Background(), jwt.Config{
+		Issuers: []jwt.Issuer{{
 			Issuer:     idp.URL(),
 			JWKSURL:    idp.JWKSURL(),
 			Audiences:  []string{"orders-api"},
@@ -35,7 +36,7 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	defer jwt.Close()
+	defer tokens.Close()
 
 	refund := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, _ := principal.From(r.Context())
@@ -48,7 +49,7 @@ func Example() {
 	)(refund))
 	api := middleware.Chain(
 		tgerrors.Use(tgerrors.OAuth),
-		middleware.Authenticate(jwt, middleware.OnRefusal(nil)),
+		middleware.Authenticate(tokens, middleware.OnRefusal(nil)),
 	)(mux)
 
 	mint := func(use, permissions string) string {

@@ -41,7 +41,7 @@
 // Every revocation carries an until time, normally the token's own exp,
 // and is kept for a Leeway past it (DefaultLeeway, 5 minutes, unless the
 // store is configured otherwise). A JWT verifier admits a token up to its
-// own leeway past exp (middleware.JWTConfig.Leeway, 30 seconds by default),
+// own leeway past exp (jwt.Config.Leeway, 30 seconds by default),
 // so an entry dropped at exp would let the revoked token back in for that
 // long; for the same reason a revocation made after exp but within the
 // Leeway is still recorded. A store's Leeway must be at least the

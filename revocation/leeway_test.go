@@ -10,6 +10,7 @@ import (
 
 	"github.com/tollgate/tollgate/authtest"
 	tgerrors "github.com/tollgate/tollgate/errors"
+	"github.com/tollgate/tollgate/jwt"
 	"github.com/tollgate/tollgate/middleware"
 	"github.com/tollgate/tollgate/revocation"
 )
@@ -35,8 +36,8 @@ func TestARevokedJWTStaysRefusedThroughTheVerifiersLeeway(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			clock := authtest.NewClock(t0)
 			iss := authtest.NewIssuer(t, authtest.WithClock(clock.Now))
-			v, err := middleware.NewJWTVerifier(context.Background(), middleware.JWTConfig{
-				Issuers: []middleware.Issuer{{
+			v, err := jwt.NewVerifier(context.Background(), jwt.Config{
+				Issuers: []jwt.Issuer{{
 					Issuer: iss.URL(), JWKSURL: iss.JWKSURL(), Audiences: []string{"api"}, Algorithms: []string{"RS256"},
 				}},
 				Leeway: leeway,

@@ -16,7 +16,7 @@ const DefaultMaxEntries = 100_000
 
 // DefaultLeeway is how long a revocation outlives its until when a store's
 // Leeway is zero. A JWT verifier admits a token up to its own Leeway past
-// exp (middleware.JWTConfig.Leeway, 30 seconds by default), so a revocation
+// exp (jwt.Config.Leeway, 30 seconds by default), so a revocation
 // that ended at exp would let the revoked token back in for that long.
 // Five minutes covers the verifier's default and every usual setting;
 // a verifier given a longer Leeway needs the store's raised to match.
@@ -43,7 +43,7 @@ type MemoryConfig struct {
 	// records a revocation whose until has passed by less than Leeway: a
 	// verifier admits a token until exp plus its own leeway, and the
 	// revocation must hold as long. It must be at least the verifier's
-	// Leeway (middleware.JWTConfig.Leeway). Zero means DefaultLeeway
+	// Leeway (jwt.Config.Leeway). Zero means DefaultLeeway
 	// (5 minutes); a negative value means none, for verifiers without
 	// leeway.
 	Leeway time.Duration

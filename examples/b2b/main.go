@@ -50,10 +50,11 @@ import (
 
 	"github.com/lestrrat-go/jwx/v3/jwa"
 	"github.com/lestrrat-go/jwx/v3/jws"
-	"github.com/lestrrat-go/jwx/v3/jwt"
+	jwxjwt "github.com/lestrrat-go/jwx/v3/jwt"
 
 	tgerrors "github.com/tollgate/tollgate/errors"
 	"github.com/tollgate/tollgate/ipfilter"
+	"github.com/tollgate/tollgate/jwt"
 	"github.com/tollgate/tollgate/middleware"
 	"github.com/tollgate/tollgate/principal"
 	"github.com/tollgate/tollgate/revocation"
@@ -90,7 +91,7 @@ type config struct {
 // revoked tokens.
 type server struct {
 	config
-	access, refresh *middleware.JWTVerifier
+	access, refresh *jwt.Verifier
 	revoked         *revocation.Memory
 }
 
@@ -137,9 +138,9 @@ func newAPI(ctx context.Context, cfg config) (http.Handler, error) {
 	)(mux), nil
 }
 
-func (s *server) verifier(ctx context.Context, audience, typ string) (*middleware.JWTVerifier, error) {
-	return middleware.NewJWTVerifier(ctx, middleware.JWTConfig{
-		Issuers: []middleware.Issuer{{
+func (s *server) verifier(ctx context.Context, audience, typ string) (*jwt.Verifier, error) {
+	return jwt.NewVerifier(ctx, jwt.Config{
+		Issuers: []jwt.Issuer{{
 			Issuer:      issuer,
 			HMACSecret:  s.Secret,
 			Algorithms:  []string{"HS256"},
@@ -280,7 +281,7 @@ func invoices(w http.ResponseWriter, r *http.Request) {
 // end the session.
 func (s *server) mint(account, session, audience, typ, jti string, lifetime time.Duration) (string, error) {
 	now := s.Now()
-	tok, err := jwt.NewBuilder().
+	tok, err := jwxjwt.NewBuilder().
 		Issuer(issuer).Subject(account).Audience([]string{audience}).JwtID(jti).
 		IssuedAt(now).Expiration(now.Add(lifetime)).Claim("sid", session).
 		Build()
@@ -291,7 +292,7 @@ func (s *server) mint(account, session, audience, typ, jti string, lifetime time
 	if err := h.Set("typ", typ); err != nil {
 		return "", err
 	}
-	signed, err := jwt.Sign(tok, jwt.WithKey(jwa.HS256(), s.Secret, jws.WithProtectedHeaders(h)))
+	signed, err := jwxjwt.Sign(tok, jwxjwt.WithKey(jwa.HS256(), s.Secret, jws.WithProtectedHeaders(h)))
 	return string(signed), err
 }
 

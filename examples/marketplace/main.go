@@ -33,6 +33,7 @@ import (
 	"time"
 
 	tgerrors "github.com/tollgate/tollgate/errors"
+	"github.com/tollgate/tollgate/jwt"
 	"github.com/tollgate/tollgate/middleware"
 	"github.com/tollgate/tollgate/principal"
 	"github.com/tollgate/tollgate/scopes"
@@ -49,9 +50,9 @@ type config struct {
 // newVerifier accepts the issuer's RS256 tokens meant for this API. Scopes
 // are read from the "scope" claim only; the "grant_type" claim tells a
 // client-credentials token from one a user granted (any other, or none).
-func newVerifier(ctx context.Context, c config) (*middleware.JWTVerifier, error) {
-	return middleware.NewJWTVerifier(ctx, middleware.JWTConfig{
-		Issuers: []middleware.Issuer{{
+func newVerifier(ctx context.Context, c config) (*jwt.Verifier, error) {
+	return jwt.NewVerifier(ctx, jwt.Config{
+		Issuers: []jwt.Issuer{{
 			Issuer:      c.Issuer,
 			JWKSURL:     c.JWKSURL,
 			Audiences:   []string{c.Audience},

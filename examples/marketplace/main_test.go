@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tollgate/tollgate/authtest"
+	"github.com/tollgate/tollgate/jwt"
 	"github.com/tollgate/tollgate/middleware"
 )
 
@@ -39,7 +40,7 @@ type fixture struct {
 	start time.Time
 	clk   *authtest.Clock
 	iss   *authtest.Issuer
-	v     *middleware.JWTVerifier
+	v     *jwt.Verifier
 }
 
 func newFixture(t *testing.T) *fixture {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/tollgate/tollgate/apikey"
 	tgerrors "github.com/tollgate/tollgate/errors"
+	"github.com/tollgate/tollgate/jwt"
 	"github.com/tollgate/tollgate/middleware"
 	"github.com/tollgate/tollgate/principal"
 	"github.com/tollgate/tollgate/ratelimit"
@@ -46,7 +47,7 @@ type config struct {
 type api struct {
 	http.Handler
 	keys *apikey.Keys
-	jwt  *middleware.JWTVerifier
+	jwt  *jwt.Verifier
 }
 
 func (a *api) Close() {
@@ -66,8 +67,8 @@ func newAPI(ctx context.Context, cfg config) (*api, error) {
 	if err != nil {
 		return nil, err
 	}
-	jwt, err := middleware.NewJWTVerifier(ctx, middleware.JWTConfig{
-		Issuers: []middleware.Issuer{{
+	tokens, err := jwt.NewVerifier(ctx, jwt.Config{
+		Issuers: []jwt.Issuer{{
 			Issuer:      cfg.CustomerIssuer,
 			JWKSURL:     cfg.CustomerJWKSURL,
 			Audiences:   []string{cfg.Audience},
@@ -135,12 +136,12 @@ func newAPI(ctx context.Context, cfg config) (*api, error) {
 		// mt_live_/mt_test_ tokens go to the key verifier, JWTs to the JWT
 		// verifier; a token of any other shape or prefix is refused
 		// without a lookup.
-		middleware.Authenticate(middleware.JWTOrOpaque(jwt, keys)),
+		middleware.Authenticate(middleware.JWTOrOpaque(tokens, keys)),
 		// Keyed by the caller: an API token's own id, a customer's or a
 		// portal user's subject. X-RateLimit-* on every response.
 		ratelimit.New(ratelimit.Config{Limits: []ratelimit.Limit{cfg.RateLimit}, LimitFor: limitFor, Now: cfg.Now}),
 	)(mux)
-	return &api{Handler: handler, keys: keys, jwt: jwt}, nil
+	return &api{Handler: handler, keys: keys, jwt: tokens}, nil
 }
 
 func listOrders(w http.ResponseWriter, r *http.Request) {

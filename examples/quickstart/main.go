@@ -30,6 +30,7 @@ import (
 
 	"github.com/tollgate/tollgate/authtest"
 	tgerrors "github.com/tollgate/tollgate/errors"
+	"github.com/tollgate/tollgate/jwt"
 	"github.com/tollgate/tollgate/middleware"
 	"github.com/tollgate/tollgate/principal"
 	"github.com/tollgate/tollgate/scopes"
@@ -81,9 +82,9 @@ func newAPI(v middleware.Verifier, h handlers) http.Handler {
 // against the keys published at jwksURL; in production these are your
 // identity provider's. The token_type claim says whether a token is a
 // merchant's or a customer's; a token without it is neither.
-func newVerifier(ctx context.Context, issuer, jwksURL string) (*middleware.JWTVerifier, error) {
-	return middleware.NewJWTVerifier(ctx, middleware.JWTConfig{
-		Issuers: []middleware.Issuer{{
+func newVerifier(ctx context.Context, issuer, jwksURL string) (*jwt.Verifier, error) {
+	return jwt.NewVerifier(ctx, jwt.Config{
+		Issuers: []jwt.Issuer{{
 			Issuer:     issuer,
 			JWKSURL:    jwksURL,
 			Audiences:  []string{audience},
@@ -98,7 +99,7 @@ func newVerifier(ctx context.Context, issuer, jwksURL string) (*middleware.JWTVe
 // it, and the API's server and listener.
 type quickstart struct {
 	issuer   *authtest.Issuer
-	verifier *middleware.JWTVerifier
+	verifier *jwt.Verifier
 	server   *http.Server
 	listener net.Listener
 }

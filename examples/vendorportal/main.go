@@ -26,6 +26,7 @@ import (
 	"time"
 
 	tgerrors "github.com/tollgate/tollgate/errors"
+	"github.com/tollgate/tollgate/jwt"
 	"github.com/tollgate/tollgate/middleware"
 	"github.com/tollgate/tollgate/principal"
 	"github.com/tollgate/tollgate/scopes"
@@ -41,9 +42,9 @@ type config struct {
 
 // newVerifier accepts the issuer's RS256 tokens meant for this API. Every
 // one of them is a client-credentials token: vendors are OAuth clients.
-func newVerifier(ctx context.Context, c config) (*middleware.JWTVerifier, error) {
-	return middleware.NewJWTVerifier(ctx, middleware.JWTConfig{
-		Issuers: []middleware.Issuer{{
+func newVerifier(ctx context.Context, c config) (*jwt.Verifier, error) {
+	return jwt.NewVerifier(ctx, jwt.Config{
+		Issuers: []jwt.Issuer{{
 			Issuer:     c.Issuer,
 			JWKSURL:    c.JWKSURL,
 			Audiences:  []string{c.Audience},

@@ -75,7 +75,7 @@ type Config struct {
 	// Leeway keeps every revocation this long past its until, and still
 	// records one whose until has passed by less than Leeway, because a
 	// JWT verifier admits a token up to its own leeway past exp. It must be
-	// at least the verifier's (middleware.JWTConfig.Leeway). Zero means
+	// at least the verifier's (jwt.Config.Leeway). Zero means
 	// revocation.DefaultLeeway (5 minutes); negative means none.
 	Leeway time.Duration
 

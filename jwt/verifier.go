@@ -1,4 +1,4 @@
-package middleware
+package jwt
 
 import (
 	"context"
@@ -23,7 +23,7 @@ import (
 	"github.com/tollgate/tollgate/principal"
 )
 
-// Defaults for the zero fields of JWTConfig.
+// Defaults for the zero fields of Config.
 const (
 	defaultJWTLeeway          = 30 * time.Second
 	defaultJWTCacheSize       = 10_000
@@ -36,7 +36,7 @@ const (
 	defaultMaxJWKSBytes       = 1 << 20
 )
 
-// MaxLeeway is the largest JWTConfig.Leeway NewJWTVerifier accepts: the
+// MaxLeeway is the largest Config.Leeway NewVerifier accepts: the
 // leeway the revocation stores keep their entries for past a token's exp
 // (revocation.DefaultLeeway), so no token they revoked is admitted again
 // inside the leeway.
@@ -46,9 +46,9 @@ const MaxLeeway = 5 * time.Minute
 // refused before any base64 or JSON work.
 const maxJWTBytes = 16 << 10
 
-// JWTConfig configures a JWTVerifier. Only Issuers is required; every other
+// Config configures a Verifier. Only Issuers is required; every other
 // zero field takes the documented default, which is the safe choice.
-type JWTConfig struct {
+type Config struct {
 	// Issuers are the token issuers to trust. A token's "iss" claim picks
 	// exactly one of them, compared byte for byte, before any key is looked
 	// up: a token from an unlisted issuer is refused without network access.
@@ -216,15 +216,15 @@ type StaticKey struct {
 	Algorithm string
 	// Public is an *rsa.PublicKey (2048 to 16384 bits), an *ecdsa.PublicKey
 	// (P-256, P-384 or P-521) or an ed25519.PublicKey. It is checked as
-	// fetched keys are (see JWTVerifier) and copied, so changing it later
+	// fetched keys are (see Verifier) and copied, so changing it later
 	// changes nothing.
 	Public crypto.PublicKey
 }
 
 var defaultClientIDClaims = []string{"client_id", "azp", "cid"}
 
-// JWTVerifier verifies signed JWT access tokens (compact JWS) from a fixed
-// list of issuers, and turns them into principals. It implements Verifier.
+// Verifier verifies signed JWT access tokens (compact JWS) from a fixed
+// list of issuers, and turns them into principals. It implements middleware.Verifier.
 //
 // # What a token must be
 //
@@ -280,7 +280,7 @@ var defaultClientIDClaims = []string{"client_id", "azp", "cid"}
 // key that fails any of this, or whose "use" and "key_ops" contradict each
 // other, is dropped: it verifies nothing, it is logged at error level
 // through slog.Default() with its kid, and the set's other keys go on
-// working. A static key that fails is an error of NewJWTVerifier.
+// working. A static key that fails is an error of NewVerifier.
 //
 // # Verified-token cache
 //
@@ -295,9 +295,9 @@ var defaultClientIDClaims = []string{"client_id", "azp", "cid"}
 // the same keys keeps them), and within the stale limit. The principal is
 // shared by every request that presents the token: treat it as read-only.
 //
-// A JWTVerifier is safe for concurrent use. Close stops the background
-// refresh; so does cancelling the context given to NewJWTVerifier.
-type JWTVerifier struct {
+// A Verifier is safe for concurrent use. Close stops the background
+// refresh; so does cancelling the context given to NewVerifier.
+type Verifier struct {
 	issuers  map[string]*jwtIssuer
 	remotes  []*jwksSource
 	cache    *tokenCache
@@ -325,24 +325,24 @@ type jwtIssuer struct {
 	remote         *jwksSource // JWKSURL
 }
 
-// NewJWTVerifier checks cfg, fetches every issuer's JWKS once (waiting at
+// NewVerifier checks cfg, fetches every issuer's JWKS once (waiting at
 // most FetchTimeout; a failure is reported through OnRefreshError, not
 // returned, and the issuer's tokens are Unavailable until a fetch succeeds),
 // and starts the background refresh, which runs until Close or until ctx is
 // done. It returns an error, and starts nothing, if cfg is invalid.
-func NewJWTVerifier(ctx context.Context, cfg JWTConfig) (*JWTVerifier, error) {
+func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
 	c, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	v := &JWTVerifier{issuers: make(map[string]*jwtIssuer, len(c.Issuers)), now: c.Now, leeway: c.Leeway}
+	v := &Verifier{issuers: make(map[string]*jwtIssuer, len(c.Issuers)), now: c.Now, leeway: c.Leeway}
 	for i, is := range c.Issuers {
 		ji, err := compileIssuer(is)
 		if err != nil {
-			return nil, fmt.Errorf("middleware: JWTConfig.Issuers[%d] (%q): %w", i, is.Issuer, err)
+			return nil, fmt.Errorf("middleware: Config.Issuers[%d] (%q): %w", i, is.Issuer, err)
 		}
 		if _, dup := v.issuers[is.Issuer]; dup {
-			return nil, fmt.Errorf("middleware: JWTConfig.Issuers[%d]: issuer %q is listed twice", i, is.Issuer)
+			return nil, fmt.Errorf("middleware: Config.Issuers[%d]: issuer %q is listed twice", i, is.Issuer)
 		}
 		if is.JWKSURL != "" {
 			ji.remote = newJWKSSource(is.Issuer, is.JWKSURL, &c)
@@ -373,7 +373,7 @@ func NewJWTVerifier(ctx context.Context, cfg JWTConfig) (*JWTVerifier, error) {
 // Close stops the background refresh and waits for it to end. Tokens keep
 // being verified with the keys held at that moment, until the stale limit.
 // Close is safe to call more than once.
-func (v *JWTVerifier) Close() error {
+func (v *Verifier) Close() error {
 	v.closeOne.Do(func() {
 		v.cancel()
 		for _, r := range v.remotes {
@@ -387,7 +387,7 @@ func (v *JWTVerifier) Close() error {
 // Refresh fetches every issuer's JWKS now, ignoring the cooldown, and
 // returns the failures joined. It is for operators who know a rotation just
 // happened, and for tests, which use it instead of waiting for the timer.
-func (v *JWTVerifier) Refresh(ctx context.Context) error {
+func (v *Verifier) Refresh(ctx context.Context) error {
 	var errs []error
 	for _, r := range v.remotes {
 		call := r.fetchNow(true)
@@ -401,7 +401,7 @@ func (v *JWTVerifier) Refresh(ctx context.Context) error {
 // Verify returns the principal token stands for, or an *errors.Error of kind
 // InvalidToken, ExpiredToken or Unavailable whose Err says why. A token seen
 // before is answered from the cache without allocating.
-func (v *JWTVerifier) Verify(ctx context.Context, token string) (*principal.Principal, error) {
+func (v *Verifier) Verify(ctx context.Context, token string) (*principal.Principal, error) {
 	if v.cache != nil {
 		if e := v.cache.get(token); e != nil {
 			if p := v.fromCache(e); p != nil {
@@ -413,9 +413,10 @@ func (v *JWTVerifier) Verify(ctx context.Context, token string) (*principal.Prin
 	return v.verify(ctx, token)
 }
 
-// remembered answers a token from the cache only: the principal of a token
-// verified before and still valid, or nil. It never verifies.
-func (v *JWTVerifier) remembered(token string) *principal.Principal {
+// Remembered answers a token from the cache only: the principal of a token
+// verified before and still valid, or nil. It never verifies. It implements
+// middleware.Remembering, which lets Authenticate ask the cache first.
+func (v *Verifier) Remembered(token string) *principal.Principal {
 	if v.cache == nil {
 		return nil
 	}
@@ -425,7 +426,7 @@ func (v *JWTVerifier) remembered(token string) *principal.Principal {
 	return nil
 }
 
-func (v *JWTVerifier) fromCache(e *cacheEntry) *principal.Principal {
+func (v *Verifier) fromCache(e *cacheEntry) *principal.Principal {
 	now := v.now()
 	if !now.Before(e.exp) {
 		return nil
@@ -439,10 +440,10 @@ func (v *JWTVerifier) fromCache(e *cacheEntry) *principal.Principal {
 	return e.principal
 }
 
-func (c *JWTConfig) withDefaults() (JWTConfig, error) {
+func (c *Config) withDefaults() (Config, error) {
 	out := *c
 	if len(out.Issuers) == 0 {
-		return out, stderrors.New("middleware: JWTConfig.Issuers is empty: no token could ever be accepted")
+		return out, stderrors.New("middleware: Config.Issuers is empty: no token could ever be accepted")
 	}
 	durations := []struct {
 		name string
@@ -458,14 +459,14 @@ func (c *JWTConfig) withDefaults() (JWTConfig, error) {
 	}
 	for _, d := range durations {
 		if *d.d < 0 {
-			return out, fmt.Errorf("middleware: JWTConfig.%s is negative (%v)", d.name, *d.d)
+			return out, fmt.Errorf("middleware: Config.%s is negative (%v)", d.name, *d.d)
 		}
 		if *d.d == 0 {
 			*d.d = d.def
 		}
 	}
 	if out.MinRefreshInterval > out.MaxRefreshInterval {
-		return out, fmt.Errorf("middleware: JWTConfig.MinRefreshInterval (%v) exceeds MaxRefreshInterval (%v)", out.MinRefreshInterval, out.MaxRefreshInterval)
+		return out, fmt.Errorf("middleware: Config.MinRefreshInterval (%v) exceeds MaxRefreshInterval (%v)", out.MinRefreshInterval, out.MaxRefreshInterval)
 	}
 	switch {
 	case out.Leeway == 0:
@@ -473,13 +474,13 @@ func (c *JWTConfig) withDefaults() (JWTConfig, error) {
 	case out.Leeway < 0:
 		out.Leeway = 0
 	case out.Leeway > MaxLeeway:
-		return out, fmt.Errorf("middleware: JWTConfig.Leeway (%v) exceeds MaxLeeway (%v)", out.Leeway, MaxLeeway)
+		return out, fmt.Errorf("middleware: Config.Leeway (%v) exceeds MaxLeeway (%v)", out.Leeway, MaxLeeway)
 	}
 	if out.CacheSize == 0 {
 		out.CacheSize = defaultJWTCacheSize
 	}
 	if out.MaxJWKSBytes < 0 {
-		return out, fmt.Errorf("middleware: JWTConfig.MaxJWKSBytes is negative (%d)", out.MaxJWKSBytes)
+		return out, fmt.Errorf("middleware: Config.MaxJWKSBytes is negative (%d)", out.MaxJWKSBytes)
 	}
 	if out.MaxJWKSBytes == 0 {
 		out.MaxJWKSBytes = defaultMaxJWKSBytes
@@ -663,7 +664,7 @@ func parseRedirectHosts(hosts []string) ([]redirectHost, error) {
 	for _, h := range hosts {
 		u, err := url.Parse("//" + h)
 		if err != nil || h == "" || u.Host != h || u.User != nil || u.Path != "" || u.Hostname() == "" {
-			return nil, fmt.Errorf("middleware: JWTConfig.JWKSRedirectHosts: %q is not a host or host:port", h)
+			return nil, fmt.Errorf("middleware: Config.JWKSRedirectHosts: %q is not a host or host:port", h)
 		}
 		out = append(out, redirectHost{host: strings.ToLower(u.Hostname()), port: u.Port()})
 	}
@@ -708,7 +709,7 @@ func checkJWKSRedirect(req *http.Request, via []*http.Request, allowed []redirec
 			return nil
 		}
 	}
-	return fmt.Errorf("redirect to %s refused: it leaves the JWKS URL's origin and is not in JWTConfig.JWKSRedirectHosts", req.URL.Host)
+	return fmt.Errorf("redirect to %s refused: it leaves the JWKS URL's origin and is not in Config.JWKSRedirectHosts", req.URL.Host)
 }
 
 func effectivePort(u *url.URL) string {

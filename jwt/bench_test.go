@@ -1,4 +1,4 @@
-package middleware
+package jwt
 
 import (
 	"context"
@@ -14,14 +14,15 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwt"
 
 	"github.com/tollgate/tollgate/authtest"
+	"github.com/tollgate/tollgate/middleware"
 )
 
 // benchSetup returns a verifier on the real clock and an RS256 token shaped
 // like a marketplace access token.
-func benchSetup(b *testing.B, cacheSize int, alg string) (*JWTVerifier, *authtest.Issuer, string) {
+func benchSetup(b *testing.B, cacheSize int, alg string) (*Verifier, *authtest.Issuer, string) {
 	b.Helper()
 	iss := authtest.NewIssuer(b)
-	v, err := NewJWTVerifier(context.Background(), JWTConfig{
+	v, err := NewVerifier(context.Background(), Config{
 		Issuers:   []Issuer{jwksIssuer(iss)},
 		CacheSize: cacheSize,
 	})
@@ -70,12 +71,12 @@ func (d *discardResponse) Header() http.Header         { return d.h }
 func (d *discardResponse) Write(p []byte) (int, error) { return len(p), nil }
 func (d *discardResponse) WriteHeader(int)             {}
 
-// BenchmarkVerifyCachedThroughAuthenticate adds what Authenticate costs:
+// BenchmarkVerifyCachedThroughAuthenticate adds what middleware.Authenticate costs:
 // header parsing and putting the principal in the context.
 func BenchmarkVerifyCachedThroughAuthenticate(b *testing.B) {
 	v, _, token := benchSetup(b, 0, authtest.RS256)
 	reached := 0
-	h := Authenticate(v)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reached++ }))
+	h := middleware.Authenticate(v)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reached++ }))
 	req, _ := http.NewRequest(http.MethodGet, "https://api.test/orders", nil)
 	req.Header.Set("Authorization", "Bearer "+token)
 	w := &discardResponse{h: http.Header{}}

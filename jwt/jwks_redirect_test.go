@@ -1,4 +1,4 @@
-package middleware
+package jwt
 
 import (
 	"context"
@@ -54,7 +54,7 @@ func hostPort(t *testing.T, raw string) string {
 
 // redirectOutcome builds a verifier whose JWKS URL is jwksURL and reports
 // whether the issuer's tokens verify; refused is the fetch error, if any.
-func redirectOutcome(t *testing.T, iss *authtest.Issuer, clock *testClock, jwksURL string, cfg JWTConfig) (verifies bool, refused error) {
+func redirectOutcome(t *testing.T, iss *authtest.Issuer, clock *testClock, jwksURL string, cfg Config) (verifies bool, refused error) {
 	t.Helper()
 	is := jwksIssuer(iss)
 	is.JWKSURL = jwksURL
@@ -132,7 +132,7 @@ func TestJWKSRedirectsStayOnTheJWKSURLsOrigin(t *testing.T) {
 			mux.HandleFunc("/keys", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write(iss.JWKS()) })
 			srv := httptest.NewServer(mux)
 			t.Cleanup(srv.Close)
-			var cfg JWTConfig
+			var cfg Config
 			if tt.allowed != nil {
 				cfg.JWKSRedirectHosts = tt.allowed()
 			}
@@ -152,7 +152,7 @@ func TestJWKSRedirectFromHTTPSToHTTPIsRefusedEvenToAListedHost(t *testing.T) {
 	iss := newIssuer(t, clock)
 	plain := jwksServer(t, iss, false)
 	srv := redirector(t, true, func(*http.Request) string { return plain.URL + "/jwks" })
-	verifies, refused := redirectOutcome(t, iss, clock, srv.URL+"/jwks", JWTConfig{
+	verifies, refused := redirectOutcome(t, iss, clock, srv.URL+"/jwks", Config{
 		HTTPClient:        srv.Client(),
 		JWKSRedirectHosts: []string{hostPort(t, plain.URL)},
 	})
@@ -171,7 +171,7 @@ func TestJWKSRedirectPolicyAppliesToTheCallersClient(t *testing.T) {
 	srv := redirector(t, true, func(*http.Request) string { return keys.URL + "/jwks" })
 
 	t.Run("off the origin is refused", func(t *testing.T) {
-		verifies, refused := redirectOutcome(t, iss, clock, srv.URL+"/jwks", JWTConfig{HTTPClient: srv.Client()})
+		verifies, refused := redirectOutcome(t, iss, clock, srv.URL+"/jwks", Config{HTTPClient: srv.Client()})
 		if verifies || !strings.Contains(refused.Error(), "JWKSRedirectHosts") {
 			t.Fatalf("verifies = %v, fetch error %v", verifies, refused)
 		}
@@ -180,7 +180,7 @@ func TestJWKSRedirectPolicyAppliesToTheCallersClient(t *testing.T) {
 		var asked atomic.Int32
 		client := srv.Client()
 		client.CheckRedirect = func(*http.Request, []*http.Request) error { asked.Add(1); return nil }
-		verifies, refused := redirectOutcome(t, iss, clock, srv.URL+"/jwks", JWTConfig{
+		verifies, refused := redirectOutcome(t, iss, clock, srv.URL+"/jwks", Config{
 			HTTPClient: client, JWKSRedirectHosts: []string{hostPort(t, keys.URL)},
 		})
 		if !verifies {
@@ -197,7 +197,7 @@ func TestJWKSRedirectPolicyAppliesToTheCallersClient(t *testing.T) {
 	t.Run("the client's own check can still refuse", func(t *testing.T) {
 		client := srv.Client()
 		client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-		verifies, _ := redirectOutcome(t, iss, clock, srv.URL+"/jwks", JWTConfig{
+		verifies, _ := redirectOutcome(t, iss, clock, srv.URL+"/jwks", Config{
 			HTTPClient: client, JWKSRedirectHosts: []string{hostPort(t, keys.URL)},
 		})
 		if verifies {
@@ -209,13 +209,13 @@ func TestJWKSRedirectPolicyAppliesToTheCallersClient(t *testing.T) {
 func TestJWKSRedirectHostsAreCheckedAtStartUp(t *testing.T) {
 	iss := newIssuer(t, newTestClock())
 	for _, h := range []string{"", "https://idp.example.com", "idp.example.com/jwks", "user@idp.example.com", "idp.example.com:port", ":443"} {
-		_, err := NewJWTVerifier(context.Background(), JWTConfig{Issuers: []Issuer{jwksIssuer(iss)}, JWKSRedirectHosts: []string{h}})
+		_, err := NewVerifier(context.Background(), Config{Issuers: []Issuer{jwksIssuer(iss)}, JWKSRedirectHosts: []string{h}})
 		if err == nil || !strings.Contains(err.Error(), "JWKSRedirectHosts") {
 			t.Errorf("%q: err = %v, want a JWKSRedirectHosts error", h, err)
 		}
 	}
 	for _, h := range []string{"idp.example.com", "IDP.example.com:8443", "[::1]:8443", "127.0.0.1"} {
-		v, err := NewJWTVerifier(context.Background(), JWTConfig{Issuers: []Issuer{jwksIssuer(iss)}, JWKSRedirectHosts: []string{h}, OnRefreshError: func(string, error) {}})
+		v, err := NewVerifier(context.Background(), Config{Issuers: []Issuer{jwksIssuer(iss)}, JWKSRedirectHosts: []string{h}, OnRefreshError: func(string, error) {}})
 		if err != nil {
 			t.Errorf("%q: %v", h, err)
 			continue

@@ -1,4 +1,4 @@
-package middleware
+package jwt
 
 import (
 	"context"
@@ -23,7 +23,7 @@ import (
 func TestRotatedKeyIsFetchedOnceAndTheRemovedKeyStopsWorking(t *testing.T) {
 	clock := newTestClock()
 	iss := newIssuer(t, clock)
-	v, _ := newVerifier(t, clock, JWTConfig{Issuers: []Issuer{jwksIssuer(iss)}})
+	v, _ := newVerifier(t, clock, Config{Issuers: []Issuer{jwksIssuer(iss)}})
 	old := iss.Mint(claims(nil))
 	mustVerify(t, v, old)
 	if got := iss.FetchCount(); got != 1 {
@@ -47,7 +47,7 @@ func TestRotatedKeyIsFetchedOnceAndTheRemovedKeyStopsWorking(t *testing.T) {
 func TestKeyRemovedFromTheSetStopsWorkingAfterTheNextRefresh(t *testing.T) {
 	clock := newTestClock()
 	iss := newIssuer(t, clock)
-	v, _ := newVerifier(t, clock, JWTConfig{Issuers: []Issuer{jwksIssuer(iss)}})
+	v, _ := newVerifier(t, clock, Config{Issuers: []Issuer{jwksIssuer(iss)}})
 	token := iss.Mint(claims(nil))
 	first := mustVerify(t, v, token)
 	if again := mustVerify(t, v, token); again != first {
@@ -64,7 +64,7 @@ func TestKeyRemovedFromTheSetStopsWorkingAfterTheNextRefresh(t *testing.T) {
 func TestRefreshWithTheSameKeysKeepsTheCache(t *testing.T) {
 	clock := newTestClock()
 	iss := newIssuer(t, clock)
-	v, _ := newVerifier(t, clock, JWTConfig{Issuers: []Issuer{jwksIssuer(iss)}})
+	v, _ := newVerifier(t, clock, Config{Issuers: []Issuer{jwksIssuer(iss)}})
 	token := iss.Mint(claims(nil))
 	first := mustVerify(t, v, token)
 	if err := v.Refresh(context.Background()); err != nil {
@@ -78,7 +78,7 @@ func TestRefreshWithTheSameKeysKeepsTheCache(t *testing.T) {
 func TestUnknownKIDFloodFetchesAtMostOncePerCooldown(t *testing.T) {
 	clock := newTestClock()
 	iss := newIssuer(t, clock)
-	v, _ := newVerifier(t, clock, JWTConfig{Issuers: []Issuer{jwksIssuer(iss)}, UnknownKIDCooldown: time.Minute})
+	v, _ := newVerifier(t, clock, Config{Issuers: []Issuer{jwksIssuer(iss)}, UnknownKIDCooldown: time.Minute})
 	flood := func(n int) {
 		for i := range n {
 			p, err := v.Verify(context.Background(), iss.Mint(claims(nil), authtest.WithKID(fmt.Sprintf("made-up-%d", i))))
@@ -104,7 +104,7 @@ func TestUnknownKIDFloodFetchesAtMostOncePerCooldown(t *testing.T) {
 func TestThousandConcurrentRequestsWithANewKIDShareOneFetch(t *testing.T) {
 	clock := newTestClock()
 	iss := newIssuer(t, clock)
-	v, _ := newVerifier(t, clock, JWTConfig{Issuers: []Issuer{jwksIssuer(iss)}, CacheSize: -1})
+	v, _ := newVerifier(t, clock, Config{Issuers: []Issuer{jwksIssuer(iss)}, CacheSize: -1})
 	iss.Rotate()
 	before := iss.FetchCount()
 	tokens := make([]string, 1000)
@@ -140,7 +140,7 @@ func TestJWKSOutage(t *testing.T) {
 	const refresh, stale = time.Hour, 10 * time.Minute
 	clock := newTestClock()
 	iss := newIssuer(t, clock)
-	v, rec := newVerifier(t, clock, JWTConfig{Issuers: []Issuer{jwksIssuer(iss)}, RefreshInterval: refresh, StaleLimit: stale})
+	v, rec := newVerifier(t, clock, Config{Issuers: []Issuer{jwksIssuer(iss)}, RefreshInterval: refresh, StaleLimit: stale})
 	cached := iss.Mint(claims(map[string]any{"exp": clock.Now().Add(24 * time.Hour).Unix()}))
 	mustVerify(t, v, cached)
 
@@ -181,7 +181,7 @@ func TestJWKSNeverFetchedIsUnavailable(t *testing.T) {
 	clock := newTestClock()
 	iss := newIssuer(t, clock)
 	iss.SetFailing(http.StatusInternalServerError)
-	v, rec := newVerifier(t, clock, JWTConfig{Issuers: []Issuer{jwksIssuer(iss)}, UnknownKIDCooldown: time.Minute})
+	v, rec := newVerifier(t, clock, Config{Issuers: []Issuer{jwksIssuer(iss)}, UnknownKIDCooldown: time.Minute})
 	if rec.count() != 1 {
 		t.Errorf("start-up failure reported %d times, want 1", rec.count())
 	}
@@ -244,7 +244,7 @@ func TestFailedRefreshKeepsTheLastGoodKeySet(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			v, rec := newVerifier(t, clock, JWTConfig{Issuers: []Issuer{jwksIssuer(iss)}, MaxJWKSBytes: 32 << 10, FetchTimeout: 200 * time.Millisecond})
+			v, rec := newVerifier(t, clock, Config{Issuers: []Issuer{jwksIssuer(iss)}, MaxJWKSBytes: 32 << 10, FetchTimeout: 200 * time.Millisecond})
 			token := iss.Mint(claims(map[string]any{"jti": tt.name}))
 			mustVerify(t, v, token)
 			tt.setup()
@@ -267,7 +267,7 @@ func TestJWKSSkipsKeysItCannotUse(t *testing.T) {
 	good := string(iss.JWKS())
 	body := strings.Replace(good, `{"keys":[`, `{"keys":[{"kty":"RSA","use":"enc","kid":"e","n":"AQAB","e":"AQAB"},{"kty":"EC","alg":"ECDH-ES","kid":"x","crv":"P-256"},`, 1)
 	iss.SetBody([]byte(body))
-	v, rec := newVerifier(t, clock, JWTConfig{Issuers: []Issuer{jwksIssuer(iss)}})
+	v, rec := newVerifier(t, clock, Config{Issuers: []Issuer{jwksIssuer(iss)}})
 	if rec.count() != 0 {
 		t.Fatalf("refresh failed: %v", rec.errs)
 	}
@@ -277,7 +277,7 @@ func TestJWKSSkipsKeysItCannotUse(t *testing.T) {
 func TestCacheControlMaxAgeIsHonouredWithinBounds(t *testing.T) {
 	clock := newTestClock()
 	iss := newIssuer(t, clock)
-	v, _ := newVerifier(t, clock, JWTConfig{Issuers: []Issuer{jwksIssuer(iss)},
+	v, _ := newVerifier(t, clock, Config{Issuers: []Issuer{jwksIssuer(iss)},
 		RefreshInterval: 30 * time.Minute, MinRefreshInterval: time.Minute, MaxRefreshInterval: time.Hour})
 	r := v.remotes[0]
 	tests := []struct {
@@ -311,7 +311,7 @@ func TestFetchTimeoutBoundsAStalledJWKS(t *testing.T) {
 	clock := newTestClock()
 	iss := newIssuer(t, clock)
 	iss.SetStalled(true)
-	v, rec := newVerifier(t, clock, JWTConfig{Issuers: []Issuer{jwksIssuer(iss)}, FetchTimeout: 100 * time.Millisecond})
+	v, rec := newVerifier(t, clock, Config{Issuers: []Issuer{jwksIssuer(iss)}, FetchTimeout: 100 * time.Millisecond})
 	if rec.count() != 1 {
 		t.Fatalf("start-up fetch against a stalled JWKS reported %d errors, want 1", rec.count())
 	}
@@ -325,7 +325,7 @@ func TestCloseStopsTheBackgroundRefresh(t *testing.T) {
 	clock := newTestClock()
 	iss := newIssuer(t, clock)
 	ctx, cancel := context.WithCancel(context.Background())
-	v, err := NewJWTVerifier(ctx, JWTConfig{Issuers: []Issuer{jwksIssuer(iss)}, Now: clock.Now, OnRefreshError: func(string, error) {}})
+	v, err := NewVerifier(ctx, Config{Issuers: []Issuer{jwksIssuer(iss)}, Now: clock.Now, OnRefreshError: func(string, error) {}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -357,7 +357,7 @@ func TestDefaultClientDoesNotFollowARedirectOffHTTPS(t *testing.T) {
 	defer srv.Close()
 	cfg := jwksIssuer(iss)
 	cfg.JWKSURL = srv.URL
-	v, rec := newVerifier(t, clock, JWTConfig{Issuers: []Issuer{cfg}})
+	v, rec := newVerifier(t, clock, Config{Issuers: []Issuer{cfg}})
 	if rec.count() != 1 || !strings.Contains(rec.errs[0].Error(), "https") {
 		t.Fatalf("refresh errors = %v, want one about https", rec.errs)
 	}
@@ -391,7 +391,7 @@ func TestAKeyRemovedFromAKIDLessSetStopsWorkingThoughTheNewSetRepeatsAKey(t *tes
 		return b
 	}
 	iss.SetBody(setOf(rsaKey, ecKey))
-	v, rec := newVerifier(t, clock, JWTConfig{Issuers: []Issuer{jwksIssuer(iss, "RS256", "ES256")}})
+	v, rec := newVerifier(t, clock, Config{Issuers: []Issuer{jwksIssuer(iss, "RS256", "ES256")}})
 	if rec.count() != 0 {
 		t.Fatalf("refresh errors: %v", rec.errs)
 	}

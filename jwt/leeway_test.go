@@ -1,4 +1,4 @@
-package middleware
+package jwt
 
 import (
 	"context"
@@ -18,9 +18,9 @@ func TestALeewayBeyondWhatRevocationCoversIsRefusedAtStartUp(t *testing.T) {
 	}
 	clock := newTestClock()
 	iss := newIssuer(t, clock)
-	cfg := JWTConfig{Issuers: []Issuer{jwksIssuer(iss)}, Now: clock.Now, Leeway: MaxLeeway + time.Second}
-	if _, err := NewJWTVerifier(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "MaxLeeway") {
-		t.Fatalf("NewJWTVerifier with Leeway %v: err = %v, want one naming MaxLeeway", cfg.Leeway, err)
+	cfg := Config{Issuers: []Issuer{jwksIssuer(iss)}, Now: clock.Now, Leeway: MaxLeeway + time.Second}
+	if _, err := NewVerifier(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "MaxLeeway") {
+		t.Fatalf("NewVerifier with Leeway %v: err = %v, want one naming MaxLeeway", cfg.Leeway, err)
 	}
 	cfg.Leeway = MaxLeeway
 	newVerifier(t, clock, cfg)

@@ -1,4 +1,4 @@
-package middleware
+package jwt
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 func TestRedTeamLogoutTokenWithoutTypRefused(t *testing.T) {
 	clock := newTestClock()
 	iss := newIssuer(t, clock)
-	v, _ := newVerifier(t, clock, JWTConfig{Issuers: []Issuer{jwksIssuer(iss)}})
+	v, _ := newVerifier(t, clock, Config{Issuers: []Issuer{jwksIssuer(iss)}})
 	tok := iss.Mint(claims(map[string]any{
 		"jti": "logout-1",
 		"sid": "session-1",

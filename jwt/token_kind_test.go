@@ -1,4 +1,4 @@
-package middleware
+package jwt
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/tollgate/tollgate/authtest"
 	tgerrors "github.com/tollgate/tollgate/errors"
+	"github.com/tollgate/tollgate/middleware"
 )
 
 // kindCase is a token of one issuer that is or is not an access token.
@@ -65,7 +66,7 @@ func TestTokensThatAreNotAccessTokensAreRefused(t *testing.T) {
 	iss, lenient := newIssuer(t, clock), newIssuer(t, clock)
 	cfg := jwksIssuer(lenient)
 	cfg.AcceptIDTokens = true
-	v, _ := newVerifier(t, clock, JWTConfig{Issuers: []Issuer{jwksIssuer(iss), cfg}})
+	v, _ := newVerifier(t, clock, Config{Issuers: []Issuer{jwksIssuer(iss), cfg}})
 	for _, tt := range notAccessTokens {
 		t.Run(tt.name, func(t *testing.T) {
 			fetches := iss.FetchCount()
@@ -96,9 +97,9 @@ func TestTokensThatAreNotAccessTokensAreRefused(t *testing.T) {
 func TestAnIDTokenPresentedAsBearerGets401InvalidToken(t *testing.T) {
 	clock := newTestClock()
 	iss := newIssuer(t, clock)
-	v, _ := newVerifier(t, clock, JWTConfig{Issuers: []Issuer{jwksIssuer(iss)}})
+	v, _ := newVerifier(t, clock, Config{Issuers: []Issuer{jwksIssuer(iss)}})
 	var reached bool
-	h := tgerrors.Use(tgerrors.OAuth)(Authenticate(v, OnRefusal(nil))(
+	h := tgerrors.Use(tgerrors.OAuth)(middleware.Authenticate(v, middleware.OnRefusal(nil))(
 		http.HandlerFunc(func(http.ResponseWriter, *http.Request) { reached = true })))
 	r := httptest.NewRequest(http.MethodGet, "/orders", nil)
 	r.Header.Set("Authorization", "Bearer "+iss.Mint(claims(map[string]any{"nonce": "n-0S6_WzA2Mj", "auth_time": clock.Now().Unix()})))
@@ -127,7 +128,7 @@ func TestTokenUseAsTheTypeClaimRefusesOnlyOtherKinds(t *testing.T) {
 	iss := newIssuer(t, clock)
 	cfg := jwksIssuer(iss)
 	cfg.TypeClaim = "token_use"
-	v, _ := newVerifier(t, clock, JWTConfig{Issuers: []Issuer{cfg}})
+	v, _ := newVerifier(t, clock, Config{Issuers: []Issuer{cfg}})
 	if p := mustVerify(t, v, iss.Mint(claims(map[string]any{"token_use": "merchant"}))); p.Type() != "merchant" {
 		t.Errorf("type %q", p.Type())
 	}

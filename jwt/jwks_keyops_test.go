@@ -1,4 +1,4 @@
-package middleware
+package jwt
 
 import (
 	"context"
@@ -136,7 +136,7 @@ func TestKeyWithoutVerifyInKeyOpsVerifiesNoToken(t *testing.T) {
 			keys[0]["key_ops"] = tt.ops
 			body, _ := json.Marshal(map[string]any{"keys": keys})
 			iss.SetBody(body)
-			v, rec := newVerifier(t, clock, JWTConfig{Issuers: []Issuer{jwksIssuer(iss)}})
+			v, rec := newVerifier(t, clock, Config{Issuers: []Issuer{jwksIssuer(iss)}})
 			if rec.count() != 0 {
 				t.Fatalf("refresh errors: %v", rec.errs)
 			}
@@ -153,7 +153,7 @@ func TestKeyWithoutVerifyInKeyOpsVerifiesNoToken(t *testing.T) {
 func TestJWKSDropsAnUntrustedKeyAndKeepsTheOthers(t *testing.T) {
 	clock := newTestClock()
 	iss := newIssuer(t, clock)
-	v, rec := newVerifier(t, clock, JWTConfig{Issuers: []Issuer{jwksIssuer(iss)}})
+	v, rec := newVerifier(t, clock, Config{Issuers: []Issuer{jwksIssuer(iss)}})
 	old := iss.Mint(claims(map[string]any{"jti": "old"}))
 	mustVerify(t, v, old)
 

@@ -1,4 +1,4 @@
-package middleware
+package jwt
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/tollgate/tollgate/authtest"
 	tgerrors "github.com/tollgate/tollgate/errors"
+	"github.com/tollgate/tollgate/middleware"
 	"github.com/tollgate/tollgate/principal"
 	"github.com/tollgate/tollgate/revocation"
 )
@@ -71,7 +72,7 @@ func (l *laxServer) Verify(context.Context, string) (*principal.Principal, error
 func TestARespelledJWTNeverReachesIntrospectionNorEscapesItsRevocation(t *testing.T) {
 	clock := newTestClock()
 	iss := newIssuer(t, clock)
-	v, _ := newVerifier(t, clock, JWTConfig{Issuers: []Issuer{jwksIssuer(iss)}})
+	v, _ := newVerifier(t, clock, Config{Issuers: []Issuer{jwksIssuer(iss)}})
 	header := leavesTrailingBits(fmt.Sprintf(`{"alg":"RS256","kid":%q}`, iss.KID(authtest.RS256)))
 	payload := leavesTrailingBits(fmt.Sprintf(`{"iss":%q,"aud":%q,"sub":"user-1","exp":%d}`,
 		iss.URL(), testAudience, clock.Now().Add(time.Hour).Unix()))
@@ -84,7 +85,7 @@ func TestARespelledJWTNeverReachesIntrospectionNorEscapesItsRevocation(t *testin
 	}
 	lax := &laxServer{}
 	var reached bool
-	h := tgerrors.Use(tgerrors.OAuth)(Authenticate(JWTOrOpaque(v, lax), WithRevocation(revoked), OnRefusal(nil))(
+	h := tgerrors.Use(tgerrors.OAuth)(middleware.Authenticate(middleware.JWTOrOpaque(v, lax), middleware.WithRevocation(revoked), middleware.OnRefusal(nil))(
 		http.HandlerFunc(func(http.ResponseWriter, *http.Request) { reached = true })))
 	serve := func(tok string) *httptest.ResponseRecorder {
 		reached = false

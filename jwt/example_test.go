@@ -1,4 +1,4 @@
-package middleware_test
+package jwt_test
 
 import (
 	"context"
@@ -6,12 +6,12 @@ import (
 
 	"github.com/tollgate/tollgate/authtest"
 	tgerrors "github.com/tollgate/tollgate/errors"
-	"github.com/tollgate/tollgate/middleware"
+	"github.com/tollgate/tollgate/jwt"
 )
 
 // A verifier for one issuer with a JWKS endpoint. Its tokens must be meant
 // for this API (aud) and signed with RS256 or ES256 by a key in the set.
-func ExampleNewJWTVerifier() {
+func ExampleNewVerifier() {
 	idp, err := authtest.NewLocalIssuer()
 	if err != nil {
 		panic(err)
@@ -19,8 +19,8 @@ func ExampleNewJWTVerifier() {
 	defer idp.Close()
 
 	ctx := context.Background()
-	v, err := middleware.NewJWTVerifier(ctx, middleware.JWTConfig{
-		Issuers: []middleware.Issuer{{
+	v, err := jwt.NewVerifier(ctx, jwt.Config{
+		Issuers: []jwt.Issuer{{
 			Issuer:     idp.URL(),
 			JWKSURL:    idp.JWKSURL(),
 			Audiences:  []string{"orders-api"},

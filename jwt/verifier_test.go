@@ -1,4 +1,4 @@
-package middleware
+package jwt
 
 import (
 	"context"
@@ -36,7 +36,7 @@ func TestJWTVerifierAcceptsValidTokens(t *testing.T) {
 	iss := newIssuer(t, clock)
 	secret := []byte("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")
 	static := newIssuer(t, clock)
-	v, _ := newVerifier(t, clock, JWTConfig{Issuers: []Issuer{
+	v, _ := newVerifier(t, clock, Config{Issuers: []Issuer{
 		jwksIssuer(iss),
 		{Issuer: "https://hmac.test", HMACSecret: secret, Audiences: []string{testAudience}, Algorithms: []string{"HS256", "HS512"}, TokenType: "merchant"},
 		{Issuer: "https://static.test", Audiences: []string{testAudience}, Algorithms: []string{"PS256", "RS256", "ES256"},
@@ -91,7 +91,7 @@ func TestJWTVerifierBuildsThePrincipalFromClaims(t *testing.T) {
 	cfg.TypeValues = map[string]string{"cc": "client_credentials"}
 	cfg.TokenType = "customer"
 	cfg.ScopeClaims = []string{"scope", "permissions"}
-	v, _ := newVerifier(t, clock, JWTConfig{Issuers: []Issuer{cfg}})
+	v, _ := newVerifier(t, clock, Config{Issuers: []Issuer{cfg}})
 
 	p := mustVerify(t, v, iss.Mint(claims(map[string]any{
 		"azp": "app-7", "jti": "t-1", "token_use": "cc", "nbf": clock.Now().Unix(),
@@ -127,7 +127,7 @@ func TestJWTVerifierRefuses(t *testing.T) {
 	typed := newIssuer(t, clock)
 	typedCfg := jwksIssuer(typed, "RS256")
 	typedCfg.RequiredTyp = "at+jwt"
-	v, _ := newVerifier(t, clock, JWTConfig{Issuers: []Issuer{cfg, typedCfg}})
+	v, _ := newVerifier(t, clock, Config{Issuers: []Issuer{cfg, typedCfg}})
 
 	kid := iss.KID(authtest.RS256)
 	now := clock.Now().Unix()
@@ -298,7 +298,7 @@ func TestJWTLeeway(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			v, _ := newVerifier(t, clock, JWTConfig{Issuers: []Issuer{jwksIssuer(iss)}, Leeway: tt.leeway})
+			v, _ := newVerifier(t, clock, Config{Issuers: []Issuer{jwksIssuer(iss)}, Leeway: tt.leeway})
 			p, err := v.Verify(context.Background(), iss.Mint(claims(tt.claims)))
 			if tt.kind == "" {
 				if err != nil {
@@ -316,7 +316,7 @@ func TestJWTRequiredTypAcceptsItsSpellings(t *testing.T) {
 	iss := newIssuer(t, clock)
 	cfg := jwksIssuer(iss)
 	cfg.RequiredTyp = "at+jwt"
-	v, _ := newVerifier(t, clock, JWTConfig{Issuers: []Issuer{cfg}})
+	v, _ := newVerifier(t, clock, Config{Issuers: []Issuer{cfg}})
 	for _, typ := range []string{"at+jwt", "AT+JWT", "application/at+jwt", "Application/At+JWT"} {
 		t.Run(typ, func(t *testing.T) {
 			mustVerify(t, v, iss.Mint(claims(nil), authtest.WithHeader("typ", typ)))
@@ -331,7 +331,7 @@ func TestJWTKeysAreLookedUpPerIssuer(t *testing.T) {
 	// c uses static keys under the very kid a's JWKS uses, but its own key.
 	c := Issuer{Issuer: "https://c.test", Audiences: []string{testAudience}, Algorithms: []string{"RS256"},
 		Keys: []StaticKey{{ID: a.KID(authtest.RS256), Public: other.PublicKey(authtest.RS256)}}}
-	v, _ := newVerifier(t, clock, JWTConfig{Issuers: []Issuer{jwksIssuer(a), jwksIssuer(b), c}})
+	v, _ := newVerifier(t, clock, Config{Issuers: []Issuer{jwksIssuer(a), jwksIssuer(b), c}})
 
 	if p := mustVerify(t, v, a.Mint(claims(nil))); p.Issuer() != a.URL() {
 		t.Errorf("issuer = %q", p.Issuer())
@@ -368,56 +368,56 @@ func TestNewJWTVerifierRefusesBadConfig(t *testing.T) {
 	secret32 := []byte(strings.Repeat("k", 32))
 	tests := []struct {
 		name string
-		cfg  JWTConfig
+		cfg  Config
 	}{
-		{"no issuers", JWTConfig{}},
-		{"empty issuer name", JWTConfig{Issuers: with(func(is *Issuer) { is.Issuer = "" })}},
-		{"issuer listed twice", JWTConfig{Issuers: []Issuer{ok, ok}}},
-		{"no key source", JWTConfig{Issuers: with(func(is *Issuer) { is.JWKSURL = "" })}},
-		{"two key sources", JWTConfig{Issuers: with(func(is *Issuer) { is.HMACSecret = secret32 })}},
-		{"no audiences", JWTConfig{Issuers: with(func(is *Issuer) { is.Audiences = nil })}},
-		{"an empty audience", JWTConfig{Issuers: with(func(is *Issuer) { is.Audiences = []string{""} })}},
-		{"no algorithms", JWTConfig{Issuers: with(func(is *Issuer) { is.Algorithms = nil })}},
-		{"alg none", JWTConfig{Issuers: with(func(is *Issuer) { is.Algorithms = []string{"none"} })}},
-		{"alg in the wrong case", JWTConfig{Issuers: with(func(is *Issuer) { is.Algorithms = []string{"rs256"} })}},
-		{"HMAC alg with a JWKS", JWTConfig{Issuers: with(func(is *Issuer) { is.Algorithms = []string{"RS256", "HS256"} })}},
-		{"asymmetric alg with an HMAC secret", JWTConfig{Issuers: with(func(is *Issuer) {
+		{"no issuers", Config{}},
+		{"empty issuer name", Config{Issuers: with(func(is *Issuer) { is.Issuer = "" })}},
+		{"issuer listed twice", Config{Issuers: []Issuer{ok, ok}}},
+		{"no key source", Config{Issuers: with(func(is *Issuer) { is.JWKSURL = "" })}},
+		{"two key sources", Config{Issuers: with(func(is *Issuer) { is.HMACSecret = secret32 })}},
+		{"no audiences", Config{Issuers: with(func(is *Issuer) { is.Audiences = nil })}},
+		{"an empty audience", Config{Issuers: with(func(is *Issuer) { is.Audiences = []string{""} })}},
+		{"no algorithms", Config{Issuers: with(func(is *Issuer) { is.Algorithms = nil })}},
+		{"alg none", Config{Issuers: with(func(is *Issuer) { is.Algorithms = []string{"none"} })}},
+		{"alg in the wrong case", Config{Issuers: with(func(is *Issuer) { is.Algorithms = []string{"rs256"} })}},
+		{"HMAC alg with a JWKS", Config{Issuers: with(func(is *Issuer) { is.Algorithms = []string{"RS256", "HS256"} })}},
+		{"asymmetric alg with an HMAC secret", Config{Issuers: with(func(is *Issuer) {
 			is.JWKSURL, is.HMACSecret, is.Algorithms = "", secret32, []string{"HS256", "RS256"}
 		})}},
-		{"HMAC secret shorter than SHA-256", JWTConfig{Issuers: with(func(is *Issuer) {
+		{"HMAC secret shorter than SHA-256", Config{Issuers: with(func(is *Issuer) {
 			is.JWKSURL, is.HMACSecret, is.Algorithms = "", secret32[:31], []string{"HS256"}
 		})}},
-		{"HMAC secret shorter than SHA-512 for HS512", JWTConfig{Issuers: with(func(is *Issuer) {
+		{"HMAC secret shorter than SHA-512 for HS512", Config{Issuers: with(func(is *Issuer) {
 			is.JWKSURL, is.HMACSecret, is.Algorithms = "", secret32, []string{"HS256", "HS512"}
 		})}},
-		{"JWKS over plain http to a remote host", JWTConfig{Issuers: with(func(is *Issuer) { is.JWKSURL = "http://idp.example.com/jwks" })}},
-		{"JWKS URL without a host", JWTConfig{Issuers: with(func(is *Issuer) { is.JWKSURL = "https:///jwks" })}},
-		{"static RSA key of 1024 bits", JWTConfig{Issuers: with(func(is *Issuer) {
+		{"JWKS over plain http to a remote host", Config{Issuers: with(func(is *Issuer) { is.JWKSURL = "http://idp.example.com/jwks" })}},
+		{"JWKS URL without a host", Config{Issuers: with(func(is *Issuer) { is.JWKSURL = "https:///jwks" })}},
+		{"static RSA key of 1024 bits", Config{Issuers: with(func(is *Issuer) {
 			is.JWKSURL, is.Keys = "", []StaticKey{{ID: "k", Public: &weak.PublicKey}}
 		})}},
-		{"static private key", JWTConfig{Issuers: with(func(is *Issuer) {
+		{"static private key", Config{Issuers: with(func(is *Issuer) {
 			is.JWKSURL, is.Keys = "", []StaticKey{{ID: "k", Public: weak}}
 		})}},
-		{"static key on P-224", JWTConfig{Issuers: with(func(is *Issuer) {
+		{"static key on P-224", Config{Issuers: with(func(is *Issuer) {
 			is.JWKSURL, is.Keys, is.Algorithms = "", []StaticKey{{ID: "k", Public: &p224.PublicKey}}, []string{"ES256"}
 		})}},
-		{"static key whose alg is not allowed", JWTConfig{Issuers: with(func(is *Issuer) {
+		{"static key whose alg is not allowed", Config{Issuers: with(func(is *Issuer) {
 			is.JWKSURL, is.Keys, is.Algorithms = "", []StaticKey{{ID: "k", Public: strong, Algorithm: "PS256"}}, []string{"RS256"}
 		})}},
-		{"static key no allowed alg suits", JWTConfig{Issuers: with(func(is *Issuer) {
+		{"static key no allowed alg suits", Config{Issuers: with(func(is *Issuer) {
 			is.JWKSURL, is.Keys, is.Algorithms = "", []StaticKey{{ID: "k", Public: strong}}, []string{"ES256"}
 		})}},
-		{"static key ID used twice", JWTConfig{Issuers: with(func(is *Issuer) {
+		{"static key ID used twice", Config{Issuers: with(func(is *Issuer) {
 			is.JWKSURL, is.Keys = "", []StaticKey{{ID: "k", Public: strong}, {ID: "k", Public: strong}}
 		})}},
-		{"negative stale limit", JWTConfig{Issuers: []Issuer{ok}, StaleLimit: -time.Second}},
-		{"min refresh above max", JWTConfig{Issuers: []Issuer{ok}, MinRefreshInterval: time.Hour, MaxRefreshInterval: time.Minute}},
-		{"negative JWKS size limit", JWTConfig{Issuers: []Issuer{ok}, MaxJWKSBytes: -1}},
+		{"negative stale limit", Config{Issuers: []Issuer{ok}, StaleLimit: -time.Second}},
+		{"min refresh above max", Config{Issuers: []Issuer{ok}, MinRefreshInterval: time.Hour, MaxRefreshInterval: time.Minute}},
+		{"negative JWKS size limit", Config{Issuers: []Issuer{ok}, MaxJWKSBytes: -1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := iss.FetchCount()
-			v, err := NewJWTVerifier(context.Background(), tt.cfg)
+			v, err := NewVerifier(context.Background(), tt.cfg)
 			if err == nil {
 				_ = v.Close()
 				t.Fatal("accepted")
@@ -434,7 +434,7 @@ func TestNewJWTVerifierRefusesBadConfig(t *testing.T) {
 	t.Run("AnyAudience stands in for Audiences", func(t *testing.T) {
 		is := ok
 		is.Audiences, is.AnyAudience = nil, true
-		v, _ := newVerifier(t, clock, JWTConfig{Issuers: []Issuer{is}})
+		v, _ := newVerifier(t, clock, Config{Issuers: []Issuer{is}})
 		mustVerify(t, v, iss.Mint(claims(map[string]any{"aud": nil})))
 	})
 }
@@ -444,7 +444,7 @@ func TestNewJWTVerifierRefusesBadConfig(t *testing.T) {
 func TestJWTRefusalMessagesDoNotTellWhichCheckFailed(t *testing.T) {
 	clock := newTestClock()
 	iss := newIssuer(t, clock)
-	v, _ := newVerifier(t, clock, JWTConfig{Issuers: []Issuer{jwksIssuer(iss)}})
+	v, _ := newVerifier(t, clock, Config{Issuers: []Issuer{jwksIssuer(iss)}})
 	seen := map[string]bool{}
 	for _, tok := range []string{
 		"garbage",
@@ -470,7 +470,7 @@ func TestJWTRefusalMessagesDoNotTellWhichCheckFailed(t *testing.T) {
 func TestTheOtherECDSASignatureOfATokenRevokedByTokenIsRevokedToo(t *testing.T) {
 	clock := newTestClock()
 	iss := newIssuer(t, clock)
-	v, _ := newVerifier(t, clock, JWTConfig{Issuers: []Issuer{jwksIssuer(iss, "ES256")}})
+	v, _ := newVerifier(t, clock, Config{Issuers: []Issuer{jwksIssuer(iss, "ES256")}})
 	token := iss.Mint(claims(map[string]any{"jti": nil}), authtest.WithAlg(authtest.ES256))
 	twin, err := authtest.ECDSATwin(token)
 	if err != nil {

@@ -1,4 +1,4 @@
-package middleware
+package jwt
 
 import (
 	"context"
@@ -17,7 +17,7 @@ import (
 func TestJWTWithInvalidTextOrRepeatedMembersIsRefused(t *testing.T) {
 	clock := newTestClock()
 	iss := newIssuer(t, clock)
-	v, _ := newVerifier(t, clock, JWTConfig{Issuers: []Issuer{jwksIssuer(iss)}})
+	v, _ := newVerifier(t, clock, Config{Issuers: []Issuer{jwksIssuer(iss)}})
 	kid := iss.KID(authtest.RS256)
 	header := fmt.Sprintf(`{"alg":"RS256","kid":%q}`, kid)
 	payload := func(extra string) string {

@@ -1,4 +1,4 @@
-package middleware
+package jwt
 
 import (
 	"net/http"
@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/tollgate/tollgate/middleware"
 	"github.com/tollgate/tollgate/principal"
 )
 
@@ -14,7 +15,7 @@ import (
 func TestAHandlerCannotChangeWhatTheNextRequestWithTheSameTokenSees(t *testing.T) {
 	clock := newTestClock()
 	iss := newIssuer(t, clock)
-	v, _ := newVerifier(t, clock, JWTConfig{Issuers: []Issuer{jwksIssuer(iss)}})
+	v, _ := newVerifier(t, clock, Config{Issuers: []Issuer{jwksIssuer(iss)}})
 	token := iss.Mint(claims(map[string]any{
 		"scope": "can_read_order",
 		"org":   "acme",
@@ -23,7 +24,7 @@ func TestAHandlerCannotChangeWhatTheNextRequestWithTheSameTokenSees(t *testing.T
 
 	var mu sync.Mutex
 	var seen []string
-	h := Authenticate(v)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := middleware.Authenticate(v)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, _ := principal.From(r.Context())
 		ext, _ := p.Claim("ext")
 		mu.Lock()

@@ -1,6 +1,6 @@
 //lint:file-ignore SA1019 the tests build malformed ECDSA keys from raw coordinates, as a caller could
 
-package middleware
+package jwt
 
 import (
 	"bytes"
@@ -172,7 +172,7 @@ func TestEd25519ForgeryUnderTheIdentityKeyIsRefused(t *testing.T) {
 	body, _ := json.Marshal(doc)
 	iss.SetBody(body)
 	logs := captureLogs(t)
-	v, rec := newVerifier(t, clock, JWTConfig{Issuers: []Issuer{jwksIssuer(iss)}})
+	v, rec := newVerifier(t, clock, Config{Issuers: []Issuer{jwksIssuer(iss)}})
 	if rec.count() != 0 {
 		t.Fatalf("the good keys were refused with the bad one: %v", rec.errs)
 	}
@@ -438,7 +438,7 @@ func TestECKeysOffTheirCurveAreRefused(t *testing.T) {
 
 func TestStaticKeyRefusalIsLoggedWithItsKID(t *testing.T) {
 	logs := captureLogs(t)
-	_, err := NewJWTVerifier(context.Background(), JWTConfig{Issuers: []Issuer{{
+	_, err := NewVerifier(context.Background(), Config{Issuers: []Issuer{{
 		Issuer: "https://issuer.test", Audiences: []string{testAudience}, Algorithms: []string{"EdDSA"},
 		Keys: []StaticKey{{ID: "identity-key", Public: ed25519.PublicKey(mustHex(t, smallOrderEd25519[0].hex))}},
 	}}})
@@ -452,7 +452,7 @@ func TestStaticKeysAreCopiedAtStartUp(t *testing.T) {
 	clock := newTestClock()
 	iss := newIssuer(t, clock)
 	pub := ed25519.PublicKey(slicesClone(iss.PublicKey("EdDSA").(ed25519.PublicKey)))
-	v, _ := newVerifier(t, clock, JWTConfig{Issuers: []Issuer{{
+	v, _ := newVerifier(t, clock, Config{Issuers: []Issuer{{
 		Issuer: iss.URL(), Audiences: []string{testAudience}, Algorithms: []string{"EdDSA"},
 		Keys: []StaticKey{{ID: iss.KID("EdDSA"), Public: pub}},
 	}}})

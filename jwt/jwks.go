@@ -1,4 +1,4 @@
-package middleware
+package jwt
 
 import (
 	"context"
@@ -60,7 +60,7 @@ type jwksFetch struct {
 	err  error
 }
 
-func newJWKSSource(issuer, url string, c *JWTConfig) *jwksSource {
+func newJWKSSource(issuer, url string, c *Config) *jwksSource {
 	return &jwksSource{
 		issuer: issuer, url: url, client: c.HTTPClient, now: c.Now, onError: c.OnRefreshError,
 		fetchTimeout: c.FetchTimeout, cooldown: c.UnknownKIDCooldown, staleLimit: c.StaleLimit,

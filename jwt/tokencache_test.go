@@ -1,4 +1,4 @@
-package middleware
+package jwt
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 func TestCacheNeverServesPastExp(t *testing.T) {
 	clock := newTestClock()
 	iss := newIssuer(t, clock)
-	v, _ := newVerifier(t, clock, JWTConfig{Issuers: []Issuer{jwksIssuer(iss)}, Leeway: 30 * time.Second})
+	v, _ := newVerifier(t, clock, Config{Issuers: []Issuer{jwksIssuer(iss)}, Leeway: 30 * time.Second})
 	exp := clock.Now().Add(10 * time.Minute)
 	token := iss.Mint(claims(map[string]any{"exp": exp.Unix()}))
 	first := mustVerify(t, v, token)
@@ -43,7 +43,7 @@ func TestCacheNeverServesPastExp(t *testing.T) {
 func TestCacheIsKeyedByTheExactToken(t *testing.T) {
 	clock := newTestClock()
 	iss := newIssuer(t, clock)
-	v, _ := newVerifier(t, clock, JWTConfig{Issuers: []Issuer{jwksIssuer(iss)}})
+	v, _ := newVerifier(t, clock, Config{Issuers: []Issuer{jwksIssuer(iss)}})
 	token := iss.Mint(claims(nil))
 	first := mustVerify(t, v, token)
 	// The same claims signed again: another token, verified on its own.
@@ -59,7 +59,7 @@ func TestCacheIsKeyedByTheExactToken(t *testing.T) {
 func TestCacheIsBounded(t *testing.T) {
 	clock := newTestClock()
 	iss := newIssuer(t, clock)
-	v, _ := newVerifier(t, clock, JWTConfig{Issuers: []Issuer{jwksIssuer(iss)}, CacheSize: 32})
+	v, _ := newVerifier(t, clock, Config{Issuers: []Issuer{jwksIssuer(iss)}, CacheSize: 32})
 	for i := range 500 {
 		mustVerify(t, v, iss.Mint(claims(map[string]any{"jti": fmt.Sprint(i)}), authtest.WithAlg(authtest.EdDSA)))
 	}
@@ -78,7 +78,7 @@ func TestCacheIsBounded(t *testing.T) {
 func TestCacheCanBeDisabled(t *testing.T) {
 	clock := newTestClock()
 	iss := newIssuer(t, clock)
-	v, _ := newVerifier(t, clock, JWTConfig{Issuers: []Issuer{jwksIssuer(iss)}, CacheSize: -1})
+	v, _ := newVerifier(t, clock, Config{Issuers: []Issuer{jwksIssuer(iss)}, CacheSize: -1})
 	token := iss.Mint(claims(nil))
 	first := mustVerify(t, v, token)
 	if mustVerify(t, v, token) == first {
@@ -92,7 +92,7 @@ func TestCacheHitAllocatesNothing(t *testing.T) {
 	}
 	clock := newTestClock()
 	iss := newIssuer(t, clock)
-	v, _ := newVerifier(t, clock, JWTConfig{Issuers: []Issuer{jwksIssuer(iss)}})
+	v, _ := newVerifier(t, clock, Config{Issuers: []Issuer{jwksIssuer(iss)}})
 	token := iss.Mint(claims(nil))
 	mustVerify(t, v, token)
 	ctx := context.Background()

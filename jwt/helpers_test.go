@@ -1,4 +1,4 @@
-package middleware
+package jwt
 
 import (
 	"context"
@@ -55,7 +55,7 @@ func jwksIssuer(iss *authtest.Issuer, algs ...string) Issuer {
 
 // newVerifier builds a verifier on clock and closes it when the test ends.
 // Refresh errors are recorded instead of logged.
-func newVerifier(t testing.TB, clock *testClock, cfg JWTConfig) (*JWTVerifier, *refreshErrors) {
+func newVerifier(t testing.TB, clock *testClock, cfg Config) (*Verifier, *refreshErrors) {
 	t.Helper()
 	rec := &refreshErrors{}
 	if cfg.Now == nil {
@@ -64,9 +64,9 @@ func newVerifier(t testing.TB, clock *testClock, cfg JWTConfig) (*JWTVerifier, *
 	if cfg.OnRefreshError == nil {
 		cfg.OnRefreshError = rec.record
 	}
-	v, err := NewJWTVerifier(context.Background(), cfg)
+	v, err := NewVerifier(context.Background(), cfg)
 	if err != nil {
-		t.Fatalf("NewJWTVerifier: %v", err)
+		t.Fatalf("NewVerifier: %v", err)
 	}
 	t.Cleanup(func() { _ = v.Close() })
 	return v, rec
@@ -87,7 +87,7 @@ func claims(extra map[string]any) map[string]any {
 }
 
 // mustVerify fails the test unless token verifies.
-func mustVerify(t *testing.T, v *JWTVerifier, token string) *principal.Principal {
+func mustVerify(t *testing.T, v *Verifier, token string) *principal.Principal {
 	t.Helper()
 	p, err := v.Verify(context.Background(), token)
 	if err != nil {

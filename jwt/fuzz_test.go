@@ -1,4 +1,4 @@
-package middleware
+package jwt
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/tollgate/tollgate/internal/jose"
 	"github.com/tollgate/tollgate/internal/jose/josetest"
+	"github.com/tollgate/tollgate/middleware"
 	"github.com/tollgate/tollgate/principal"
 )
 
@@ -55,26 +56,26 @@ func FuzzCompactJWSDecoder(f *testing.F) {
 			f.Add(josetest.Respell(v, variant*9))
 		}
 	}
-	to := func(name string) Verifier {
-		return VerifierFunc(func(context.Context, string) (*principal.Principal, error) {
+	to := func(name string) middleware.Verifier {
+		return middleware.VerifierFunc(func(context.Context, string) (*principal.Principal, error) {
 			return principal.New(principal.Fields{Type: name}), nil
 		})
 	}
-	dispatch := JWTOrOpaque(to("jwt"), to("opaque"))
+	dispatch := middleware.JWTOrOpaque(to("jwt"), to("opaque"))
 	f.Fuzz(func(t *testing.T, token string) {
 		header, claims, err := decodeUnverified(token)
 		p, _ := dispatch.Verify(context.Background(), token)
 		if p != nil && p.Type() == "jwt" && jose.Classify(token) != jose.CompactJWS {
-			t.Fatalf("JWTOrOpaque sent %q to the JWT verifier", token)
+			t.Fatalf("middleware.JWTOrOpaque sent %q to the JWT verifier", token)
 		}
 		if p != nil && p.Type() == "opaque" && (strings.Count(token, ".") == 2 || jose.Classify(token) == jose.NotCanonical) {
-			t.Fatalf("JWTOrOpaque sent the JOSE-shaped %q to introspection", token)
+			t.Fatalf("middleware.JWTOrOpaque sent the JOSE-shaped %q to introspection", token)
 		}
 		if err != nil {
 			return
 		}
 		if p == nil || p.Type() != "jwt" {
-			t.Fatalf("the decoder accepts %q, which JWTOrOpaque does not send to it", token)
+			t.Fatalf("the decoder accepts %q, which middleware.JWTOrOpaque does not send to it", token)
 		}
 		for _, part := range strings.Split(token, ".") {
 			raw, err := strictB64.DecodeString(part)
@@ -97,7 +98,7 @@ func FuzzJWTClaims(f *testing.F) {
 	const iss = "https://hmac.test"
 	secret := []byte("0123456789abcdef0123456789abcdef")
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	v, err := NewJWTVerifier(context.Background(), JWTConfig{
+	v, err := NewVerifier(context.Background(), Config{
 		Issuers: []Issuer{{Issuer: iss, HMACSecret: secret, Audiences: []string{testAudience}, Algorithms: []string{"HS256"}}},
 		Now:     func() time.Time { return now },
 	})

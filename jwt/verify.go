@@ -1,4 +1,4 @@
-package middleware
+package jwt
 
 import (
 	"context"
@@ -238,7 +238,7 @@ func (is *jwtIssuer) acceptsAudience(aud []string) bool {
 // verify is the full path for a token the cache does not answer. Checks that
 // need no key come first, so that a token refused anyway never costs a key
 // lookup, a fetch or a signature check.
-func (v *JWTVerifier) verify(ctx context.Context, token string) (*principal.Principal, error) {
+func (v *Verifier) verify(ctx context.Context, token string) (*principal.Principal, error) {
 	d1, d2, err := splitCompact(token)
 	if err != nil {
 		return nil, refuseInvalid(err)
@@ -312,7 +312,7 @@ func (v *JWTVerifier) verify(ctx context.Context, token string) (*principal.Prin
 }
 
 // key finds the key for the token's (issuer, kid) and alg.
-func (v *JWTVerifier) key(ctx context.Context, is *jwtIssuer, h jwsHeader, a *jwsAlgorithm) (*verifyKey, uint64, error) {
+func (v *Verifier) key(ctx context.Context, is *jwtIssuer, h jwsHeader, a *jwsAlgorithm) (*verifyKey, uint64, error) {
 	if is.static != nil {
 		if k := is.static.find(h.kid, h.hasKID, a); k != nil {
 			return k, is.static.gen, nil
