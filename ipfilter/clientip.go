@@ -30,14 +30,17 @@ func resolved(ctx context.Context) (netip.Addr, bool) {
 // ClientIP returns the request's client IP: the one resolved by a filter
 // earlier in the chain (trusted proxies applied), or, when no filter ran, the
 // connection's RemoteAddr. It never reads a header itself. It reports false
-// when the filter failed closed or RemoteAddr is not an IP. The address is
+// when the filter failed closed, RemoteAddr is not an IP, or RemoteAddr
+// looks rewritten from a forwarding header (a bare address without a port
+// on a request that carries X-Forwarded-For or the like: see
+// Config.PortlessRemoteAddr). The address is
 // unmapped (::ffff:192.0.2.1 is 192.0.2.1) and has no zone, so it can key a
 // map. It does not allocate.
 func ClientIP(r *http.Request) (netip.Addr, bool) {
 	if a, ok := resolved(r.Context()); ok {
 		return a, a.IsValid()
 	}
-	return parseHostPort(r.RemoteAddr)
+	return peer(r, false)
 }
 
 // headerKind is how the configured proxy header is read.
@@ -52,9 +55,10 @@ const (
 // resolver finds a request's client IP. Without trusted proxies it is the
 // peer; with them, the peer's word is taken only when the peer is one.
 type resolver struct {
-	trusted *prefixSet
-	header  string // canonical header name
-	kind    headerKind
+	trusted  *prefixSet
+	header   string // canonical header name
+	kind     headerKind
+	portless bool // Config.PortlessRemoteAddr
 }
 
 // resolve returns the client IP of r, or the invalid Addr when it cannot be
@@ -64,9 +68,9 @@ type resolver struct {
 // which would make every proxied client look like the proxy. Zero
 // allocations.
 func (rv *resolver) resolve(r *http.Request) netip.Addr {
-	peer, ok := parseHostPort(r.RemoteAddr)
-	if !ok || !rv.trusted.contains(peer) {
-		return peer
+	p, ok := peer(r, rv.portless)
+	if !ok || !rv.trusted.contains(p) {
+		return p
 	}
 	lines := r.Header[rv.header]
 	var a netip.Addr

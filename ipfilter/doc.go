@@ -33,6 +33,21 @@
 //   - A single-IP header named in Config.ProxyHeader (X-Real-IP,
 //     CF-Connecting-IP): its last value only.
 //
+// # A router's "real IP" middleware defeats all of this
+//
+// Do not put chi's middleware.RealIP, gorilla's handlers.ProxyHeaders, or
+// any middleware that copies X-Forwarded-For or X-Real-IP into RemoteAddr,
+// in front of tollgate: it makes a header any client can send look like the
+// TCP peer, so a spoofed X-Forwarded-For would pass a deny list and get a
+// per-IP rate limit of its own. List your proxies in TrustedProxies
+// instead. Where it can, tollgate detects it: net/http always writes
+// RemoteAddr as "ip:port", those middlewares write a bare address, so a
+// bare RemoteAddr on a request that carries a forwarding header leaves the
+// request without a client IP (refused by an allow or deny list, ClientIP
+// false, no per-IP key) and logs a warning at most once a minute.
+// Config.PortlessRemoteAddr opts out, for servers that really write bare
+// addresses.
+//
 // Only one header is read: a client that sends X-Real-IP through a proxy
 // that writes X-Forwarded-For is ignored, where believing both would let it
 // choose. A client that is not behind a trusted proxy is never asked.

@@ -72,6 +72,19 @@ type Config struct {
 	// client IP that cannot be resolved is refused too, as it cannot be
 	// shown not to be denied. Default: none.
 	Deny []string
+
+	// PortlessRemoteAddr accepts a RemoteAddr without a port even when the
+	// request carries a forwarding header (X-Forwarded-For, X-Real-IP,
+	// Forwarded, True-Client-IP, CF-Connecting-IP, X-Client-IP). net/http
+	// always writes "ip:port"; a bare address is what a router's "real IP"
+	// middleware (chi's middleware.RealIP, gorilla's handlers.ProxyHeaders)
+	// writes after copying a header any client can send, which would let a
+	// client pick its IP past every list and per-IP limit. So by default
+	// such a request's client IP is unknown (refused when Allow or Deny is
+	// set) and a warning is logged. Set this only if your server or adapter
+	// really writes bare addresses (some serverless adapters do) and no
+	// such middleware runs in front.
+	PortlessRemoteAddr bool
 }
 
 // filter is a compiled Config.
@@ -100,7 +113,7 @@ func compile(cfg Config) (*filter, error) {
 		return nil, err
 	}
 	f := &filter{
-		resolver: resolver{trusted: newPrefixSet(trusted)},
+		resolver: resolver{trusted: newPrefixSet(trusted), portless: cfg.PortlessRemoteAddr},
 		allow:    newPrefixSet(allow),
 		deny:     newPrefixSet(deny),
 	}

@@ -1,8 +1,13 @@
 package ipfilter
 
 import (
+	"log/slog"
+	"net/http"
 	"net/netip"
 	"strings"
+	"time"
+
+	"github.com/tollgate/tollgate/internal/ratelog"
 )
 
 // This file holds the parsers for what proxies write: X-Forwarded-For, RFC
@@ -18,6 +23,50 @@ import (
 // past the check. It reports false for anything else: names, "unknown",
 // obfuscated identifiers, empty strings, surrounding spaces, bad ports, a
 // zone on IPv4.
+// forwardingHeaders are the headers a router's "real IP" middleware copies
+// into RemoteAddr (chi's middleware.RealIP, gorilla's handlers.ProxyHeaders
+// and their like), canonical.
+var forwardingHeaders = [...]string{"X-Forwarded-For", "X-Real-Ip", "Forwarded", "True-Client-Ip", "Cf-Connecting-Ip", "X-Client-Ip"}
+
+// rewrittenRemoteAddr reports whether r's RemoteAddr looks rewritten from a
+// header anyone can send: net/http always writes "ip:port", while "real IP"
+// middlewares write the bare address they took from a forwarding header.
+// A bare address on a request that carries such a header is taken for
+// that, unless Config.PortlessRemoteAddr says the server really writes bare
+// addresses.
+func rewrittenRemoteAddr(r *http.Request) bool {
+	s := r.RemoteAddr
+	if s == "" || s[0] == '[' || strings.Count(s, ":") == 1 {
+		return false // empty, or carrying a port
+	}
+	for _, h := range forwardingHeaders {
+		if len(r.Header[h]) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+var rewriteLog = ratelog.New(time.Minute, nil)
+
+// logRewrite warns, at most once a minute, that RemoteAddr was rewritten.
+// The address is not logged.
+func logRewrite(r *http.Request) {
+	rewriteLog.Log(r.Context(), slog.Default(), slog.LevelWarn, "rewritten-remote-addr",
+		"tollgate: RemoteAddr carries no port but the request has a forwarding header: a middleware in front (chi middleware.RealIP, gorilla handlers.ProxyHeaders) probably copied a client-supplied header into it; the client IP is treated as unknown. Remove that middleware and list your proxies in ipfilter.Config.TrustedProxies, or set ipfilter.Config.PortlessRemoteAddr if your server writes bare addresses")
+}
+
+// peer returns the connection's address from RemoteAddr, or false when it
+// is not an address or looks rewritten from a header (see
+// rewrittenRemoteAddr) and portless is not allowed.
+func peer(r *http.Request, portless bool) (netip.Addr, bool) {
+	if !portless && rewrittenRemoteAddr(r) {
+		logRewrite(r)
+		return netip.Addr{}, false
+	}
+	return parseHostPort(r.RemoteAddr)
+}
+
 func parseHostPort(s string) (netip.Addr, bool) {
 	if s == "" {
 		return netip.Addr{}, false

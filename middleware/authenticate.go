@@ -94,6 +94,11 @@ type authenticator struct {
 	cookieName    string
 	revocation    RevocationChecker
 	onRefusal     func(*http.Request, Refusal)
+	headerName    string
+	extractor     Extractor
+	skip          func(*http.Request) bool
+	preflight     bool
+	optional      bool
 }
 
 // Authenticate returns a middleware that admits a request only with a bearer
@@ -138,7 +143,15 @@ func Authenticate(v Verifier, opts ...Option) func(http.Handler) http.Handler {
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if (a.skip != nil && a.skip(r)) || (a.preflight && isPreflight(r)) {
+				next.ServeHTTP(w, r)
+				return
+			}
 			p, outsideHeader, err := a.authenticate(r)
+			if err != nil && err.Kind == tgerrors.MissingToken && a.optional {
+				next.ServeHTTP(w, r)
+				return
+			}
 			if err != nil {
 				a.refuse(w, r, p, err)
 				return

@@ -130,9 +130,25 @@ func equalFoldASCII(a, b string) bool {
 // token read from the query or a cookie, whose response must be kept out of
 // shared caches.
 func (a *authenticator) extractToken(r *http.Request) (token string, outsideHeader bool, _ *tgerrors.Error) {
+	if a.extractor != nil {
+		token, _, err := a.extractCustom(r)
+		return token, true, err
+	}
 	token, found, err := bearerFromHeader(r.Header)
 	if err != nil {
 		return "", false, err
+	}
+	if a.headerName != "" {
+		t, ok, err := a.fromNamedHeader(r)
+		if err != nil {
+			return "", false, err
+		}
+		if ok {
+			if found {
+				return "", false, errTwoCredentials
+			}
+			token, found, outsideHeader = t, true, true
+		}
 	}
 	if a.queryParam != "" {
 		if values, ok := r.URL.Query()[a.queryParam]; ok {

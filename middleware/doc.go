@@ -35,6 +35,17 @@
 // treated as carrying no bearer credential (missing_token), as RFC 6750 §3.1
 // advises for an unsupported method.
 //
+// # Routes without a token
+//
+// SkipPaths and SkipIf let health checks and metrics through without a
+// token; AllowCORSPreflight lets a CORS preflight through; Optional admits
+// a request that carries no credential at all as anonymous, still refusing
+// a bad one. None of them gives the request a principal, so a scope, type
+// or tenant check behind Authenticate still refuses it. FromHeader reads
+// the token from a header of your choice (X-API-Key) and WithExtractor
+// from wherever a function of yours finds it; their responses are kept
+// private, as a query token's are.
+//
 // # What the client is told
 //
 // A refused token is invalid_token, whatever check failed, except that an
