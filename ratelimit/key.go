@@ -124,6 +124,35 @@ func KeyByRoute(r *http.Request) (string, bool) {
 	return "route:" + r.Pattern, true
 }
 
+// KeyByRoutePattern keys by the route pattern a router of your own reports,
+// for routers that do not set r.Pattern:
+//
+//	// chi: in a route's own middleware (r.With(limit).Get(...)) or below a
+//	// r.Route group; at the top router, chi has not matched a route yet.
+//	ratelimit.KeyByRoutePattern(func(r *http.Request) string {
+//		return chi.RouteContext(r.Context()).RoutePattern()
+//	})
+//
+//	// gorilla/mux: in r.Use, which runs after the route matched.
+//	ratelimit.KeyByRoutePattern(func(r *http.Request) string {
+//		t, _ := mux.CurrentRoute(r).GetPathTemplate()
+//		return t
+//	})
+//
+// The key is "route:" followed by r.Method and the pattern ("route:GET
+// /orders/{id}"), so one path's methods are counted apart as with
+// KeyByRoute. An empty pattern reports false, never the raw path, which the
+// client chooses freely. pattern must tolerate a request no route matched.
+func KeyByRoutePattern(pattern func(r *http.Request) string) KeyFunc {
+	return func(r *http.Request) (string, bool) {
+		p := pattern(r)
+		if p == "" {
+			return "", false
+		}
+		return "route:" + r.Method + " " + p, true
+	}
+}
+
 // FirstKey returns the key of the first of fns that has one. The default
 // key is FirstKey(KeyByPrincipal, KeyByIP).
 func FirstKey(fns ...KeyFunc) KeyFunc {

@@ -50,6 +50,8 @@ func TestKeyFuncs(t *testing.T) {
 		{"an absent header gives no key", ratelimit.KeyByHeader("X-Api-Key"), from("192.0.2.1:1"), "", true},
 		{"a route is keyed by its mux pattern", ratelimit.KeyByRoute, withPattern("GET /orders/{id}"), "route:GET /orders/{id}", false},
 		{"no mux pattern, no route key (never the raw path)", ratelimit.KeyByRoute, from("192.0.2.1:1"), "", true},
+		{"a router's own pattern is keyed with the method", ratelimit.KeyByRoutePattern(func(*http.Request) string { return "/orders/{id}" }), from("192.0.2.1:1"), "route:GET /orders/{id}", false},
+		{"an empty router pattern gives no key", ratelimit.KeyByRoutePattern(func(*http.Request) string { return "" }), from("192.0.2.1:1"), "", true},
 		{"FirstKey falls back in order", ratelimit.FirstKey(ratelimit.KeyByPrincipal, ratelimit.KeyByIP), from("192.0.2.1:1"), "ip:192.0.2.1", false},
 		{"JoinKeys combines every part with its length", ratelimit.JoinKeys(ratelimit.KeyByIP, ratelimit.KeyByRoute), withPattern("GET /x"), "12:ip:192.0.2.1|12:route:GET /x", false},
 		{"JoinKeys has no key if a part has none", ratelimit.JoinKeys(ratelimit.KeyByIP, ratelimit.KeyByRoute), from("192.0.2.1:1"), "", true},
