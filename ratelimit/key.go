@@ -1,6 +1,8 @@
 package ratelimit
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -108,6 +110,45 @@ func KeyByHeader(name string) KeyFunc {
 			return "", false
 		}
 		return prefix + v[0], true
+	}
+}
+
+// KeyByToken keys by the request's credential, so every API token or key
+// has a bucket of its own even when several belong to one client: the
+// bearer token of the Authorization header, else the value of the first of
+// headers present (KeyByToken("X-API-Key")). The key is a SHA-256 digest of
+// the credential ("token:" and 22 base64url characters of its first 128
+// bits), never the credential itself, so no store or log sees the secret. It
+// reports false when the request carries no credential. Put it after
+// Authenticate, which refuses a request with a bad or several credentials
+// before it is counted; in front of it, a client could make up tokens to get
+// fresh buckets.
+func KeyByToken(headers ...string) KeyFunc {
+	canon := make([]string, len(headers))
+	for i, h := range headers {
+		canon[i] = http.CanonicalHeaderKey(h)
+	}
+	return func(r *http.Request) (string, bool) {
+		cred := ""
+		if v := r.Header["Authorization"]; len(v) == 1 && len(v[0]) > 7 && strings.EqualFold(v[0][:7], "bearer ") {
+			cred = strings.TrimLeft(v[0][7:], " ")
+		}
+		for _, h := range canon {
+			if cred != "" {
+				break
+			}
+			if v := r.Header[h]; len(v) > 0 {
+				cred = v[0]
+			}
+		}
+		if cred == "" {
+			return "", false
+		}
+		sum := sha256.Sum256([]byte(cred))
+		var b [6 + 22]byte
+		copy(b[:], "token:")
+		base64.RawURLEncoding.Encode(b[6:], sum[:16])
+		return string(b[:]), true
 	}
 }
 

@@ -1,8 +1,11 @@
 package ratelimit_test
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/tollgate/tollgate/principal"
@@ -50,6 +53,11 @@ func TestKeyFuncs(t *testing.T) {
 		{"an absent header gives no key", ratelimit.KeyByHeader("X-Api-Key"), from("192.0.2.1:1"), "", true},
 		{"a route is keyed by its mux pattern", ratelimit.KeyByRoute, withPattern("GET /orders/{id}"), "route:GET /orders/{id}", false},
 		{"no mux pattern, no route key (never the raw path)", ratelimit.KeyByRoute, from("192.0.2.1:1"), "", true},
+		{"a bearer token is keyed by its digest, never itself", ratelimit.KeyByToken(), withHeader("Authorization", "Bearer tok-1"), "token:" + tokenDigest("tok-1"), false},
+		{"the bearer scheme in any case", ratelimit.KeyByToken(), withHeader("Authorization", "bEARER tok-1"), "token:" + tokenDigest("tok-1"), false},
+		{"an API key header is keyed by its digest", ratelimit.KeyByToken("x-api-key"), withHeader("X-Api-Key", "mt_live_1"), "token:" + tokenDigest("mt_live_1"), false},
+		{"another scheme is no token", ratelimit.KeyByToken(), withHeader("Authorization", "Basic dTpw"), "", true},
+		{"no credential, no token key", ratelimit.KeyByToken("X-Api-Key"), from("192.0.2.1:1"), "", true},
 		{"a router's own pattern is keyed with the method", ratelimit.KeyByRoutePattern(func(*http.Request) string { return "/orders/{id}" }), from("192.0.2.1:1"), "route:GET /orders/{id}", false},
 		{"an empty router pattern gives no key", ratelimit.KeyByRoutePattern(func(*http.Request) string { return "" }), from("192.0.2.1:1"), "", true},
 		{"FirstKey falls back in order", ratelimit.FirstKey(ratelimit.KeyByPrincipal, ratelimit.KeyByIP), from("192.0.2.1:1"), "ip:192.0.2.1", false},
@@ -82,5 +90,24 @@ func TestKeyByRouteSharesABucketAcrossPathParameters(t *testing.T) {
 	}
 	if codes[0] != http.StatusOK || codes[1] != http.StatusTooManyRequests {
 		t.Errorf("statuses = %v, want [200 429]: one bucket for the route", codes)
+	}
+}
+
+func tokenDigest(tok string) string {
+	sum := sha256.Sum256([]byte(tok))
+	return base64.RawURLEncoding.EncodeToString(sum[:16])
+}
+
+// Two tokens of one client get two buckets.
+func TestKeyByTokenGivesEachTokenItsOwnBucket(t *testing.T) {
+	req := func(tok string) *http.Request {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header.Set("Authorization", "Bearer "+tok)
+		return r
+	}
+	a, _ := ratelimit.KeyByToken()(req("tok-1"))
+	b, _ := ratelimit.KeyByToken()(req("tok-2"))
+	if a == b || strings.Contains(a, "tok-1") {
+		t.Fatalf("keys %q and %q", a, b)
 	}
 }
