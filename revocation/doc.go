@@ -21,6 +21,15 @@
 //     without a jti. Only the hash is stored, so the revocation list holds
 //     no usable credential.
 //
+// Beyond single tokens, a Rule revokes many at once by what the principal
+// says: every token of a session ("sid"), a subject's or a client's tokens
+// issued before a time (a password change, a rotated client secret, "sign
+// out everywhere"), a grant (a subject's tokens through one client: the user
+// revoked the app), or, with no time, a suspension that holds until
+// LiftRule. RevokeRule and LiftRule manage them on both stores; see Rule.
+// Rules are checked in memory on every request, in tens of nanoseconds and
+// without allocation.
+//
 // TokenHash is the SHA-256 of an opaque token, but of a JWT (any token
 // shaped as a compact JWS: three non-empty base64url parts joined by dots)
 // only the signing input, header.payload, is hashed, not the signature.

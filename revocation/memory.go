@@ -81,6 +81,10 @@ type Memory struct {
 	idCount    atomic.Int64
 	tokenCount atomic.Int64
 	nextSweep  time.Time
+
+	// rules are the sessions, subjects, clients and grants revoked whole
+	// (RevokeRule); they count towards max.
+	rules *Rules
 }
 
 var _ Checker = (*Memory)(nil)
@@ -93,6 +97,7 @@ func NewMemory(cfg MemoryConfig) *Memory {
 		leeway: leeway(cfg.Leeway),
 		ids:    make(map[string]int64),
 		tokens: make(map[[sha256.Size]byte]int64),
+		rules:  NewRules(),
 	}
 	if m.now == nil {
 		m.now = time.Now
@@ -136,18 +141,61 @@ func revoke[K comparable](m *Memory, set map[K]int64, count *atomic.Int64, key K
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	old, present := set[key]
-	if !present && (len(m.ids)+len(m.tokens) >= m.max || !now.Before(m.nextSweep)) {
+	if !present && (m.entries() >= m.max || !now.Before(m.nextSweep)) {
 		m.sweep(now)
 	}
 	switch {
 	case present && (old == 0 || exp != 0 && old >= exp):
 		// Already revoked for at least as long.
-	case present || len(m.ids)+len(m.tokens) < m.max:
+	case present || m.entries() < m.max:
 		set[key] = exp
 	default:
 		return ErrFull
 	}
 	count.Store(int64(len(set)))
+	return nil
+}
+
+// entries counts the entries of every kind. m.mu must be held.
+func (m *Memory) entries() int { return len(m.ids) + len(m.tokens) + m.rules.Len() }
+
+// RevokeRule revokes every token r matches (see Rule): a session, a
+// subject's or a client's tokens issued before r.Before, a grant, or, with
+// a zero Before, a suspension. A rule whose Until plus the Leeway has passed
+// does nothing. It returns ErrBadRule for a rule that names nothing and
+// ErrFull if the list is full of live entries.
+func (m *Memory) RevokeRule(r Rule) error {
+	if err := r.Validate(); err != nil {
+		return err
+	}
+	now := m.now()
+	w := WindowOf(r, m.leeway)
+	if w.Ended(now.UnixMilli()) {
+		return nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.entries() >= m.max {
+		m.sweep(now)
+		if m.entries() >= m.max {
+			return ErrFull
+		}
+	}
+	m.rules.Add(r.Key(), w)
+	return nil
+}
+
+// LiftRule removes the rule with r's Session, Subject and Client, whatever
+// its Before and Until: a suspended subject or client is resumed, a revoked
+// grant or session may be used again by tokens it had revoked that are
+// still alive. It returns ErrBadRule for a rule that names nothing.
+func (m *Memory) LiftRule(r Rule) error {
+	if err := r.Validate(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.rules.Lift(r.Key())
 	return nil
 }
 
@@ -166,13 +214,18 @@ func (m *Memory) sweep(now time.Time) {
 	}
 	m.idCount.Store(int64(len(m.ids)))
 	m.tokenCount.Store(int64(len(m.tokens)))
+	m.rules.Sweep(now.UnixMilli())
 	m.nextSweep = now.Add(sweepInterval)
 }
 
-// Revoked reports whether p.TokenID or token has been revoked and the
-// revocation has not expired. It never returns an error. It hashes token
-// only when some token was revoked by hash, and does not allocate.
+// Revoked reports whether p.TokenID or token has been revoked, or a rule
+// matches p, and the revocation has not expired. It never returns an error.
+// It hashes token only when some token was revoked by hash, reads the clock
+// only when an entry or a rule was found, and does not allocate.
 func (m *Memory) Revoked(_ context.Context, token string, p *principal.Principal) (bool, error) {
+	if m.rules.Len() > 0 && m.rules.Match(p, m.now) {
+		return true, nil
+	}
 	if p != nil && p.TokenID() != "" && m.idCount.Load() > 0 {
 		m.mu.RLock()
 		exp, ok := m.ids[p.TokenID()]

@@ -13,9 +13,19 @@
 //	{<prefix>}tok:<sha256 hex>    a token, by revocation.TokenHash (of a JWT,
 //	                              the SHA-256 of header.payload)
 //	{<prefix>}epoch               written by Restore; never expires
+//	{<prefix>}rules               a hash: one field per revocation.Rule
+//	{<prefix>}rules:v             the rules' version, incremented by every change
 //
-// A check is one command, MGET of the epoch and the token's keys (the token
-// key only when the principal has no jti).
+// A check is one command, MGET of the epoch, the rules' version and the
+// token's keys. Rules (sessions, subjects, clients, grants, suspensions:
+// RevokeRule, LiftRule) are matched against a local copy of the rules hash,
+// in memory; a check that reads a version or epoch other than its copy's
+// reloads the hash first (one reload per change per replica, under the
+// check's timeout), so a rule takes effect on every replica from its next
+// check on, without a round trip of its own. Ended rules are dropped from
+// the hash by the next reload. A copy that cannot be read back whole fails
+// the check by the outage policy; with FailOpen, the last copy's rules still
+// refuse what they match while Redis is out.
 //
 // The prefix in braces is a Redis Cluster hash tag: every key of a store is
 // in one slot, so that the MGET never fails with CROSSSLOT and the epoch is

@@ -119,6 +119,14 @@ type Store struct {
 	logs      *ratelog.Limiter
 	now       func() time.Time
 
+	// rules is the local copy of the rules hash, loaded at the epoch and
+	// version in loaded; see rules.go.
+	rules      *revocation.Rules
+	rulesKey   string
+	versionKey string
+	loaded     atomic.Pointer[loadedState]
+	reloadMu   sync.Mutex
+
 	state       atomic.Int32 // healthy, unreachable or lost
 	restoring   atomic.Bool  // a restore started by a check is running
 	nextRestore atomic.Int64 // Unix ns before which no check starts a restore
@@ -165,6 +173,9 @@ func New(client redis.UniversalClient, cfg Config) *Store {
 	}
 	s.cluster, _ = client.(*redis.ClusterClient)
 	s.epochKey = s.tag + "epoch"
+	s.rulesKey = s.tag + "rules"
+	s.versionKey = s.tag + "rules:v"
+	s.rules = revocation.NewRules()
 	if s.timeout <= 0 {
 		s.timeout = DefaultTimeout
 	}
@@ -242,37 +253,59 @@ func (s *Store) set(ctx context.Context, key string, until time.Time) error {
 	return nil
 }
 
-// Revoked reports whether p.TokenID() or token has been revoked, in one round
-// trip bounded by Config.Timeout. When Redis does not answer in time, fails,
+// Revoked reports whether p.TokenID() or token has been revoked, or a rule
+// (RevokeRule) matches p, in one round trip bounded by Config.Timeout (two
+// when the rules changed since the last check: the second reloads them). When Redis does not answer in time, fails,
 // or no longer holds the list's epoch (it lost its data), the outage policy
 // decides: by default Revoked returns an *errors.Error of kind Unavailable
 // and the caller must refuse the request; with FailOpen it returns false.
 func (s *Store) Revoked(ctx context.Context, token string, p *principal.Principal) (bool, error) {
-	var buf [3]string
-	keys := append(buf[:0], s.epochKey, s.tokenKey(token))
+	var buf [4]string
+	keys := append(buf[:0], s.epochKey, s.versionKey, s.tokenKey(token))
 	if p != nil && p.TokenID() != "" {
 		keys = append(keys, s.idKey(p.TokenID()))
 	}
 	vals, err := s.mget(ctx, keys)
 	if err != nil {
+		if s.failOpen && s.rules.Match(p, s.now) {
+			return true, nil // the last copy of the rules still says so
+		}
 		return s.unreachable(ctx, err)
 	}
 	if len(vals) != len(keys) {
 		return s.unreachable(ctx, fmt.Errorf("MGET returned %d values for %d keys", len(vals), len(keys)))
 	}
 	revoked := false
-	for _, v := range vals[1:] {
+	for _, v := range vals[2:] {
 		revoked = revoked || v != nil
 	}
 	if vals[0] == nil {
 		// Without its epoch the list is not whole, but a revocation that
 		// is there still holds.
-		return s.lost(ctx, revoked)
+		return s.lost(ctx, revoked || s.rules.Match(p, s.now))
+	}
+	epoch, _ := vals[0].(string)
+	version, _ := vals[1].(string)
+	if version == "" {
+		version = "0"
+	}
+	if err := s.syncRulesBounded(ctx, epoch, version); err != nil {
+		return s.unreachable(ctx, err)
 	}
 	if s.state.Load() != healthy {
 		s.recovered(ctx)
 	}
-	return revoked, nil
+	return revoked || s.rules.Match(p, s.now), nil
+}
+
+// syncRulesBounded runs syncRules under the check's timeout.
+func (s *Store) syncRulesBounded(ctx context.Context, epoch, version string) error {
+	if l := s.loaded.Load(); l != nil && l.epoch == epoch && l.version == version {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	return s.syncRules(ctx, epoch, version)
 }
 
 // mget runs MGET under the check's deadline. A client that honours the
