@@ -403,11 +403,12 @@ func (v *Verifier) Refresh(ctx context.Context) error {
 // before is answered from the cache without allocating.
 func (v *Verifier) Verify(ctx context.Context, token string) (*principal.Principal, error) {
 	if v.cache != nil {
-		if e := v.cache.get(token); e != nil {
-			if p := v.fromCache(e); p != nil {
+		now := v.now()
+		if e := v.cache.Get(token, now); e != nil {
+			if p := v.fromCache(e, now); p != nil {
 				return p, nil
 			}
-			v.cache.remove(token)
+			v.cache.Remove(token)
 		}
 	}
 	return v.verify(ctx, token)
@@ -420,24 +421,23 @@ func (v *Verifier) Remembered(token string) *principal.Principal {
 	if v.cache == nil {
 		return nil
 	}
-	if e := v.cache.get(token); e != nil {
-		return v.fromCache(e)
+	now := v.now()
+	if e := v.cache.Get(token, now); e != nil {
+		return v.fromCache(e, now)
 	}
 	return nil
 }
 
-func (v *Verifier) fromCache(e *cacheEntry) *principal.Principal {
-	now := v.now()
-	if !now.Before(e.exp) {
-		return nil
-	}
-	if r := e.issuer.remote; r != nil {
+// fromCache returns the principal of an entry the cache served (so before
+// its exp), or nil if the issuer's key set changed or went stale since.
+func (v *Verifier) fromCache(e *cacheEntry, now time.Time) *principal.Principal {
+	if r := e.Value.issuer.remote; r != nil {
 		set := r.set.Load()
-		if set == nil || set.gen != e.gen || r.stale(now) {
+		if set == nil || set.gen != e.Value.gen || r.stale(now) {
 			return nil
 		}
 	}
-	return e.principal
+	return e.Value.principal
 }
 
 func (c *Config) withDefaults() (Config, error) {

@@ -306,7 +306,7 @@ func (v *Verifier) verify(ctx context.Context, token string) (*principal.Princip
 
 	p := is.principal(claims, &tc)
 	if v.cache != nil && now.Before(tc.exp) {
-		v.cache.put(token, &cacheEntry{principal: p, exp: tc.exp, issuer: is, gen: gen})
+		v.cache.Put(token, &cacheEntry{Value: cachedToken{principal: p, issuer: is, gen: gen}, Expires: tc.exp})
 	}
 	return p, nil
 }
