@@ -204,6 +204,23 @@ type Issuer struct {
 	// ClientIDClaims are the claims Principal.ClientID is read from, the
 	// first string one winning; nil means "client_id", "azp", "cid".
 	ClientIDClaims []string
+
+	// RoleClaims are the claim paths roles and groups are read from, into
+	// Principal.Roles (never into its scopes): "roles" (Entra ID), "groups"
+	// (Okta), "cognito:groups" (Cognito), "realm_access.roles" and
+	// "resource_access.<client>.roles" (Keycloak),
+	// "urn:zitadel:iam:org:project:roles" (ZITADEL),
+	// "https://example.com/roles" (Auth0). Nil, the default, reads no roles.
+	// See principal.ParseRoles for how a path with dots resolves and which
+	// values are read; a role claim it cannot read refuses the token as
+	// invalid_token.
+	RoleClaims []string
+
+	// Claims, if set, decodes each verified token's claims once into a type
+	// of the application's own (DecodeClaims[T]), kept with the principal
+	// in the cache and read with principal.ClaimsAs[T] on every request. A
+	// decode error refuses the token as invalid_token. Nil decodes nothing.
+	Claims ClaimsDecoder
 }
 
 // StaticKey is a public key configured in code, for an issuer without a
@@ -321,6 +338,8 @@ type jwtIssuer struct {
 	typeValues     map[string]string
 	scopeClaims    []string
 	clientIDClaims []string
+	roleClaims     []string
+	claimsDecoder  ClaimsDecoder
 	static         *keySet     // Keys or HMACSecret
 	remote         *jwksSource // JWKSURL
 }
@@ -543,6 +562,10 @@ func compileIssuer(is Issuer) (*jwtIssuer, error) {
 	if ji.clientIDClaims == nil {
 		ji.clientIDClaims = defaultClientIDClaims
 	}
+	if err := checkRoleClaims(is.RoleClaims); err != nil {
+		return nil, err
+	}
+	ji.roleClaims, ji.claimsDecoder = slices.Clone(is.RoleClaims), is.Claims
 	hmacKeys := len(is.HMACSecret) > 0
 	for _, name := range is.Algorithms {
 		a := jwsAlgorithms[name]
