@@ -118,6 +118,11 @@ type Config struct {
 	// ScopeClaims are the members the scopes are read from, in order (see
 	// principal.ParseScopes). Empty means principal.DefaultScopeClaims.
 	ScopeClaims []string
+	// RoleClaims are the claim paths roles and groups are read from, into
+	// Principal.Roles, never its scopes (see principal.ParseRoles). Empty,
+	// the default, reads no roles. A role claim ParseRoles cannot read
+	// makes the answer malformed, as a member of the wrong type does.
+	RoleClaims []string
 
 	// CacheSize bounds each of the two caches, of active and of refused
 	// answers. Zero means DefaultCacheSize (10,000).
@@ -158,6 +163,7 @@ type Client struct {
 	kinds         jose.KindPolicy
 	audiences     []string
 	scopeClaims   []string
+	roleClaims    []string
 	maxTTL        time.Duration
 	negativeTTL   time.Duration
 	maxCalls      int
@@ -248,6 +254,7 @@ func New(cfg Config) (*Client, error) {
 		kinds:         jose.KindPolicy{AcceptIDTokens: cfg.AcceptIDTokens},
 		audiences:     append([]string(nil), cfg.Audiences...),
 		scopeClaims:   append([]string(nil), cfg.ScopeClaims...),
+		roleClaims:    append([]string(nil), cfg.RoleClaims...),
 		maxTTL:        orDefault(cfg.MaxTTL, DefaultMaxTTL),
 		negativeTTL:   orDefault(cfg.NegativeTTL, DefaultNegativeTTL),
 		maxCalls:      orDefault(cfg.MaxConcurrentCalls, DefaultMaxConcurrentCalls),

@@ -53,6 +53,7 @@
 //	TokenID    jti ("" if none)          Audience  aud
 //	ExpiresAt  exp            IssuedAt  iat            NotBefore  nbf
 //	Scopes     principal.ParseScopes over Config.ScopeClaims
+//	Roles      principal.ParseRoles over Config.RoleClaims (none by default)
 //	Type       Config.TokenType (the response's token_type, usually
 //	           "Bearer", stays in Claims)
 //	Claims     the whole response, username and token_type included

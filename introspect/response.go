@@ -119,6 +119,9 @@ func (c *Client) principalOf(claims map[string]any) (*principal.Principal, error
 		return nil, err
 	}
 	p.Scopes = principal.ParseScopes(claims, c.scopeClaims...)
+	if p.Roles, err = principal.ParseRoles(claims, c.roleClaims...); err != nil {
+		return nil, fmt.Errorf("introspect: %w", err)
+	}
 	return principal.New(p), nil
 }
 

@@ -35,10 +35,24 @@
 // URL's origin (scheme, host and port) unless jwt.Config.JWKSRedirectHosts
 // lists another host, and never go from https to http.
 //
+// # Roles and typed claims
+//
+// Issuer.RoleClaims names the claims roles or groups are read from (none
+// by default), nested ones included ("realm_access.roles") and names with
+// dots in them ("https://example.com/roles"); they become Principal.Roles,
+// checked with scopes.RequireRole, and never scopes. A role claim that
+// cannot be read with certainty refuses the token (principal.ParseRoles).
+//
+// Issuer.Claims, made with DecodeClaims[T], decodes each token's claims
+// once into the application's own T, after every other check passed; the
+// value is cached with the principal and read with principal.ClaimsAs[T]
+// without allocating. A decode error refuses the token as invalid_token.
+//
 // # Cache
 //
 // A token that verified is remembered, by its exact bytes, until its exp or
 // until the key set that verified it changes; Remembered answers from that
 // cache only and is what middleware.Authenticate asks first. The cache holds
-// at most Config.CacheSize tokens.
+// at most Config.CacheSize tokens. middleware.Cache gives a verifier of your
+// own (one that adds roles from a database, say) the same cache.
 package jwt

@@ -204,6 +204,23 @@ type Issuer struct {
 	// ClientIDClaims are the claims Principal.ClientID is read from, the
 	// first string one winning; nil means "client_id", "azp", "cid".
 	ClientIDClaims []string
+
+	// RoleClaims are the claim paths roles and groups are read from, into
+	// Principal.Roles (never into its scopes): "roles" (Entra ID), "groups"
+	// (Okta), "cognito:groups" (Cognito), "realm_access.roles" and
+	// "resource_access.<client>.roles" (Keycloak),
+	// "urn:zitadel:iam:org:project:roles" (ZITADEL),
+	// "https://example.com/roles" (Auth0). Nil, the default, reads no roles.
+	// See principal.ParseRoles for how a path with dots resolves and which
+	// values are read; a role claim it cannot read refuses the token as
+	// invalid_token.
+	RoleClaims []string
+
+	// Claims, if set, decodes each verified token's claims once into a type
+	// of the application's own (DecodeClaims[T]), kept with the principal
+	// in the cache and read with principal.ClaimsAs[T] on every request. A
+	// decode error refuses the token as invalid_token. Nil decodes nothing.
+	Claims ClaimsDecoder
 }
 
 // StaticKey is a public key configured in code, for an issuer without a
@@ -321,6 +338,8 @@ type jwtIssuer struct {
 	typeValues     map[string]string
 	scopeClaims    []string
 	clientIDClaims []string
+	roleClaims     []string
+	claimsDecoder  ClaimsDecoder
 	static         *keySet     // Keys or HMACSecret
 	remote         *jwksSource // JWKSURL
 }
@@ -403,11 +422,12 @@ func (v *Verifier) Refresh(ctx context.Context) error {
 // before is answered from the cache without allocating.
 func (v *Verifier) Verify(ctx context.Context, token string) (*principal.Principal, error) {
 	if v.cache != nil {
-		if e := v.cache.get(token); e != nil {
-			if p := v.fromCache(e); p != nil {
+		now := v.now()
+		if e := v.cache.Get(token, now); e != nil {
+			if p := v.fromCache(e, now); p != nil {
 				return p, nil
 			}
-			v.cache.remove(token)
+			v.cache.Remove(token)
 		}
 	}
 	return v.verify(ctx, token)
@@ -420,24 +440,23 @@ func (v *Verifier) Remembered(token string) *principal.Principal {
 	if v.cache == nil {
 		return nil
 	}
-	if e := v.cache.get(token); e != nil {
-		return v.fromCache(e)
+	now := v.now()
+	if e := v.cache.Get(token, now); e != nil {
+		return v.fromCache(e, now)
 	}
 	return nil
 }
 
-func (v *Verifier) fromCache(e *cacheEntry) *principal.Principal {
-	now := v.now()
-	if !now.Before(e.exp) {
-		return nil
-	}
-	if r := e.issuer.remote; r != nil {
+// fromCache returns the principal of an entry the cache served (so before
+// its exp), or nil if the issuer's key set changed or went stale since.
+func (v *Verifier) fromCache(e *cacheEntry, now time.Time) *principal.Principal {
+	if r := e.Value.issuer.remote; r != nil {
 		set := r.set.Load()
-		if set == nil || set.gen != e.gen || r.stale(now) {
+		if set == nil || set.gen != e.Value.gen || r.stale(now) {
 			return nil
 		}
 	}
-	return e.principal
+	return e.Value.principal
 }
 
 func (c *Config) withDefaults() (Config, error) {
@@ -543,6 +562,10 @@ func compileIssuer(is Issuer) (*jwtIssuer, error) {
 	if ji.clientIDClaims == nil {
 		ji.clientIDClaims = defaultClientIDClaims
 	}
+	if err := checkRoleClaims(is.RoleClaims); err != nil {
+		return nil, err
+	}
+	ji.roleClaims, ji.claimsDecoder = slices.Clone(is.RoleClaims), is.Claims
 	hmacKeys := len(is.HMACSecret) > 0
 	for _, name := range is.Algorithms {
 		a := jwsAlgorithms[name]

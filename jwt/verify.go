@@ -304,9 +304,13 @@ func (v *Verifier) verify(ctx context.Context, token string) (*principal.Princip
 		return nil, refuseInvalid(fmt.Errorf("%w: iat %v", errJWTIssuedInFuture, tc.iat))
 	}
 
-	p := is.principal(claims, &tc)
+	x, err := is.extras(token[d1+1:d2], claims)
+	if err != nil {
+		return nil, refuseInvalid(err)
+	}
+	p := is.principal(claims, &tc, x)
 	if v.cache != nil && now.Before(tc.exp) {
-		v.cache.put(token, &cacheEntry{principal: p, exp: tc.exp, issuer: is, gen: gen})
+		v.cache.Put(token, &cacheEntry{Value: cachedToken{principal: p, issuer: is, gen: gen}, Expires: tc.exp})
 	}
 	return p, nil
 }
@@ -322,7 +326,7 @@ func (v *Verifier) key(ctx context.Context, is *jwtIssuer, h jwsHeader, a *jwsAl
 	return is.remote.key(ctx, h.kid, h.hasKID, a)
 }
 
-func (is *jwtIssuer) principal(claims map[string]any, tc *tokenTimes) *principal.Principal {
+func (is *jwtIssuer) principal(claims map[string]any, tc *tokenTimes, x tokenExtras) *principal.Principal {
 	p := principal.Fields{
 		Subject:   tc.subject,
 		Issuer:    is.name,
@@ -333,6 +337,7 @@ func (is *jwtIssuer) principal(claims map[string]any, tc *tokenTimes) *principal
 		ExpiresAt: tc.exp,
 		Claims:    claims,
 	}
+	p.Roles, p.TypedClaims = x.roles, x.typed
 	if tc.hasIAT {
 		p.IssuedAt = tc.iat
 	}

@@ -16,7 +16,13 @@
 // StringClaim, Subject, Type, …) copy nothing and allocate nothing.
 //
 // Scopes are parsed once, at verification, by ParseScopes, and checked with
-// HasScope without allocating. Claim names are matched exactly: a "SCOPE"
+// HasScope without allocating. Roles (and groups) are kept apart from
+// scopes: parsed once by ParseRoles from the claims an issuer names (none by
+// default), checked with HasRole, and never mixed with scopes either way.
+//
+// A verifier may also decode the claims once into a type of the
+// application's own (jwt.Issuer.Claims), which ClaimsAs returns on every
+// request without walking a map and without allocating. Claim names are matched exactly: a "SCOPE"
 // claim is not "scope".
 package principal
 
@@ -57,10 +63,18 @@ type Fields struct {
 	// ExpiresAt, IssuedAt and NotBefore are the token's "exp", "iat" and
 	// "nbf"; the zero Time where absent.
 	ExpiresAt, IssuedAt, NotBefore time.Time
+	// Roles are the roles or groups the token grants, parsed once from the
+	// claims the issuer names (see ParseRoles). They are not scopes: a role
+	// named like a scope grants no scope, and a scope grants no role.
+	Roles []string
 	// Claims holds every claim of the token, as encoding/json decodes
 	// JSON: string, float64 (or json.Number), bool, nil, []any and
 	// map[string]any.
 	Claims map[string]any
+	// TypedClaims is the token's claims decoded once, at verification, into
+	// a type of the application's own (jwt.DecodeClaims), read with
+	// ClaimsAs. Nil if the verifier decodes none.
+	TypedClaims any
 }
 
 // Principal is a caller whose token was verified. It cannot be changed
@@ -80,7 +94,8 @@ func New(f Fields) *Principal {
 	return &Principal{f: f}
 }
 
-// Fields returns a deep copy of what p holds, for a verifier that wraps
+// Fields returns a deep copy of what p holds (TypedClaims excepted: it is
+// the same value, see ClaimsAs), for a verifier that wraps
 // another and adds to its principal (roles from a database, say):
 //
 //	f := p.Fields()
@@ -93,6 +108,7 @@ func (p *Principal) Fields() Fields {
 	f := p.f
 	f.Audience = slices.Clone(f.Audience)
 	f.Scopes = slices.Clone(f.Scopes)
+	f.Roles = slices.Clone(f.Roles)
 	f.Claims = copyObject(f.Claims)
 	return f
 }
@@ -175,6 +191,22 @@ func (p *Principal) Scopes() []string {
 // exactly and does not allocate.
 func (p *Principal) HasScope(scope string) bool {
 	return p != nil && slices.Contains(p.f.Scopes, scope)
+}
+
+// Roles returns a copy of the roles the token grants, in the order parsed.
+// It allocates; to test for one role use HasRole, which does not.
+func (p *Principal) Roles() []string {
+	if p == nil {
+		return nil
+	}
+	return slices.Clone(p.f.Roles)
+}
+
+// HasRole reports whether the principal was granted role. It compares
+// exactly (a role is not a scope: HasRole never looks at the scopes) and
+// does not allocate.
+func (p *Principal) HasRole(role string) bool {
+	return p != nil && slices.Contains(p.f.Roles, role)
 }
 
 // Audience returns a copy of the token's "aud". It allocates; to test for

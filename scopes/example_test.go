@@ -29,3 +29,22 @@ func Example() {
 	// [can_read_customer] 403
 	// Bearer realm="api", error="insufficient_scope", error_description="The access token does not grant the required scope", scope="can_read_order"
 }
+
+// Roles are checked apart from scopes: a scope named "refunder" does not
+// pass a route that requires the refunder role.
+func ExampleRequireRole() {
+	refund := scopes.RequireRole("refunder")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "refunded") }))
+	for _, f := range []principal.Fields{
+		{Roles: []string{"refunder"}},
+		{Scopes: []string{"refunder"}},
+	} {
+		req := httptest.NewRequest("POST", "/refunds", nil)
+		req = req.WithContext(principal.NewContext(req.Context(), principal.New(f)))
+		rec := httptest.NewRecorder()
+		refund.ServeHTTP(rec, req)
+		fmt.Println(f.Roles, f.Scopes, rec.Code)
+	}
+	// Output:
+	// [refunder] [] 200
+	// [] [refunder] 403
+}

@@ -24,6 +24,17 @@
 //
 // Implications let one scope stand for others, such as a write permission that
 // implies read. They are transitive and checked at start-up, not per request.
+//
+// RequireRole and RequireAnyRole guard a route by role or group instead:
+//
+//	mux.Handle("POST /refunds", scopes.RequireRole("refunder")(refund))
+//
+// Roles are the principal's own (principal.HasRole, read from the issuer's
+// jwt.Issuer.RoleClaims, none by default), never its scopes: a group that
+// happens to be named like a scope grants no scope, and a scope grants no
+// role. A caller without the role is refused with forbidden (403), which
+// names no role and sends no insufficient_scope challenge, since no scope a
+// client could ask for would earn it (see RequireRole).
 package scopes
 
 import (

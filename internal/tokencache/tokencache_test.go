@@ -1,0 +1,95 @@
+package tokencache
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func TestGetServesOnlyBeforeExpires(t *testing.T) {
+	tests := []struct {
+		name string
+		at   time.Time
+		want bool
+	}{
+		{"before Expires: served", t0.Add(time.Minute - time.Nanosecond), true},
+		{"at Expires: not served", t0.Add(time.Minute), false},
+		{"after Expires: not served", t0.Add(time.Hour), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := New[string](10)
+			c.Put("token-abcdef", &Entry[string]{Value: "p", Expires: t0.Add(time.Minute)})
+			e := c.Get("token-abcdef", tt.at)
+			if (e != nil) != tt.want {
+				t.Fatalf("Get = %v, want served %v", e, tt.want)
+			}
+			if !tt.want && c.Len() != 0 {
+				t.Error("an expired entry was kept")
+			}
+		})
+	}
+}
+
+func TestKeyIsTheExactToken(t *testing.T) {
+	c := New[string](10)
+	c.Put("abc.def.ghi", &Entry[string]{Value: "p", Expires: t0.Add(time.Hour)})
+	for _, other := range []string{"abc.def.gh", "abc.def.ghI", "abc.def.ghi ", "ABC.def.ghi"} {
+		if c.Get(other, t0) != nil {
+			t.Errorf("%q answered with the entry of another token", other)
+		}
+	}
+	if c.Get("abc.def.ghi", t0) == nil {
+		t.Error("the exact token was not answered")
+	}
+}
+
+func TestSizeIsBounded(t *testing.T) {
+	c := New[int](32)
+	for i := range 1000 {
+		c.Put(fmt.Sprintf("token-%04d-xyz", i), &Entry[int]{Value: i, Expires: t0.Add(time.Hour)})
+	}
+	if n := c.Len(); n > 32 || n == 0 {
+		t.Errorf("cache holds %d entries, bound is 32", n)
+	}
+}
+
+func TestRemove(t *testing.T) {
+	c := New[int](8)
+	c.Put("token-1", &Entry[int]{Expires: t0.Add(time.Hour)})
+	c.Remove("token-1")
+	if c.Get("token-1", t0) != nil {
+		t.Error("a removed token was served")
+	}
+}
+
+func TestGetDoesNotAllocate(t *testing.T) {
+	c := New[string](8)
+	c.Put("token-abcdef", &Entry[string]{Value: "p", Expires: t0.Add(time.Hour)})
+	if n := testing.AllocsPerRun(1000, func() { c.Get("token-abcdef", t0) }); n != 0 {
+		t.Errorf("Get allocates %v times", n)
+	}
+}
+
+func TestConcurrentUse(t *testing.T) {
+	c := New[int](64)
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 500 {
+				tok := fmt.Sprintf("token-%d-%d", g, i%50)
+				c.Put(tok, &Entry[int]{Value: i, Expires: t0.Add(time.Hour)})
+				c.Get(tok, t0)
+				if i%7 == 0 {
+					c.Remove(tok)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
