@@ -3,7 +3,6 @@ package introspect
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	stderrors "errors"
 	"fmt"
 	"log/slog"
@@ -41,8 +40,8 @@ const (
 )
 
 // Config describes the introspection endpoint and how answers are cached.
-// The zero value of every field but Endpoint and the credentials is a
-// sensible default.
+// The zero value of every field but Endpoint and Auth is a sensible
+// default.
 type Config struct {
 	// Endpoint is the introspection endpoint's absolute URL. It must be
 	// https, unless its host is a loopback address or AllowHTTP is set.
@@ -52,13 +51,13 @@ type Config struct {
 	// encrypts). Tokens and credentials then travel in clear text.
 	AllowHTTP bool
 
-	// ClientID and ClientSecret authenticate this resource server to the
-	// endpoint with HTTP Basic, each form-encoded first (RFC 6749 §2.3.1).
-	ClientID, ClientSecret string
-	// BearerToken authenticates this resource server with a bearer token
-	// of its own instead. Exactly one of ClientID and BearerToken must be
-	// set.
-	BearerToken string
+	// Auth is how this resource server authenticates itself to the
+	// endpoint, required: ClientSecretBasic (what RFC 7662 servers expect
+	// by default), ClientSecretPost, PrivateKeyJWT, BearerToken, or
+	// NoClientAuth for an endpoint that asks for nothing. New refuses the
+	// zero ClientAuth rather than send an unauthenticated request by
+	// accident.
+	Auth ClientAuth
 
 	// HTTPClient sends the requests. Nil means a client of the package's
 	// own that follows no redirects and keeps up to MaxConcurrentCalls
@@ -148,7 +147,7 @@ type Config struct {
 // middleware.Verifier. It is safe for concurrent use.
 type Client struct {
 	endpoint      string
-	authorization string
+	auth          clientAuth
 	tokenTypeHint string
 	httpClient    *http.Client
 	timeout       time.Duration
@@ -218,19 +217,9 @@ func New(cfg Config) (*Client, error) {
 	default:
 		return nil, fmt.Errorf("introspect: Endpoint %q is neither https nor http", cfg.Endpoint)
 	}
-	var authorization string
-	switch {
-	case cfg.ClientID != "" && cfg.BearerToken != "":
-		return nil, stderrors.New("introspect: set either ClientID or BearerToken, not both")
-	case cfg.ClientID != "":
-		authorization = "Basic " + base64.StdEncoding.EncodeToString(
-			[]byte(url.QueryEscape(cfg.ClientID)+":"+url.QueryEscape(cfg.ClientSecret)))
-	case cfg.BearerToken != "":
-		authorization = "Bearer " + cfg.BearerToken
-	case cfg.ClientSecret != "":
-		return nil, stderrors.New("introspect: ClientSecret is set without ClientID")
-	default:
-		return nil, stderrors.New("introspect: the endpoint requires this server's credentials: set ClientID and ClientSecret, or BearerToken")
+	auth, err := cfg.Auth.compile(u.String())
+	if err != nil {
+		return nil, err
 	}
 	if cfg.Timeout < 0 || cfg.MaxResponseBytes < 0 || cfg.MaxTokenBytes < 0 || cfg.CacheSize < 0 || cfg.MaxTTL < 0 || cfg.MaxConcurrentCalls < 0 {
 		return nil, stderrors.New("introspect: Timeout, MaxResponseBytes, MaxTokenBytes, CacheSize, MaxTTL and MaxConcurrentCalls must not be negative")
@@ -238,7 +227,7 @@ func New(cfg Config) (*Client, error) {
 
 	c := &Client{
 		endpoint:      u.String(),
-		authorization: authorization,
+		auth:          auth,
 		tokenTypeHint: cfg.TokenTypeHint,
 		httpClient:    cfg.HTTPClient,
 		timeout:       orDefault(cfg.Timeout, DefaultTimeout),
@@ -328,27 +317,7 @@ func (c *Client) Verify(ctx context.Context, token string) (*principal.Principal
 // most maxToken bytes: 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" /
 // "/" ) *"=".
 func (c *Client) wellFormed(token string) bool {
-	if token == "" || len(token) > c.maxToken {
-		return false
-	}
-	i := 0
-	for ; i < len(token); i++ {
-		b := token[i]
-		if 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' ||
-			b == '-' || b == '.' || b == '_' || b == '~' || b == '+' || b == '/' {
-			continue
-		}
-		break
-	}
-	if i == 0 {
-		return false
-	}
-	for ; i < len(token); i++ {
-		if token[i] != '=' {
-			return false
-		}
-	}
-	return true
+	return len(token) <= c.maxToken && isToken68(token)
 }
 
 // hashToken is the SHA-256 of token. It reads the string's bytes in place:
@@ -495,11 +464,16 @@ var errInactive = stderrors.New("introspect: the token is not active")
 // MaxConcurrentCalls calls are in flight.
 var errSaturated = stderrors.New("introspect: MaxConcurrentCalls introspection calls are already in flight")
 
-// buildRequest is the RFC 7662 §2.1 request for token.
+// buildRequest is the RFC 7662 §2.1 request for token, with this server's
+// credentials (Config.Auth).
 func (c *Client) buildRequest(ctx context.Context, token string) (*http.Request, error) {
 	form := url.Values{"token": {token}}
 	if c.tokenTypeHint != "" {
 		form.Set("token_type_hint", c.tokenTypeHint)
+	}
+	authorization, err := c.auth.apply(form, c.now())
+	if err != nil {
+		return nil, err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint, strings.NewReader(form.Encode()))
 	if err != nil {
@@ -507,6 +481,8 @@ func (c *Client) buildRequest(ctx context.Context, token string) (*http.Request,
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
-	req.Header.Set("Authorization", c.authorization)
+	if authorization != "" {
+		req.Header.Set("Authorization", authorization)
+	}
 	return req, nil
 }

@@ -31,10 +31,9 @@ func Example() {
 	defer as.Close()
 
 	client, err := introspect.New(introspect.Config{
-		Endpoint:     as.URL,
-		ClientID:     "orders-api",
-		ClientSecret: "s3cret",
-		TokenType:    "merchant",
+		Endpoint:  as.URL,
+		Auth:      introspect.ClientSecretBasic("orders-api", "s3cret"),
+		TokenType: "merchant",
 	})
 	if err != nil {
 		panic(err)
