@@ -112,8 +112,17 @@ type Config struct {
 	// refresh and logout tokens are refused whatever it says.
 	AcceptIDTokens bool
 	// Audiences, when set, are the audiences this resource server answers
-	// to: an active token's aud must contain one of them.
+	// to: an active token's aud must contain one of them, and an answer
+	// without aud is refused too, unless AllowMissingAudience is set.
 	Audiences []string
+	// AllowMissingAudience admits an active answer that has no "aud" at all
+	// (or "aud": null) although Audiences is set. Some servers leave aud
+	// out of the answer: ZITADEL, Ory Hydra for a token granted no
+	// audience, Keycloak without an audience mapper. An answer whose aud is
+	// present and names none of Audiences, an empty array included, is
+	// refused whatever this says. It has no effect without Audiences.
+	// Default false: refuse.
+	AllowMissingAudience bool
 	// ScopeClaims are the members the scopes are read from, in order (see
 	// principal.ParseScopes). Empty means principal.DefaultScopeClaims.
 	ScopeClaims []string
@@ -156,6 +165,7 @@ type Client struct {
 	tokenType     string
 	kinds         jose.KindPolicy
 	audiences     []string
+	allowNoAud    bool
 	scopeClaims   []string
 	maxTTL        time.Duration
 	negativeTTL   time.Duration
@@ -236,6 +246,7 @@ func New(cfg Config) (*Client, error) {
 		tokenType:     cfg.TokenType,
 		kinds:         jose.KindPolicy{AcceptIDTokens: cfg.AcceptIDTokens},
 		audiences:     append([]string(nil), cfg.Audiences...),
+		allowNoAud:    cfg.AllowMissingAudience,
 		scopeClaims:   append([]string(nil), cfg.ScopeClaims...),
 		maxTTL:        orDefault(cfg.MaxTTL, DefaultMaxTTL),
 		negativeTTL:   orDefault(cfg.NegativeTTL, DefaultNegativeTTL),
