@@ -6,6 +6,7 @@ import (
 	stderrors "errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -98,8 +99,24 @@ type Config struct {
 	TokenTypeHint string
 
 	// TokenType is the Principal.Type of every token this client accepts,
-	// e.g. "merchant".
+	// e.g. "merchant". With TypeClaim it is the fallback.
 	TokenType string
+	// TypeClaim names a top-level member of the answer whose string value
+	// gives Principal.Type, mapped through TypeValues if that is non-nil;
+	// an answer without it, or with a value TypeValues does not list, gets
+	// TokenType (as jwt.Issuer.TypeClaim does for JWTs). E.g. a claim a
+	// Keycloak protocol mapper or a ZITADEL action adds to the token, or
+	// "client_id" with TypeValues naming the clients of each type (Ory
+	// Hydra keeps its custom claims under "ext", which is not read). It
+	// only names the type of an access token: an answer for a refresh, ID
+	// or logout token is refused whatever it maps to (see AcceptIDTokens).
+	// With "token_use" (Cognito-style type names), only a token_use naming
+	// an ID, refresh or logout token is refused, not every value but an
+	// access token's.
+	TypeClaim string
+	// TypeValues maps TypeClaim values to Principal.Type values. It is
+	// copied by New.
+	TypeValues map[string]string
 	// AcceptIDTokens admits answers for OpenID Connect ID tokens. By
 	// default an active answer for a token that is plainly not an access
 	// token is refused as invalid_token: a "token_use" other than an access
@@ -163,6 +180,8 @@ type Client struct {
 	maxResponse   int64
 	maxToken      int
 	tokenType     string
+	typeClaim     string
+	typeValues    map[string]string
 	kinds         jose.KindPolicy
 	audiences     []string
 	allowNoAud    bool
@@ -244,7 +263,9 @@ func New(cfg Config) (*Client, error) {
 		maxResponse:   orDefault(cfg.MaxResponseBytes, DefaultMaxResponseBytes),
 		maxToken:      orDefault(cfg.MaxTokenBytes, DefaultMaxTokenBytes),
 		tokenType:     cfg.TokenType,
-		kinds:         jose.KindPolicy{AcceptIDTokens: cfg.AcceptIDTokens},
+		typeClaim:     cfg.TypeClaim,
+		typeValues:    maps.Clone(cfg.TypeValues),
+		kinds:         jose.KindPolicy{AcceptIDTokens: cfg.AcceptIDTokens, TokenUseIsType: cfg.TypeClaim == "token_use"},
 		audiences:     append([]string(nil), cfg.Audiences...),
 		allowNoAud:    cfg.AllowMissingAudience,
 		scopeClaims:   append([]string(nil), cfg.ScopeClaims...),

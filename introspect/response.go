@@ -119,6 +119,15 @@ func (c *Client) principalOf(claims map[string]any) (*principal.Principal, error
 		return nil, err
 	}
 	p.Scopes = principal.ParseScopes(claims, c.scopeClaims...)
+	if c.typeClaim != "" {
+		if s, ok := claims[c.typeClaim].(string); ok {
+			if c.typeValues == nil {
+				p.Type = s
+			} else if t, ok := c.typeValues[s]; ok {
+				p.Type = t
+			}
+		}
+	}
 	return principal.New(p), nil
 }
 
