@@ -63,8 +63,8 @@ var methodNames = [...]string{
 // application/x-www-form-urlencoded first, then joined by ':' and base64
 // encoded, so an id or secret holding ':', '%', '+', a space or non-ASCII
 // arrives intact at a server that decodes them as the RFC says. This is the
-// method RFC 7662 and most servers (Keycloak, Okta, Ory Hydra's public
-// port, ZITADEL's "Basic" API applications) expect by default.
+// method RFC 7662 and most servers (Keycloak, Okta, ZITADEL's "Basic" API
+// applications) expect by default.
 func ClientSecretBasic(clientID, secret string) ClientAuth {
 	return ClientAuth{method: authBasic, clientID: clientID, secret: secret}
 }
@@ -112,10 +112,10 @@ const ClientAssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bea
 // default, at most MaxAssertionLifetime). Its header carries alg and, when
 // kid is not empty, kid: the id under which the server knows the public key
 // (ZITADEL's key file "keyId", the key's kid in the JWKS registered at
-// Keycloak, Okta or Hydra). No client_id or client_secret is sent.
+// Keycloak or Okta). No client_id or client_secret is sent.
 //
 // Every introspection call signs a new assertion; none is reused. Servers
-// that remember jti values to refuse a replay (Okta, Keycloak, Hydra) would
+// that remember jti values to refuse a replay (Okta, Keycloak) would
 // refuse a reused one, and calls are made only for tokens missing from the
 // cache, so the signature (tens of microseconds for ES256 or EdDSA, about a
 // millisecond for RS256 2048) is small beside the call it authenticates.
@@ -212,7 +212,7 @@ func (ca *clientAuth) compileJWT(a ClientAuth, endpoint string) error {
 	}
 	o := a.jwtOpts
 	if o.Lifetime < 0 || o.Lifetime > MaxAssertionLifetime {
-		return fmt.Errorf("Lifetime must be between 0 and %s", MaxAssertionLifetime)
+		return fmt.Errorf("the assertion lifetime must be between 0 and %s", MaxAssertionLifetime)
 	}
 	ca.lifetime = orDefault(o.Lifetime, MaxAssertionLifetime)
 	ca.audience = o.Audience
@@ -254,7 +254,7 @@ func algorithmFor(pub crypto.PublicKey, want string) (jwa.SignatureAlgorithm, er
 		return have, fmt.Errorf("a %T key; RSA, ECDSA P-256 and Ed25519 keys can sign", pub)
 	}
 	if want != "" && want != have.String() {
-		return have, fmt.Errorf("Algorithm %q does not suit the signer's key (%s does)", want, have)
+		return have, fmt.Errorf("the algorithm %q does not suit the signer's key (%s does)", want, have)
 	}
 	return have, nil
 }

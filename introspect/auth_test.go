@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -36,8 +37,7 @@ var (
 	testEd       ed25519.PrivateKey
 )
 
-func testKeys(t *testing.T) (*rsa.PrivateKey, *ecdsa.PrivateKey, ed25519.PrivateKey) {
-	t.Helper()
+func testKeys(testing.TB) (*rsa.PrivateKey, *ecdsa.PrivateKey, ed25519.PrivateKey) {
 	testKeysOnce.Do(func() {
 		var err error
 		if testRSA, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
@@ -407,5 +407,39 @@ func TestCredentialsAreNeverPrintedLoggedOrInErrors(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "private_key_jwt(orders-api)") {
 		t.Errorf("the logs do not name the method: %s", logs.String())
+	}
+}
+
+// BenchmarkCallByClientAuth measures a cache miss, one introspection call
+// to a loopback endpoint, under each client authentication: what signing
+// a new assertion per call adds to the call it authenticates.
+func BenchmarkCallByClientAuth(b *testing.B) {
+	rsaKey, ecKey, edKey := testKeys(nil)
+	ep := newEndpointB(b, answer(`{"active":true,"sub":"u1","scope":"read"}`))
+	for _, bm := range []struct {
+		name string
+		auth ClientAuth
+	}{
+		{"client_secret_basic", ClientSecretBasic("rs", "s")},
+		{"client_secret_post", ClientSecretPost("rs", "s")},
+		{"private_key_jwt_ES256", PrivateKeyJWT("rs", ecKey, "k", PrivateKeyJWTOptions{})},
+		{"private_key_jwt_EdDSA", PrivateKeyJWT("rs", edKey, "k", PrivateKeyJWTOptions{})},
+		{"private_key_jwt_RS256", PrivateKeyJWT("rs", rsaKey, "k", PrivateKeyJWTOptions{})},
+	} {
+		b.Run(bm.name, func(b *testing.B) {
+			c, err := New(Config{Endpoint: ep.URL, Auth: bm.auth, CacheSize: 1})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx := context.Background()
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				i++
+				if _, err := c.Verify(ctx, "tok-"+strconv.Itoa(i)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
