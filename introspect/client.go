@@ -3,10 +3,10 @@ package introspect
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	stderrors "errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -41,8 +41,8 @@ const (
 )
 
 // Config describes the introspection endpoint and how answers are cached.
-// The zero value of every field but Endpoint and the credentials is a
-// sensible default.
+// The zero value of every field but Endpoint and Auth is a sensible
+// default.
 type Config struct {
 	// Endpoint is the introspection endpoint's absolute URL. It must be
 	// https, unless its host is a loopback address or AllowHTTP is set.
@@ -52,13 +52,13 @@ type Config struct {
 	// encrypts). Tokens and credentials then travel in clear text.
 	AllowHTTP bool
 
-	// ClientID and ClientSecret authenticate this resource server to the
-	// endpoint with HTTP Basic, each form-encoded first (RFC 6749 §2.3.1).
-	ClientID, ClientSecret string
-	// BearerToken authenticates this resource server with a bearer token
-	// of its own instead. Exactly one of ClientID and BearerToken must be
-	// set.
-	BearerToken string
+	// Auth is how this resource server authenticates itself to the
+	// endpoint, required: ClientSecretBasic (what RFC 7662 servers expect
+	// by default), ClientSecretPost, PrivateKeyJWT, BearerToken, or
+	// NoClientAuth for an endpoint that asks for nothing. New refuses the
+	// zero ClientAuth rather than send an unauthenticated request by
+	// accident.
+	Auth ClientAuth
 
 	// HTTPClient sends the requests. Nil means a client of the package's
 	// own that follows no redirects and keeps up to MaxConcurrentCalls
@@ -99,8 +99,24 @@ type Config struct {
 	TokenTypeHint string
 
 	// TokenType is the Principal.Type of every token this client accepts,
-	// e.g. "merchant".
+	// e.g. "merchant". With TypeClaim it is the fallback.
 	TokenType string
+	// TypeClaim names a top-level member of the answer whose string value
+	// gives Principal.Type, mapped through TypeValues if that is non-nil;
+	// an answer without it, or with a value TypeValues does not list, gets
+	// TokenType (as jwt.Issuer.TypeClaim does for JWTs). E.g. a claim a
+	// Keycloak protocol mapper or a ZITADEL action adds to the token, or
+	// "client_id" with TypeValues naming the clients of each type (Ory
+	// Hydra keeps its custom claims under "ext", which is not read). It
+	// only names the type of an access token: an answer for a refresh, ID
+	// or logout token is refused whatever it maps to (see AcceptIDTokens).
+	// With "token_use" (Cognito-style type names), only a token_use naming
+	// an ID, refresh or logout token is refused, not every value but an
+	// access token's.
+	TypeClaim string
+	// TypeValues maps TypeClaim values to Principal.Type values. It is
+	// copied by New.
+	TypeValues map[string]string
 	// AcceptIDTokens admits answers for OpenID Connect ID tokens. By
 	// default an active answer for a token that is plainly not an access
 	// token is refused as invalid_token: a "token_use" other than an access
@@ -113,8 +129,17 @@ type Config struct {
 	// refresh and logout tokens are refused whatever it says.
 	AcceptIDTokens bool
 	// Audiences, when set, are the audiences this resource server answers
-	// to: an active token's aud must contain one of them.
+	// to: an active token's aud must contain one of them, and an answer
+	// without aud is refused too, unless AllowMissingAudience is set.
 	Audiences []string
+	// AllowMissingAudience admits an active answer that has no "aud" at all
+	// (or "aud": null) although Audiences is set. Some servers leave aud
+	// out of the answer: ZITADEL, Ory Hydra for a token granted no
+	// audience, Keycloak without an audience mapper. An answer whose aud is
+	// present and names none of Audiences, an empty array included, is
+	// refused whatever this says. It has no effect without Audiences.
+	// Default false: refuse.
+	AllowMissingAudience bool
 	// ScopeClaims are the members the scopes are read from, in order (see
 	// principal.ParseScopes). Empty means principal.DefaultScopeClaims.
 	ScopeClaims []string
@@ -153,15 +178,18 @@ type Config struct {
 // middleware.Verifier. It is safe for concurrent use.
 type Client struct {
 	endpoint      string
-	authorization string
+	auth          clientAuth
 	tokenTypeHint string
 	httpClient    *http.Client
 	timeout       time.Duration
 	maxResponse   int64
 	maxToken      int
 	tokenType     string
+	typeClaim     string
+	typeValues    map[string]string
 	kinds         jose.KindPolicy
 	audiences     []string
+	allowNoAud    bool
 	scopeClaims   []string
 	roleClaims    []string
 	maxTTL        time.Duration
@@ -224,19 +252,9 @@ func New(cfg Config) (*Client, error) {
 	default:
 		return nil, fmt.Errorf("introspect: Endpoint %q is neither https nor http", cfg.Endpoint)
 	}
-	var authorization string
-	switch {
-	case cfg.ClientID != "" && cfg.BearerToken != "":
-		return nil, stderrors.New("introspect: set either ClientID or BearerToken, not both")
-	case cfg.ClientID != "":
-		authorization = "Basic " + base64.StdEncoding.EncodeToString(
-			[]byte(url.QueryEscape(cfg.ClientID)+":"+url.QueryEscape(cfg.ClientSecret)))
-	case cfg.BearerToken != "":
-		authorization = "Bearer " + cfg.BearerToken
-	case cfg.ClientSecret != "":
-		return nil, stderrors.New("introspect: ClientSecret is set without ClientID")
-	default:
-		return nil, stderrors.New("introspect: the endpoint requires this server's credentials: set ClientID and ClientSecret, or BearerToken")
+	auth, err := cfg.Auth.compile(u.String())
+	if err != nil {
+		return nil, err
 	}
 	if cfg.Timeout < 0 || cfg.MaxResponseBytes < 0 || cfg.MaxTokenBytes < 0 || cfg.CacheSize < 0 || cfg.MaxTTL < 0 || cfg.MaxConcurrentCalls < 0 {
 		return nil, stderrors.New("introspect: Timeout, MaxResponseBytes, MaxTokenBytes, CacheSize, MaxTTL and MaxConcurrentCalls must not be negative")
@@ -244,15 +262,18 @@ func New(cfg Config) (*Client, error) {
 
 	c := &Client{
 		endpoint:      u.String(),
-		authorization: authorization,
+		auth:          auth,
 		tokenTypeHint: cfg.TokenTypeHint,
 		httpClient:    cfg.HTTPClient,
 		timeout:       orDefault(cfg.Timeout, DefaultTimeout),
 		maxResponse:   orDefault(cfg.MaxResponseBytes, DefaultMaxResponseBytes),
 		maxToken:      orDefault(cfg.MaxTokenBytes, DefaultMaxTokenBytes),
 		tokenType:     cfg.TokenType,
-		kinds:         jose.KindPolicy{AcceptIDTokens: cfg.AcceptIDTokens},
+		typeClaim:     cfg.TypeClaim,
+		typeValues:    maps.Clone(cfg.TypeValues),
+		kinds:         jose.KindPolicy{AcceptIDTokens: cfg.AcceptIDTokens, TokenUseIsType: cfg.TypeClaim == "token_use"},
 		audiences:     append([]string(nil), cfg.Audiences...),
+		allowNoAud:    cfg.AllowMissingAudience,
 		scopeClaims:   append([]string(nil), cfg.ScopeClaims...),
 		roleClaims:    append([]string(nil), cfg.RoleClaims...),
 		maxTTL:        orDefault(cfg.MaxTTL, DefaultMaxTTL),
@@ -335,27 +356,7 @@ func (c *Client) Verify(ctx context.Context, token string) (*principal.Principal
 // most maxToken bytes: 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" /
 // "/" ) *"=".
 func (c *Client) wellFormed(token string) bool {
-	if token == "" || len(token) > c.maxToken {
-		return false
-	}
-	i := 0
-	for ; i < len(token); i++ {
-		b := token[i]
-		if 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' ||
-			b == '-' || b == '.' || b == '_' || b == '~' || b == '+' || b == '/' {
-			continue
-		}
-		break
-	}
-	if i == 0 {
-		return false
-	}
-	for ; i < len(token); i++ {
-		if token[i] != '=' {
-			return false
-		}
-	}
-	return true
+	return len(token) <= c.maxToken && isToken68(token)
 }
 
 // hashToken is the SHA-256 of token. It reads the string's bytes in place:
@@ -502,11 +503,16 @@ var errInactive = stderrors.New("introspect: the token is not active")
 // MaxConcurrentCalls calls are in flight.
 var errSaturated = stderrors.New("introspect: MaxConcurrentCalls introspection calls are already in flight")
 
-// buildRequest is the RFC 7662 §2.1 request for token.
+// buildRequest is the RFC 7662 §2.1 request for token, with this server's
+// credentials (Config.Auth).
 func (c *Client) buildRequest(ctx context.Context, token string) (*http.Request, error) {
 	form := url.Values{"token": {token}}
 	if c.tokenTypeHint != "" {
 		form.Set("token_type_hint", c.tokenTypeHint)
+	}
+	authorization, err := c.auth.apply(form, c.now())
+	if err != nil {
+		return nil, err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint, strings.NewReader(form.Encode()))
 	if err != nil {
@@ -514,6 +520,8 @@ func (c *Client) buildRequest(ctx context.Context, token string) (*http.Request,
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
-	req.Header.Set("Authorization", c.authorization)
+	if authorization != "" {
+		req.Header.Set("Authorization", authorization)
+	}
 	return req, nil
 }

@@ -86,7 +86,7 @@ func activeFor(d time.Duration) string {
 
 func newClient(t *testing.T, ep *endpoint, clk *authtest.Clock, modify func(*Config)) *Client {
 	t.Helper()
-	cfg := Config{Endpoint: ep.URL, ClientID: "orders-api", ClientSecret: "s3cret", Now: clk.Now}
+	cfg := Config{Endpoint: ep.URL, Auth: ClientSecretBasic("orders-api", "s3cret"), Now: clk.Now}
 	if modify != nil {
 		modify(&cfg)
 	}
@@ -370,13 +370,13 @@ func TestTheRequestFollowsRFC7662(t *testing.T) {
 		wantHint string
 	}{
 		{"Basic with form-encoded id and secret",
-			func(c *Config) { c.ClientID, c.ClientSecret = "orders api:1", "p@ss w:rd/é+" },
-			"Basic " + base64.StdEncoding.EncodeToString([]byte("orders+api%3A1:p%40ss+w%3Ard%2F%C3%A9%2B")), ""},
+			func(c *Config) { c.Auth = ClientSecretBasic("orders api:1", "p@ss w:rd/é+%41") },
+			"Basic " + base64.StdEncoding.EncodeToString([]byte("orders+api%3A1:p%40ss+w%3Ard%2F%C3%A9%2B%2541")), ""},
 		{"Basic with an empty secret",
-			func(c *Config) { c.ClientID, c.ClientSecret = "rs", "" },
+			func(c *Config) { c.Auth = ClientSecretBasic("rs", "") },
 			"Basic " + base64.StdEncoding.EncodeToString([]byte("rs:")), ""},
 		{"bearer token of the resource server",
-			func(c *Config) { c.ClientID, c.ClientSecret, c.BearerToken = "", "", "rs-token" },
+			func(c *Config) { c.Auth = BearerToken("rs-token") },
 			"Bearer rs-token", ""},
 		{"token_type_hint when configured",
 			func(c *Config) { c.TokenTypeHint = "access_token" },
@@ -663,19 +663,18 @@ func TestNewValidatesTheConfig(t *testing.T) {
 		cfg  Config
 		ok   bool
 	}{
-		{"https with Basic", Config{Endpoint: "https://auth.example.com/introspect", ClientID: "a", ClientSecret: "b"}, true},
-		{"https with bearer", Config{Endpoint: "https://auth.example.com/introspect", BearerToken: "t"}, true},
-		{"http on loopback", Config{Endpoint: "http://127.0.0.1:9000/i", ClientID: "a"}, true},
-		{"http on localhost", Config{Endpoint: "http://localhost:9000/i", ClientID: "a"}, true},
-		{"http elsewhere with AllowHTTP", Config{Endpoint: "http://auth.internal/i", ClientID: "a", AllowHTTP: true}, true},
-		{"http elsewhere", Config{Endpoint: "http://auth.internal/i", ClientID: "a"}, false},
-		{"no endpoint", Config{ClientID: "a"}, false},
-		{"relative endpoint", Config{Endpoint: "/introspect", ClientID: "a"}, false},
-		{"other scheme", Config{Endpoint: "ftp://auth.example.com/i", ClientID: "a"}, false},
+		{"https with Basic", Config{Endpoint: "https://auth.example.com/introspect", Auth: ClientSecretBasic("a", "b")}, true},
+		{"https with bearer", Config{Endpoint: "https://auth.example.com/introspect", Auth: BearerToken("t")}, true},
+		{"http on loopback", Config{Endpoint: "http://127.0.0.1:9000/i", Auth: ClientSecretBasic("a", "")}, true},
+		{"http on localhost", Config{Endpoint: "http://localhost:9000/i", Auth: ClientSecretBasic("a", "")}, true},
+		{"http elsewhere with AllowHTTP", Config{Endpoint: "http://auth.internal/i", Auth: ClientSecretBasic("a", ""), AllowHTTP: true}, true},
+		{"http elsewhere", Config{Endpoint: "http://auth.internal/i", Auth: ClientSecretBasic("a", "")}, false},
+		{"no endpoint", Config{Auth: ClientSecretBasic("a", "")}, false},
+		{"relative endpoint", Config{Endpoint: "/introspect", Auth: ClientSecretBasic("a", "")}, false},
+		{"other scheme", Config{Endpoint: "ftp://auth.example.com/i", Auth: ClientSecretBasic("a", "")}, false},
 		{"no credentials", Config{Endpoint: "https://auth.example.com/i"}, false},
-		{"secret without id", Config{Endpoint: "https://auth.example.com/i", ClientSecret: "b"}, false},
-		{"both Basic and bearer", Config{Endpoint: "https://auth.example.com/i", ClientID: "a", BearerToken: "t"}, false},
-		{"negative cache size", Config{Endpoint: "https://auth.example.com/i", ClientID: "a", CacheSize: -1}, false},
+		{"secret without id", Config{Endpoint: "https://auth.example.com/i", Auth: ClientSecretBasic("", "b")}, false},
+		{"negative cache size", Config{Endpoint: "https://auth.example.com/i", Auth: ClientSecretBasic("a", ""), CacheSize: -1}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -692,7 +691,7 @@ func TestNewValidatesTheConfig(t *testing.T) {
 // token itself is never kept.
 func BenchmarkCachedHit(b *testing.B) {
 	ep := newEndpointB(b, answer(`{"active":true,"sub":"u1","scope":"read"}`))
-	c, err := New(Config{Endpoint: ep.URL, ClientID: "rs", ClientSecret: "s"})
+	c, err := New(Config{Endpoint: ep.URL, Auth: ClientSecretBasic("rs", "s")})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -90,7 +90,7 @@ func TestDistinctTokensAgainstAHungEndpointMakeAtMostTheCapOfCallsAndTheRestAreU
 	const n = 2000
 	const limit = DefaultMaxConcurrentCalls
 	ep := newGatedEndpoint(t)
-	c, err := New(Config{Endpoint: ep.URL, ClientID: "orders-api", ClientSecret: "s3cret",
+	c, err := New(Config{Endpoint: ep.URL, Auth: ClientSecretBasic("orders-api", "s3cret"),
 		Now: newClock().Now, Timeout: time.Hour}) // no call times out while the test runs
 	if err != nil {
 		t.Fatal(err)
@@ -176,7 +176,7 @@ func TestDistinctTokensAgainstAHungEndpointMakeAtMostTheCapOfCallsAndTheRestAreU
 func TestCoalescedMissesShareOneSlotUnderTheCap(t *testing.T) {
 	const waiters = 100
 	ep := newGatedEndpoint(t)
-	c, err := New(Config{Endpoint: ep.URL, ClientID: "orders-api", ClientSecret: "s3cret",
+	c, err := New(Config{Endpoint: ep.URL, Auth: ClientSecretBasic("orders-api", "s3cret"),
 		Now: newClock().Now, MaxConcurrentCalls: 2})
 	if err != nil {
 		t.Fatal(err)
@@ -227,7 +227,7 @@ func TestCoalescedMissesShareOneSlotUnderTheCap(t *testing.T) {
 func TestTheDefaultClientReusesItsConnections(t *testing.T) {
 	const limit = DefaultMaxConcurrentCalls
 	ep := newGatedEndpoint(t)
-	c, err := New(Config{Endpoint: ep.URL, ClientID: "orders-api", ClientSecret: "s3cret", Now: newClock().Now})
+	c, err := New(Config{Endpoint: ep.URL, Auth: ClientSecretBasic("orders-api", "s3cret"), Now: newClock().Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +253,7 @@ func TestTheDefaultClientReusesItsConnections(t *testing.T) {
 }
 
 func TestNewRefusesANegativeCap(t *testing.T) {
-	_, err := New(Config{Endpoint: "https://auth.example.com/i", ClientID: "a", MaxConcurrentCalls: -1})
+	_, err := New(Config{Endpoint: "https://auth.example.com/i", Auth: ClientSecretBasic("a", ""), MaxConcurrentCalls: -1})
 	if err == nil {
 		t.Fatal("New accepted MaxConcurrentCalls -1")
 	}

@@ -7,10 +7,9 @@
 // *errors.Error from github.com/tollgate/tollgate/errors.
 //
 //	c, err := introspect.New(introspect.Config{
-//		Endpoint:     "https://auth.example.com/oauth/introspect",
-//		ClientID:     "orders-api",
-//		ClientSecret: secret,
-//		TokenType:    "merchant",
+//		Endpoint:  "https://auth.example.com/oauth/introspect",
+//		Auth:      introspect.ClientSecretBasic("orders-api", secret),
+//		TokenType: "merchant",
 //	})
 //	handler := middleware.Authenticate(c)(mux)
 //
@@ -18,15 +17,49 @@
 //
 // Verify POSTs the token as an application/x-www-form-urlencoded body
 // (token, and token_type_hint when configured) and authenticates the
-// resource server itself, as RFC 7662 §2.1 requires: either HTTP Basic with
-// the client id and secret each form-encoded first (RFC 6749 §2.3.1, so a
-// secret containing ':' or non-ASCII survives), or a bearer token of its
-// own. Exactly one of the two must be configured. Every call has a timeout
+// resource server itself, as RFC 7662 §2.1 requires, the way Config.Auth
+// says (see Client authentication below). Every call has a timeout
 // (Config.Timeout) and the response body is read up to a cap
 // (Config.MaxResponseBytes). The default HTTP client follows no redirects:
 // a redirected POST would lose its body or carry the credentials elsewhere.
 // RFC 7662 §4 requires TLS, so New refuses an http:// endpoint unless its
 // host is a loopback address or Config.AllowHTTP is set.
+//
+// # Client authentication
+//
+// Config.Auth is required; there is no default method, and the zero value
+// is refused by New. The methods, by the name servers register them under:
+//
+//   - client_secret_basic, ClientSecretBasic(id, secret): HTTP Basic with
+//     the id and the secret each form-encoded first (RFC 6749 §2.3.1), so
+//     one holding ':', '%', '+' or non-ASCII arrives intact. What RFC 7662
+//     servers expect by default (Keycloak, Okta, ZITADEL).
+//   - client_secret_post, ClientSecretPost(id, secret): client_id and
+//     client_secret in the form body.
+//   - private_key_jwt, PrivateKeyJWT(id, signer, kid, opts) (RFC 7523,
+//     OpenID Connect Core §9): client_assertion_type
+//     urn:ietf:params:oauth:client-assertion-type:jwt-bearer and a
+//     client_assertion JWT signed by a crypto.Signer (RS256, ES256 or
+//     EdDSA, from the key unless opts.Algorithm says), header alg and kid,
+//     claims iss = sub = the client id, aud = the endpoint's URL or
+//     opts.Audience (ZITADEL wants its issuer), a random 128-bit jti, iat
+//     now and exp one minute later at most (opts.Lifetime). A new
+//     assertion is signed for every call and never reused: servers that
+//     remember jti values (Okta, Keycloak) refuse a replay, and a
+//     call is made only for a token missing from the cache.
+//   - BearerToken(token): "Authorization: Bearer" with a token of the
+//     resource server's own.
+//   - NoClientAuth(): nothing, for an endpoint that needs nothing (Ory
+//     Hydra's, on its admin port; a sidecar). It must be said; it is
+//     never assumed.
+//
+// No credential is ever logged or put in an error: a ClientAuth prints
+// (String, GoString, %v of the Config) and logs (slog.LogValuer) as its
+// method and client id, e.g. "private_key_jwt(orders-api)". A signer that
+// fails makes the call unavailable, logged with the signer's error, and
+// nothing is sent.
+//
+// # The token
 //
 // The token is checked before anything else: it must be at most
 // Config.MaxTokenBytes long and made of the RFC 6750 §2.1 token68 characters.
@@ -54,8 +87,9 @@
 //	ExpiresAt  exp            IssuedAt  iat            NotBefore  nbf
 //	Scopes     principal.ParseScopes over Config.ScopeClaims
 //	Roles      principal.ParseRoles over Config.RoleClaims (none by default)
-//	Type       Config.TokenType (the response's token_type, usually
-//	           "Bearer", stays in Claims)
+//	Type       the member Config.TypeClaim names, through
+//	           Config.TypeValues, else Config.TokenType (the response's
+//	           token_type, usually "Bearer", stays in Claims)
 //	Claims     the whole response, username and token_type included
 //
 // An active answer is not enough: the token must be an access token.
@@ -71,11 +105,23 @@
 // them; refresh and logout tokens are never admitted. The client is told
 // only invalid_token, as for any other refusal.
 //
+// These are the rules of jwt.Issuer, as far as an answer can carry them:
+// TokenType, TypeClaim and TypeValues give Principal.Type as they do for a
+// JWT (with TypeClaim "token_use", only a token_use naming an ID, refresh
+// or logout token is refused), and AcceptIDTokens is the same switch. An
+// answer has no JOSE header, so there is no RequiredTyp: what the server
+// says of the token's kind is in the members above.
+//
 // Even when the server says active, an exp that has passed is refused with
 // expired_token, an nbf still to come with invalid_token, and, when
 // Config.Audiences is set, an aud that names none of them with
 // invalid_token: the resource server checks what it relies on rather than
-// trusting every authorization server to have done so.
+// trusting every authorization server to have done so. An answer without
+// aud (or with "aud": null) is refused too, unless
+// Config.AllowMissingAudience is set: ZITADEL, Hydra (for a token granted no
+// audience) and Keycloak (without an audience mapper) send none. An aud
+// that is present must name one of Audiences whatever that says; an empty
+// array names none.
 //
 // # Failing closed
 //
@@ -100,7 +146,8 @@
 // a token revoked at the authorization server is forgotten within MaxTTL.
 // (For immediate revocation, use package revocation, which
 // middleware.Authenticate consults on every request, cache hits included.)
-// Refusals (inactive, expired, wrong audience) are kept for
+// Refusals (inactive, expired, wrong or missing audience, not an access
+// token) are kept for
 // Config.NegativeTTL, so a client retrying a dead token does not hammer the
 // authorization server. Active and refused answers live in two separate LRU
 // caches of Config.CacheSize entries each, so a flood of unknown tokens

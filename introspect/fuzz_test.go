@@ -45,7 +45,7 @@ func FuzzIntrospectionAnswer(f *testing.F) {
 		f.Add(p)
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		c, err := New(Config{Endpoint: "https://as.test/introspect", ClientID: "rs", ClientSecret: "s",
+		c, err := New(Config{Endpoint: "https://as.test/introspect", Auth: ClientSecretBasic("rs", "s"),
 			HTTPClient: &http.Client{Transport: answering(body)}, CacheSize: 1, NegativeTTL: -1, Now: newClock().Now})
 		if err != nil {
 			t.Fatal(err)

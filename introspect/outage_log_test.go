@@ -91,7 +91,7 @@ func TestAnOutageLogsOneLinePerIntervalWithTheCountDroppedAndTheRecovery(t *test
 func TestRefusalsAtTheCapLogOneLinePerIntervalApartFromFailures(t *testing.T) {
 	ep := newGatedEndpoint(t)
 	logs := &logRecorder{}
-	c, err := New(Config{Endpoint: ep.URL, ClientID: "orders-api", ClientSecret: "s3cret",
+	c, err := New(Config{Endpoint: ep.URL, Auth: ClientSecretBasic("orders-api", "s3cret"),
 		Now: newClock().Now, MaxConcurrentCalls: 1, Logger: slog.New(logs)})
 	if err != nil {
 		t.Fatal(err)

@@ -31,7 +31,7 @@ func (c *Client) introspect(ctx context.Context, token string) (*principal.Princ
 	if why := c.kinds.NotAccessToken(claims); why != "" {
 		return nil, refusal(tgerrors.InvalidToken, fmt.Errorf("%w: %s", errNotAccessToken, why))
 	}
-	if kind, err := c.check(p); err != nil {
+	if kind, err := c.check(p, claims); err != nil {
 		return nil, refusal(kind, err)
 	}
 	return p, nil
@@ -122,6 +122,15 @@ func (c *Client) principalOf(claims map[string]any) (*principal.Principal, error
 	if p.Roles, err = principal.ParseRoles(claims, c.roleClaims...); err != nil {
 		return nil, fmt.Errorf("introspect: %w", err)
 	}
+	if c.typeClaim != "" {
+		if s, ok := claims[c.typeClaim].(string); ok {
+			if c.typeValues == nil {
+				p.Type = s
+			} else if t, ok := c.typeValues[s]; ok {
+				p.Type = t
+			}
+		}
+	}
 	return principal.New(p), nil
 }
 
@@ -171,11 +180,13 @@ var (
 	errExpired        = stderrors.New("introspect: the token's exp has passed")
 	errNotYetValid    = stderrors.New("introspect: the token's nbf is still to come")
 	errAudience       = stderrors.New("introspect: the token's aud names none of the configured audiences")
+	errNoAudience     = stderrors.New("introspect: the answer has no aud (see Config.AllowMissingAudience)")
 	errNotAccessToken = stderrors.New("introspect: the token is not an access token")
 )
 
-// check applies the resource server's own checks to an active answer.
-func (c *Client) check(p *principal.Principal) (tgerrors.Kind, error) {
+// check applies the resource server's own checks to an active answer,
+// whose principal is p.
+func (c *Client) check(p *principal.Principal, claims map[string]any) (tgerrors.Kind, error) {
 	now := c.now()
 	if !p.ExpiresAt().IsZero() && !now.Before(p.ExpiresAt()) {
 		return tgerrors.ExpiredToken, errExpired
@@ -184,7 +195,14 @@ func (c *Client) check(p *principal.Principal) (tgerrors.Kind, error) {
 		return tgerrors.InvalidToken, errNotYetValid
 	}
 	if len(c.audiences) > 0 && !slices.ContainsFunc(c.audiences, p.HasAudience) {
-		return tgerrors.InvalidToken, errAudience
+		// "aud" absent or null; an empty array is an audience that names
+		// no one, refused like any other.
+		if claims["aud"] != nil {
+			return tgerrors.InvalidToken, errAudience
+		}
+		if !c.allowNoAud {
+			return tgerrors.InvalidToken, errNoAudience
+		}
 	}
 	return "", nil
 }

@@ -47,7 +47,7 @@ func TestARevokedTokenIsRefusedFromTheNextRequestOnThoughItsAnswerIsCached(t *te
 				io.WriteString(w, tt.body)
 			}))
 			defer as.Close()
-			c, err := introspect.New(introspect.Config{Endpoint: as.URL, ClientID: "rs", ClientSecret: "s"})
+			c, err := introspect.New(introspect.Config{Endpoint: as.URL, Auth: introspect.ClientSecretBasic("rs", "s")})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -245,7 +245,7 @@ func TestARevokedTokenIsRefusedFromTheNextRequestOnByEveryReplica(t *testing.T) 
 		io.WriteString(w, `{"active":true,"jti":"tok-1"}`)
 	}))
 	defer as.Close()
-	c, err := introspect.New(introspect.Config{Endpoint: as.URL, ClientID: "rs", ClientSecret: "s"})
+	c, err := introspect.New(introspect.Config{Endpoint: as.URL, Auth: introspect.ClientSecretBasic("rs", "s")})
 	if err != nil {
 		t.Fatal(err)
 	}
