@@ -113,13 +113,13 @@ func compileIdentityProvider(is Issuer, ji *jwtIssuer) error {
 		ji.tenants = append(ji.tenants, t)
 	}
 	if ji.tenants == nil && is.Tenants != nil {
-		return stderrors.New("Tenants is empty: no tenant could ever be accepted (nil accepts any)")
+		return stderrors.New("an empty Tenants: no tenant could ever be accepted (nil accepts any)")
 	}
 	jwksPerTenant := strings.Contains(is.JWKSURL, TenantPlaceholder)
 	switch n := strings.Count(is.Issuer, TenantPlaceholder); {
 	case n == 0:
 		if is.Tenants != nil {
-			return fmt.Errorf("Tenants is set but Issuer holds no %s", TenantPlaceholder)
+			return fmt.Errorf("a Tenants list, but Issuer holds no %s", TenantPlaceholder)
 		}
 		if jwksPerTenant {
 			return fmt.Errorf("JWKSURL holds %s but Issuer does not", TenantPlaceholder)

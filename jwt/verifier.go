@@ -66,7 +66,7 @@ type Config struct {
 	// verifies its token's signature.
 	CacheSize int
 
-	// HTTPClient fetches key sets. Nil means a client of the verifier's own
+	// HTTPClient fetches key sets and discovery metadata. Nil means a client of the verifier's own
 	// (never http.DefaultClient, whose settings other code may change).
 	// Requests are bounded by FetchTimeout whatever the client's settings.
 	// The verifier uses a copy of the client whose redirects obey
@@ -111,12 +111,13 @@ type Config struct {
 	// until a fetch succeeds. Zero means 24 hours.
 	StaleLimit time.Duration
 
-	// FetchTimeout bounds each key-set fetch, connection to last byte. Zero
-	// means 10 seconds.
+	// FetchTimeout bounds each key-set fetch, connection to last byte, with
+	// the metadata read before it for an issuer that discovers its key set.
+	// Zero means 10 seconds.
 	FetchTimeout time.Duration
 
-	// MaxJWKSBytes bounds a key-set response body; a larger one is a failed
-	// fetch. Zero means 1 MiB.
+	// MaxJWKSBytes bounds a key-set response body, and a discovery
+	// document; a larger one is a failed fetch. Zero means 1 MiB.
 	MaxJWKSBytes int64
 
 	// Now is the clock for every time check: token lifetimes, the cache,
@@ -288,12 +289,15 @@ var defaultClientIDClaims = []string{"client_id", "azp", "cid", "appid"}
 // and no nested JWT ("cty": "JWT"); its header and claims are JSON objects
 // in valid UTF-8, without lone surrogate escapes and without a member name
 // repeated at any depth (spelled alike or equal once unescaped); the
-// signature verifies; "aud" names one of the issuer's audiences; "typ"
+// signature verifies; "aud" names one of the issuer's audiences, or the
+// token's client ID is one of its ClientIDs; for a tenant template, the
+// tenant in "iss" is the token's "tid" (and one of Tenants); "typ"
 // matches RequiredTyp when set; it is plainly an access token (see
 // Issuer.AcceptIDTokens: no ID token, refresh token, logout token or other
 // kind of JWT, told by its typ header and claims); "exp" is present and not
 // past, "nbf" is not in the future and "iat" not in the
-// future, each with Leeway. Which check failed is never told to the client
+// future, each with Leeway; and, with MaxLifetime, "exp" is not further
+// from "iat" (or now) than that. Which check failed is never told to the client
 // (it is in the error's Err for logs), except that an expired token whose
 // signature verified is refused as ExpiredToken, as RFC 6750 allows.
 //
@@ -301,7 +305,11 @@ var defaultClientIDClaims = []string{"client_id", "azp", "cid", "appid"}
 //
 // A JWKS is fetched at start-up, then again in the background: after the
 // response's Cache-Control max-age, bounded by MinRefreshInterval and
-// MaxRefreshInterval, or after RefreshInterval. Requests read the keys
+// MaxRefreshInterval (no-store and no-cache mean MinRefreshInterval), or
+// after RefreshInterval (5 minutes). An issuer without a JWKSURL, Keys or
+// HMACSecret has its discovery metadata read before each of these fetches,
+// for the jwks_uri to fetch; metadata that cannot be read or trusted is a
+// failed fetch, like a key set that cannot be. Requests read the keys
 // through an atomic pointer to an immutable set, without locking. A token
 // whose kid is not in the set (or that arrives while the issuer has no
 // usable set) causes one fetch, shared by every request that needs it; those
@@ -377,7 +385,8 @@ type jwtIssuer struct {
 	idp
 }
 
-// NewVerifier checks cfg, fetches every issuer's JWKS once (waiting at
+// NewVerifier checks cfg, fetches every issuer's JWKS once (after its
+// discovery metadata, for an issuer that has no JWKSURL; waiting at
 // most FetchTimeout; a failure is reported through OnRefreshError, not
 // returned, and the issuer's tokens are Unavailable until a fetch succeeds),
 // and starts the background refresh, which runs until Close or until ctx is
