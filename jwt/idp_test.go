@@ -377,3 +377,31 @@ func TestIdentityProviderConfigErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestStartUpFetchesEveryKeySetAtOnce: the key-set server answers only
+// once both tenants' fetches have arrived, so fetches made one after the
+// other would time out.
+func TestStartUpFetchesEveryKeySetAtOnce(t *testing.T) {
+	clock := newTestClock()
+	a := newIssuer(t, clock)
+	var arrived atomic.Int64
+	both := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if arrived.Add(1) == 2 {
+			close(both)
+		}
+		select {
+		case <-both:
+			_, _ = w.Write(a.JWKS())
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(srv.Close)
+	_, rec := newVerifier(t, clock, Config{FetchTimeout: 2 * time.Second, Issuers: []Issuer{{
+		Issuer: entraTemplate, JWKSURL: srv.URL + "/{tenantid}/keys", Tenants: []string{"tenant-a", "tenant-b"},
+		Audiences: []string{testAudience}, Algorithms: []string{"RS256"},
+	}}})
+	if rec.count() != 0 {
+		t.Errorf("start-up fetches failed: %v", rec.errs)
+	}
+}

@@ -413,8 +413,15 @@ func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
 	for _, r := range v.remotes {
 		r.start(ctx, &v.wg)
 	}
-	for _, r := range v.remotes {
-		r.wait(ctx, r.fetchNow(true))
+	// Every fetch is started before any is waited for, so that start-up
+	// takes one FetchTimeout at most, however many key sets (issuers,
+	// tenants) there are.
+	fetches := make([]*jwksFetch, len(v.remotes))
+	for i, r := range v.remotes {
+		fetches[i] = r.fetchNow(true)
+	}
+	for i, r := range v.remotes {
+		_ = r.wait(ctx, fetches[i])
 	}
 	for _, r := range v.remotes {
 		v.wg.Add(1)
@@ -445,9 +452,12 @@ func (v *Verifier) Close() error {
 // happened, and for tests, which use it instead of waiting for the timer.
 func (v *Verifier) Refresh(ctx context.Context) error {
 	var errs []error
-	for _, r := range v.remotes {
-		call := r.fetchNow(true)
-		if err := r.wait(ctx, call); err != nil {
+	fetches := make([]*jwksFetch, len(v.remotes))
+	for i, r := range v.remotes {
+		fetches[i] = r.fetchNow(true)
+	}
+	for i, r := range v.remotes {
+		if err := r.wait(ctx, fetches[i]); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", r.issuer, err))
 		}
 	}
