@@ -174,6 +174,15 @@ func TestTenantTemplateWithSharedKeys(t *testing.T) {
 	if got := common.FetchCount(); got != 1 {
 		t.Errorf("JWKS fetches = %d, want 1: every tenant shares the one set", got)
 	}
+	t.Run("with Tenants, only the listed tenants", func(t *testing.T) {
+		v, _ := newVerifier(t, clock, Config{Issuers: []Issuer{{
+			Issuer: entraTemplate, JWKSURL: common.JWKSURL(), Tenants: []string{"contoso"},
+			Audiences: []string{testAudience}, Algorithms: []string{"RS256"},
+		}}})
+		mustVerify(t, v, common.Mint(claims(map[string]any{"iss": entraIss("contoso"), "tid": "contoso"})))
+		p, err := v.Verify(context.Background(), common.Mint(claims(map[string]any{"iss": entraIss("fabrikam"), "tid": "fabrikam"})))
+		wantRefusal(t, p, err, tgerrors.InvalidToken, errJWTTenant)
+	})
 }
 
 func TestTenantTemplateWithDiscoveryPerTenant(t *testing.T) {

@@ -50,8 +50,10 @@ const maxJWTBytes = 16 << 10
 // zero field takes the documented default, which is the safe choice.
 type Config struct {
 	// Issuers are the token issuers to trust. A token's "iss" claim picks
-	// exactly one of them, compared byte for byte, before any key is looked
-	// up: a token from an unlisted issuer is refused without network access.
+	// exactly one of them, compared byte for byte with each Issuer and its
+	// Aliases, or else matched against the tenant templates in the order
+	// listed, before any key is looked up: a token from an unlisted issuer
+	// (or tenant) is refused without network access.
 	Issuers []Issuer
 
 	// Leeway is the clock skew allowed on "exp", "nbf" and "iat". Zero means
