@@ -414,3 +414,28 @@ func TestStartUpFetchesEveryKeySetAtOnce(t *testing.T) {
 		t.Errorf("start-up fetches failed: %v", rec.errs)
 	}
 }
+
+// FuzzTenantTemplateMatch: whatever iss a template matches, the tenant it
+// extracts is a valid tenant ID that, put back into the template, gives iss
+// again, so one tenant has one spelling and cannot reach outside its
+// segment.
+func FuzzTenantTemplateMatch(f *testing.F) {
+	for _, s := range []string{entraIss("tenant-a"), entraIss(""), entraIss("a/b"), entraIss("a.b"), entraIss("%2e%2e"),
+		entraIss(entraIss("x")), "https://login.example.com//v2.0", "https://login.example.com/v2.0"} {
+		f.Add(s)
+	}
+	prefix, suffix, _ := strings.Cut(entraTemplate, TenantPlaceholder)
+	tt := &tenantTemplate{prefix: prefix, suffix: suffix}
+	f.Fuzz(func(t *testing.T, iss string) {
+		id, ok := tt.match(iss)
+		if !ok {
+			return
+		}
+		if !validTenantID(id) || strings.ContainsAny(id, "/?#%.") {
+			t.Fatalf("match(%q) gave tenant %q", iss, id)
+		}
+		if entraIss(id) != iss {
+			t.Fatalf("match(%q) gave tenant %q, which spells %q", iss, id, entraIss(id))
+		}
+	})
+}
