@@ -231,3 +231,20 @@ func TestDiscoveryRedirectsObeyTheKeySetRedirectPolicy(t *testing.T) {
 	p, err := v.Verify(context.Background(), keys.Mint(claims(map[string]any{"iss": srv.URL})))
 	wantRefusal(t, p, err, tgerrors.Unavailable, errJWKSUnavailable)
 }
+
+func TestDiscoveredJWKSURIRedirectsObeyTheKeySetRedirectPolicy(t *testing.T) {
+	clock := newTestClock()
+	keys := newIssuer(t, clock)
+	redirector := httptest.NewServer(http.RedirectHandler(keys.JWKSURL(), http.StatusFound))
+	t.Cleanup(redirector.Close)
+	m := newMetadataServer(t, "/.well-known/openid-configuration", func(base string) string { return metadata(base, redirector.URL+"/jwks") })
+	v, rec := newVerifier(t, clock, Config{Issuers: []Issuer{discoveredIssuer(m.URL)}})
+	if rec.count() != 1 {
+		t.Fatalf("OnRefreshError calls = %d, want 1", rec.count())
+	}
+	if got := keys.FetchCount(); got != 0 {
+		t.Errorf("the redirect to another origin was followed (%d fetches)", got)
+	}
+	p, err := v.Verify(context.Background(), keys.Mint(claims(map[string]any{"iss": m.URL})))
+	wantRefusal(t, p, err, tgerrors.Unavailable, errJWKSUnavailable)
+}
