@@ -138,7 +138,7 @@ func compileIdentityProvider(is Issuer, ji *jwtIssuer) error {
 		return fmt.Errorf("Issuer must hold %s in the path of an absolute URL, as in https://login.microsoftonline.com/%s/v2.0", TenantPlaceholder, TenantPlaceholder)
 	}
 	if (jwksPerTenant || usesDiscovery(is)) && ji.tenants == nil {
-		return stderrors.New("each tenant has its own key set (JWKSURL holds " + TenantPlaceholder + ", or keys are discovered): list the accepted Tenants, so that tokens of unknown tenants cause no fetch")
+		return stderrors.New("each tenant has its own key set (JWKSURL holds " + TenantPlaceholder + ", or keys are discovered): list the accepted Tenants, so that tokens of unknown tenants cause no fetch, or set JWKSURL to the key set every tenant shares")
 	}
 	ji.tenant = &tenantTemplate{prefix: prefix, suffix: suffix}
 	return nil
