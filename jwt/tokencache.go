@@ -11,6 +11,7 @@ import (
 type cachedToken struct {
 	principal *principal.Principal
 	issuer    *jwtIssuer
+	remote    *jwksSource // the key source that verified it; nil for static keys
 	gen       uint64
 }
 
