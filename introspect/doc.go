@@ -189,4 +189,10 @@
 // written at most once per 10 seconds; the next line written carries, as
 // "dropped", how many of its kind were left out in between. A line never
 // carries a token.
+//
+// # Discovery
+//
+// Discover builds a Client from an issuer URL alone, reading the
+// introspection_endpoint from the server's OpenID Connect Discovery or RFC
+// 8414 metadata, whose issuer must equal the one given exactly.
 package introspect
