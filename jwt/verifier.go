@@ -129,7 +129,8 @@ type Config struct {
 // Issuer is one trusted token issuer and the rules its tokens must meet.
 //
 // Exactly one key source must be given: JWKSURL (asymmetric keys fetched and
-// refreshed), Keys (asymmetric keys fixed at start-up), or HMACSecret (a
+// refreshed), Keys (asymmetric keys fixed at start-up), KeySource (the keys
+// of an issuer in this same process, read without HTTP), or HMACSecret (a
 // shared secret). Keys never come from the token: its "jwk", "jku", "x5u"
 // and "x5c" headers are refused, not followed.
 type Issuer struct {
@@ -141,6 +142,10 @@ type Issuer struct {
 	JWKSURL string
 	// Keys are public keys fixed at start-up, looked up by the token's "kid".
 	Keys []StaticKey
+	// KeySource gives public keys from inside the process (see KeySource),
+	// for a service that verifies the tokens it mints itself. A change of
+	// its keys is seen by the next token.
+	KeySource KeySource
 	// HMACSecret is a shared secret for HS256, HS384 or HS512. It must be at
 	// least as long as the output of every HMAC hash in Algorithms (32, 48 or
 	// 64 bytes): a shorter secret is refused at start-up.
@@ -323,6 +328,7 @@ type jwtIssuer struct {
 	clientIDClaims []string
 	static         *keySet     // Keys or HMACSecret
 	remote         *jwksSource // JWKSURL
+	local          *localKeys  // KeySource
 }
 
 // NewVerifier checks cfg, fetches every issuer's JWKS once (waiting at
@@ -431,6 +437,9 @@ func (v *Verifier) fromCache(e *cacheEntry) *principal.Principal {
 	if !now.Before(e.exp) {
 		return nil
 	}
+	if l := e.issuer.local; l != nil && !l.valid(e.gen) {
+		return nil
+	}
 	if r := e.issuer.remote; r != nil {
 		set := r.set.Load()
 		if set == nil || set.gen != e.gen || r.stale(now) {
@@ -511,13 +520,13 @@ func compileIssuer(is Issuer) (*jwtIssuer, error) {
 		return nil, stderrors.New("the Issuer field is empty")
 	}
 	sources := 0
-	for _, set := range []bool{is.JWKSURL != "", len(is.Keys) > 0, len(is.HMACSecret) > 0} {
+	for _, set := range []bool{is.JWKSURL != "", len(is.Keys) > 0, len(is.HMACSecret) > 0, is.KeySource != nil} {
 		if set {
 			sources++
 		}
 	}
 	if sources != 1 {
-		return nil, stderrors.New("exactly one of JWKSURL, Keys and HMACSecret must be set")
+		return nil, stderrors.New("exactly one of JWKSURL, Keys, KeySource and HMACSecret must be set")
 	}
 	if len(is.Audiences) == 0 && !is.AnyAudience {
 		return nil, stderrors.New("no Audiences: list this API's audiences, or set AnyAudience to accept tokens minted for any API")
@@ -567,6 +576,8 @@ func compileIssuer(is Issuer) (*jwtIssuer, error) {
 		if err := checkJWKSURL(is.JWKSURL); err != nil {
 			return nil, err
 		}
+	case is.KeySource != nil:
+		ji.local = &localKeys{src: is.KeySource, algs: ji.algs}
 	case hmacKeys:
 		ji.static = &keySet{gen: nextKeySetGen(), keys: []*verifyKey{{secret: slices.Clone(is.HMACSecret)}}}
 	default:
