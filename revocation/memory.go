@@ -62,8 +62,8 @@ func leeway(d time.Duration) time.Duration {
 	return d
 }
 
-// Memory is an in-process revocation list: a set of revoked token IDs and a
-// set of revoked token hashes, each entry kept until its until time plus
+// Memory is an in-process revocation list: a set of revoked token IDs, a
+// set of revoked token hashes and a set of revoked session IDs, each entry kept until its until time plus
 // the Leeway. It is a
 // Checker, safe for concurrent use; checks take only a read lock and do not
 // allocate.
@@ -72,15 +72,17 @@ type Memory struct {
 	max    int
 	leeway time.Duration
 
-	// ids and tokens map an entry to its until in Unix nanoseconds, 0 for
+	// ids, tokens and sessions map an entry to its until in Unix nanoseconds, 0 for
 	// never. The counts mirror their lengths so that a check can skip a set
 	// that is empty without a lock, and a JWT check can skip hashing.
-	mu         sync.RWMutex
-	ids        map[string]int64
-	tokens     map[[sha256.Size]byte]int64
-	idCount    atomic.Int64
-	tokenCount atomic.Int64
-	nextSweep  time.Time
+	mu           sync.RWMutex
+	ids          map[string]int64
+	tokens       map[[sha256.Size]byte]int64
+	sessions     map[string]int64
+	idCount      atomic.Int64
+	tokenCount   atomic.Int64
+	sessionCount atomic.Int64
+	nextSweep    time.Time
 }
 
 var _ Checker = (*Memory)(nil)
@@ -88,11 +90,12 @@ var _ Checker = (*Memory)(nil)
 // NewMemory returns an empty Memory.
 func NewMemory(cfg MemoryConfig) *Memory {
 	m := &Memory{
-		now:    cfg.Now,
-		max:    cfg.MaxEntries,
-		leeway: leeway(cfg.Leeway),
-		ids:    make(map[string]int64),
-		tokens: make(map[[sha256.Size]byte]int64),
+		now:      cfg.Now,
+		max:      cfg.MaxEntries,
+		leeway:   leeway(cfg.Leeway),
+		ids:      make(map[string]int64),
+		tokens:   make(map[[sha256.Size]byte]int64),
+		sessions: make(map[string]int64),
 	}
 	if m.now == nil {
 		m.now = time.Now
@@ -123,6 +126,18 @@ func (m *Memory) RevokeToken(token string, until time.Time) error {
 	return revoke(m, m.tokens, &m.tokenCount, hashToken(token), until)
 }
 
+// RevokeSession revokes every token whose "sid" claim is sid: the access
+// tokens of a refresh session that was ended (logout, refresh-token reuse;
+// see issuer.SessionsConfig.OnSessionEnded), until until (when the last of
+// them expires; zero for ever) plus the Leeway. It returns ErrFull if the
+// list is full of live entries.
+func (m *Memory) RevokeSession(sid string, until time.Time) error {
+	if sid == "" {
+		return errEmptyID
+	}
+	return revoke(m, m.sessions, &m.sessionCount, sid, until)
+}
+
 func revoke[K comparable](m *Memory, set map[K]int64, count *atomic.Int64, key K, until time.Time) error {
 	now := m.now()
 	var exp int64
@@ -136,13 +151,13 @@ func revoke[K comparable](m *Memory, set map[K]int64, count *atomic.Int64, key K
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	old, present := set[key]
-	if !present && (len(m.ids)+len(m.tokens) >= m.max || !now.Before(m.nextSweep)) {
+	if !present && (m.entries() >= m.max || !now.Before(m.nextSweep)) {
 		m.sweep(now)
 	}
 	switch {
 	case present && (old == 0 || exp != 0 && old >= exp):
 		// Already revoked for at least as long.
-	case present || len(m.ids)+len(m.tokens) < m.max:
+	case present || m.entries() < m.max:
 		set[key] = exp
 	default:
 		return ErrFull
@@ -150,6 +165,8 @@ func revoke[K comparable](m *Memory, set map[K]int64, count *atomic.Int64, key K
 	count.Store(int64(len(set)))
 	return nil
 }
+
+func (m *Memory) entries() int { return len(m.ids) + len(m.tokens) + len(m.sessions) }
 
 // sweep drops every expired entry. m.mu must be held.
 func (m *Memory) sweep(now time.Time) {
@@ -164,12 +181,18 @@ func (m *Memory) sweep(now time.Time) {
 			delete(m.tokens, k)
 		}
 	}
+	for k, exp := range m.sessions {
+		if exp != 0 && exp <= n {
+			delete(m.sessions, k)
+		}
+	}
 	m.idCount.Store(int64(len(m.ids)))
 	m.tokenCount.Store(int64(len(m.tokens)))
+	m.sessionCount.Store(int64(len(m.sessions)))
 	m.nextSweep = now.Add(sweepInterval)
 }
 
-// Revoked reports whether p.TokenID or token has been revoked and the
+// Revoked reports whether p.TokenID, p's "sid" claim or token has been revoked and the
 // revocation has not expired. It never returns an error. It hashes token
 // only when some token was revoked by hash, and does not allocate.
 func (m *Memory) Revoked(_ context.Context, token string, p *principal.Principal) (bool, error) {
@@ -179,6 +202,16 @@ func (m *Memory) Revoked(_ context.Context, token string, p *principal.Principal
 		m.mu.RUnlock()
 		if ok && m.live(exp) {
 			return true, nil
+		}
+	}
+	if m.sessionCount.Load() > 0 {
+		if sid := p.StringClaim("sid"); sid != "" {
+			m.mu.RLock()
+			exp, ok := m.sessions[sid]
+			m.mu.RUnlock()
+			if ok && m.live(exp) {
+				return true, nil
+			}
 		}
 	}
 	if m.tokenCount.Load() > 0 {
@@ -204,5 +237,5 @@ func (m *Memory) live(exp int64) bool {
 func (m *Memory) Len() int {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	return len(m.ids) + len(m.tokens)
+	return m.entries()
 }
