@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	stderrors "errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 	"time"
@@ -329,6 +330,23 @@ func (m *MemorySessionStore) Sweep(now time.Time) {
 	for id, s := range m.sessions {
 		if !now.Before(s.ExpiresAt) {
 			delete(m.sessions, id)
+		}
+	}
+}
+
+// SessionRevoker refuses the access tokens of ended sessions by their
+// "sid": revocation.Memory is one.
+type SessionRevoker interface {
+	RevokeSession(sid string, until time.Time) error
+}
+
+// RevokeSessions returns an OnSessionEnded that revokes each ended
+// session's access tokens in r, logging a failure (a full list, say)
+// through slog.Default() at error level, with the sid.
+func RevokeSessions(r SessionRevoker) func(ctx context.Context, sid string, until time.Time) {
+	return func(ctx context.Context, sid string, until time.Time) {
+		if err := r.RevokeSession(sid, until); err != nil {
+			slog.Default().ErrorContext(ctx, "tollgate: access tokens of an ended session not revoked", "sid", sid, "error", err)
 		}
 	}
 }
