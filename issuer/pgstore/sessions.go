@@ -12,11 +12,13 @@ import (
 	"github.com/tollgate/tollgate/issuer"
 )
 
-// SessionStore is an issuer.SessionStore on PostgreSQL. Rotate is one
-// transaction that locks the token's row and its session's with SELECT …
-// FOR UPDATE, so of concurrent refreshes of one token (on any replica)
-// exactly one consumes it; the others wait for it, then see it consumed:
-// reuse. It is safe for concurrent use.
+// SessionStore is an issuer.SessionStore on PostgreSQL. Rotate consumes a
+// token by a conditional UPDATE … WHERE used_at IS NULL that inserts its
+// successor in the same statement (one round trip), so of concurrent
+// refreshes of one token (on any replica) exactly one consumes it; the
+// others wait on its row lock, then find it consumed, and a transaction
+// that locks the token and its session with SELECT … FOR UPDATE ends the
+// session: reuse. It is safe for concurrent use.
 type SessionStore struct {
 	pool *pgxpool.Pool
 }
@@ -33,6 +35,23 @@ const (
 FROM tollgate_issuer_refresh_tokens t JOIN tollgate_issuer_sessions s ON s.id = t.session_id
 WHERE t.hash = $1
 FOR UPDATE OF t, s`
+	// rotateSQL is the common case in one statement and one round trip: a
+	// conditional UPDATE consumes the token only if it is unused, live and
+	// the client's, and its successor is inserted from what it returns.
+	// Concurrent rotations of one token queue on its row lock; once the
+	// winner commits, the others re-check used_at and update nothing. When
+	// no row comes back, Rotate's transaction finds out why.
+	rotateSQL = `WITH used AS (
+	UPDATE tollgate_issuer_refresh_tokens t SET used_at = $3
+	FROM tollgate_issuer_sessions s
+	WHERE t.hash = $1 AND s.id = t.session_id AND t.used_at IS NULL AND s.ended_at IS NULL
+		AND s.client_id = $4 AND t.expires_at > $3 AND s.expires_at > $3
+	RETURNING s.id, s.client_id, s.subject, s.scopes, s.audience, s.created_at, s.expires_at, s.idle_lifetime,
+		LEAST($3::timestamptz + s.idle_lifetime * interval '1 microsecond', s.expires_at) AS next_expires
+), next AS (
+	INSERT INTO tollgate_issuer_refresh_tokens (hash, session_id, expires_at) SELECT $2, id, next_expires FROM used
+)
+SELECT id, client_id, subject, scopes, audience, created_at, expires_at, idle_lifetime, next_expires FROM used`
 	useTokenSQL   = `UPDATE tollgate_issuer_refresh_tokens SET used_at = $2 WHERE hash = $1`
 	endSessionSQL = `UPDATE tollgate_issuer_sessions SET ended_at = $2 WHERE id = $1 AND ended_at IS NULL`
 	getSessionSQL = `SELECT id, client_id, subject, scopes, audience, created_at, expires_at, idle_lifetime, ended_at FROM tollgate_issuer_sessions WHERE id = $1`
@@ -63,8 +82,30 @@ func nonNil(s []string) []string {
 	return s
 }
 
-// Rotate implements issuer.SessionStore.Rotate in one transaction.
+// Rotate implements issuer.SessionStore.Rotate: one statement when the
+// token is good, else a transaction that locks the token and its session
+// (SELECT … FOR UPDATE) to tell why and, for reuse, end the session.
 func (st *SessionStore) Rotate(ctx context.Context, clientID string, used, next issuer.TokenHash, now time.Time) (issuer.Session, time.Time, error) {
+	var s issuer.Session
+	var idle int64
+	var exp time.Time
+	err := st.pool.QueryRow(ctx, rotateSQL, used[:], next[:], now, clientID).Scan(
+		&s.ID, &s.ClientID, &s.Subject, &s.Scopes, &s.Audience, &s.CreatedAt, &s.ExpiresAt, &idle, &exp)
+	if err == nil {
+		s.IdleLifetime = time.Duration(idle) * time.Microsecond
+		return s, exp, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return issuer.Session{}, time.Time{}, fmt.Errorf("pgstore: rotating a refresh token: %w", err)
+	}
+	return st.locked(ctx, clientID, used, next, now)
+}
+
+// locked is Rotate in a transaction that locks the token's row and its
+// session's: the path of every token rotateSQL did not consume, which it
+// refuses with the reason (ending the session on reuse). It consumes a
+// token only if it became usable in between, which none does.
+func (st *SessionStore) locked(ctx context.Context, clientID string, used, next issuer.TokenHash, now time.Time) (issuer.Session, time.Time, error) {
 	var (
 		s       issuer.Session
 		exp     time.Time
