@@ -34,6 +34,8 @@
 //     revocation.Memory.RevokeSession).
 //   - Clients registers OAuth clients: secrets hashed with argon2id
 //     (DefaultArgon2Params), allowed grants and scopes, lifetimes.
+//   - NewClientCredentialsHandler is a token endpoint for the
+//     client_credentials grant (RFC 6749 §4.4), with §5.2's errors.
 //
 // Every store is an interface with a memory implementation here, for one
 // process and tests, and a PostgreSQL one in issuer/pgstore. Every type
