@@ -127,3 +127,17 @@ func TestAKeySourceIsOneKeySourceAmongOthersAndNeverHMAC(t *testing.T) {
 		})
 	}
 }
+
+func TestACachedTokenOfAKeySourceCostsNoAllocation(t *testing.T) {
+	clock := newTestClock()
+	iss := newIssuer(t, clock)
+	src := &fakeKeySource{}
+	src.set(StaticKey{ID: iss.KID("ES256"), Algorithm: "ES256", Public: iss.PublicKey("ES256")})
+	v, _ := newVerifier(t, clock, Config{Issuers: []Issuer{keySourceIssuer(iss.URL(), src)}})
+	tok := iss.Mint(claims(nil), authtest.WithAlg("ES256"))
+	mustVerify(t, v, tok)
+	ctx := context.Background()
+	if n := testing.AllocsPerRun(1000, func() { _, _ = v.Verify(ctx, tok) }); n != 0 {
+		t.Fatalf("%g allocations per cached verification, want 0", n)
+	}
+}

@@ -29,9 +29,11 @@ type KeyStore struct {
 
 // NewKeyStore returns a KeyStore on pool sealing private keys under kek,
 // which must be KEKSize random bytes (from a secret manager, never the
-// source tree). The tables must exist: call Migrate first. A KEK cannot be
-// changed in place: keys sealed under the old one no longer open, and the
-// ring starts a new key once they are unusable.
+// source tree). The tables must exist: call Migrate first. A key that
+// does not open under kek (another KEK, a tampered row) makes Keys fail,
+// so a KeyRing on the wrong KEK refuses to start rather than sign with
+// keys of its own. Changing the KEK means re-sealing the rows, or letting
+// the old keys expire and deleting them first.
 func NewKeyStore(pool *pgxpool.Pool, kek []byte) (*KeyStore, error) {
 	if len(kek) != KEKSize {
 		return nil, fmt.Errorf("pgstore: the key-encryption key is %d bytes, want %d", len(kek), KEKSize)
