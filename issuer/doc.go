@@ -24,7 +24,8 @@
 //     scope, jti, iat, exp, sid; one hour by default, per grant
 //     (MinterConfig.GrantLifetimes) or per client (AccessRequest.Lifetime),
 //     never longer than the keys' MaxTokenLifetime; extra claims by a hook
-//     that cannot override these.
+//     that cannot override these; scope space-separated, or a JSON array
+//     with MinterConfig.ScopeArray.
 //   - Sessions issues refresh tokens: 256 random bits, stored as SHA-256,
 //     single use, rotated on every refresh, with an absolute lifetime (7
 //     days by default) and an idle one per client. A refresh token

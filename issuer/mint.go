@@ -93,6 +93,10 @@ type MinterConfig struct {
 	// hook tries is not minted, and Mint returns an error. An error of the
 	// hook is Mint's error.
 	ExtraClaims func(ctx context.Context, req *AccessRequest) (map[string]any, error)
+	// ScopeArray writes "scope" as a JSON array of strings, as some APIs
+	// expect, instead of RFC 9068's space-separated string (the default).
+	// tollgate's verifier reads either.
+	ScopeArray bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -204,7 +208,7 @@ type registeredClaims struct {
 	Sub      string `json:"sub"`
 	Aud      any    `json:"aud"`
 	ClientID string `json:"client_id"`
-	Scope    string `json:"scope,omitempty"`
+	Scope    any    `json:"scope,omitempty"`
 	Sid      string `json:"sid,omitempty"`
 	Jti      string `json:"jti"`
 	Iat      int64  `json:"iat"`
@@ -250,8 +254,15 @@ func (m *Minter) Mint(ctx context.Context, req AccessRequest) (AccessToken, erro
 	}
 	rc := registeredClaims{
 		Iss: m.cfg.Issuer, Sub: req.Subject, ClientID: req.ClientID,
-		Scope: strings.Join(req.Scopes, " "), Sid: req.SessionID,
+		Sid: req.SessionID,
 		Jti: randomString(16), Iat: now.Unix(), Exp: now.Add(life).Unix(),
+	}
+	switch {
+	case len(req.Scopes) == 0:
+	case m.cfg.ScopeArray:
+		rc.Scope = req.Scopes
+	default:
+		rc.Scope = strings.Join(req.Scopes, " ")
 	}
 	if len(req.Audience) == 1 {
 		rc.Aud = req.Audience[0]

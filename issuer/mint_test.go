@@ -259,3 +259,22 @@ func TestFixedKeysSignAndPublishOneKey(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestScopeArrayWritesTheScopesAsAJSONArrayTheVerifierReads(t *testing.T) {
+	c := newClock()
+	r := newRing(t, c, nil, issuer.RS256)
+	m := newMinter(t, c, r, func(cfg *issuer.MinterConfig) { cfg.ScopeArray = true })
+	tok := mint(t, m, ordersRequest()).Token.Reveal()
+	if got := fmt.Sprint(decodePart(t, tok, 1)["scope"]); got != "[orders:read orders:write]" {
+		t.Fatalf("scope %s, want an array", got)
+	}
+	p, err := selfVerifier(t, c, r).Verify(context.Background(), tok)
+	if err != nil || !p.HasScope("orders:write") {
+		t.Fatalf("%v, %v", p, err)
+	}
+	req := ordersRequest()
+	req.Scopes = nil
+	if _, ok := decodePart(t, mint(t, m, req).Token.Reveal(), 1)["scope"]; ok {
+		t.Fatal("scope without scopes")
+	}
+}
