@@ -103,8 +103,12 @@ type SessionsConfig struct {
 	// reused refresh token), with until: the time after which no access
 	// token minted from it can still verify. Give it to the revocation
 	// layer so that those access tokens are refused by their "sid" (see
-	// SessionRevoker). An error of the revocation layer cannot be
-	// returned from here; log it there.
+	// RevokeSessions for a revocation.Memory; for a fleet, a
+	// redisrevocation.Store:
+	//
+	//	OnSessionEnded: func(ctx context.Context, sid string, until time.Time) {
+	//		if err := store.RevokeSession(ctx, sid, until); err != nil { … log it }
+	//	}
 	OnSessionEnded func(ctx context.Context, sid string, until time.Time)
 	// AccessTokenLifetime bounds the access tokens minted from sessions,
 	// for OnSessionEnded's until; default DefaultMaxTokenLifetime (24 h),
