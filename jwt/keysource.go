@@ -1,6 +1,7 @@
 package jwt
 
 import (
+	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
@@ -77,6 +78,15 @@ func (l *localKeys) current() *keySet {
 	}
 	l.cur.Store(&localSet{version: v, set: set})
 	return set
+}
+
+// key finds the key for the token's kid and alg in the source's current keys.
+func (l *localKeys) key(h jwsHeader, a *jwsAlgorithm) (*verifyKey, uint64, error) {
+	set := l.current()
+	if k := set.find(h.kid, h.hasKID, a); k != nil {
+		return k, set.gen, nil
+	}
+	return nil, 0, refuseInvalid(fmt.Errorf("%w: kid %q, alg %s", errJWTNoKey, h.kid, a.name))
 }
 
 // valid reports whether a token cached under generation gen may still be

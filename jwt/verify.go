@@ -314,11 +314,7 @@ func (v *Verifier) verify(ctx context.Context, token string) (*principal.Princip
 // key finds the key for the token's (issuer, kid) and alg.
 func (v *Verifier) key(ctx context.Context, is *jwtIssuer, h jwsHeader, a *jwsAlgorithm) (*verifyKey, uint64, error) {
 	if is.local != nil {
-		set := is.local.current()
-		if k := set.find(h.kid, h.hasKID, a); k != nil {
-			return k, set.gen, nil
-		}
-		return nil, 0, refuseInvalid(fmt.Errorf("%w: kid %q, alg %s", errJWTNoKey, h.kid, a.name))
+		return is.local.key(h, a)
 	}
 	if is.static != nil {
 		if k := is.static.find(h.kid, h.hasKID, a); k != nil {
