@@ -69,14 +69,14 @@ func withTenant(s, tenant string) string {
 
 // usesDiscovery tells whether is finds its key set through its metadata.
 func usesDiscovery(is Issuer) bool {
-	return is.JWKSURL == "" && len(is.Keys) == 0 && len(is.HMACSecret) == 0
+	return is.JWKSURL == "" && len(is.Keys) == 0 && len(is.HMACSecret) == 0 && is.KeySource == nil
 }
 
 // checkDiscoverable refuses, at start-up, an issuer without a key source
 // whose metadata could not be fetched.
 func checkDiscoverable(issuer string) error {
 	if _, _, err := discovery.URLs(withTenant(issuer, "tenant")); err != nil {
-		return fmt.Errorf("no JWKSURL, Keys or HMACSecret, and the issuer cannot be discovered: %w", err)
+		return fmt.Errorf("no JWKSURL, Keys, KeySource or HMACSecret, and the issuer cannot be discovered: %w", err)
 	}
 	return nil
 }

@@ -182,7 +182,7 @@ func providerCases() []providerCase {
 				"aud":       []string{"170086824411201793", "170086774599581953@shop"},
 				"client_id": "170086774599581953@shop", "sub": "170086363054473473", "scope": "openid orders:read",
 				"urn:zitadel:iam:org:project:roles": map[string]any{"order-admin": map[string]any{"170086363054473473": "shop-abc.zitadel.cloud"}},
-				"jti": "z1"},
+				"jti":                               "z1"},
 			scope: "orders:read", role: "order-admin", clientID: "170086774599581953@shop",
 		},
 	}

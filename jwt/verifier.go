@@ -135,7 +135,8 @@ type Config struct {
 // Issuer is one trusted token issuer and the rules its tokens must meet.
 //
 // At most one key source may be given: JWKSURL (asymmetric keys fetched and
-// refreshed), Keys (asymmetric keys fixed at start-up), or HMACSecret (a
+// refreshed), Keys (asymmetric keys fixed at start-up), KeySource (the keys
+// of an issuer in this same process, read without HTTP), or HMACSecret (a
 // shared secret). With none, the key set's URL is discovered: the "jwks_uri"
 // of the issuer's OpenID Connect Discovery document
 // (Issuer + "/.well-known/openid-configuration") or, where that is 404, of
@@ -156,6 +157,10 @@ type Issuer struct {
 	JWKSURL string
 	// Keys are public keys fixed at start-up, looked up by the token's "kid".
 	Keys []StaticKey
+	// KeySource gives public keys from inside the process (see KeySource),
+	// for a service that verifies the tokens it mints itself. A change of
+	// its keys is seen by the next token.
+	KeySource KeySource
 	// HMACSecret is a shared secret for HS256, HS384 or HS512. It must be at
 	// least as long as the output of every HMAC hash in Algorithms (32, 48 or
 	// 64 bytes): a shorter secret is refused at start-up.
@@ -403,6 +408,7 @@ type jwtIssuer struct {
 	claimsDecoder  ClaimsDecoder
 	static         *keySet     // Keys or HMACSecret
 	remote         *jwksSource // JWKSURL or discovery, shared by every tenant
+	local          *localKeys  // KeySource
 	idp
 }
 
@@ -519,6 +525,9 @@ func (v *Verifier) Remembered(token string) *principal.Principal {
 // its exp), or nil if the key set that verified it changed or went stale
 // since.
 func (v *Verifier) fromCache(e *cacheEntry, now time.Time) *principal.Principal {
+	if l := e.Value.issuer.local; l != nil && !l.valid(e.Value.gen) {
+		return nil
+	}
 	if r := e.Value.remote; r != nil {
 		set := r.set.Load()
 		if set == nil || set.gen != e.Value.gen || r.stale(now) {
@@ -599,13 +608,13 @@ func compileIssuer(is Issuer) (*jwtIssuer, error) {
 		return nil, stderrors.New("the Issuer field is empty")
 	}
 	sources := 0
-	for _, set := range []bool{is.JWKSURL != "", len(is.Keys) > 0, len(is.HMACSecret) > 0} {
+	for _, set := range []bool{is.JWKSURL != "", len(is.Keys) > 0, len(is.HMACSecret) > 0, is.KeySource != nil} {
 		if set {
 			sources++
 		}
 	}
 	if sources > 1 {
-		return nil, stderrors.New("at most one of JWKSURL, Keys and HMACSecret may be set")
+		return nil, stderrors.New("at most one of JWKSURL, Keys, KeySource and HMACSecret may be set")
 	}
 	if sources == 0 {
 		if err := checkDiscoverable(is.Issuer); err != nil {
@@ -668,6 +677,8 @@ func compileIssuer(is Issuer) (*jwtIssuer, error) {
 		if err := checkJWKSURL(withTenant(is.JWKSURL, "tenant")); err != nil {
 			return nil, err
 		}
+	case is.KeySource != nil:
+		ji.local = &localKeys{src: is.KeySource, algs: ji.algs}
 	case hmacKeys:
 		ji.static = &keySet{gen: nextKeySetGen(), keys: []*verifyKey{{secret: slices.Clone(is.HMACSecret)}}}
 	default:

@@ -323,6 +323,9 @@ func (v *Verifier) verify(ctx context.Context, token string) (*principal.Princip
 // key finds the key for the token's (issuer, kid) and alg.
 // remote is the issuer's key source for the token's tenant.
 func (v *Verifier) key(ctx context.Context, is *jwtIssuer, remote *jwksSource, h jwsHeader, a *jwsAlgorithm) (*verifyKey, uint64, error) {
+	if is.local != nil {
+		return is.local.key(h, a)
+	}
 	if is.static != nil {
 		if k := is.static.find(h.kid, h.hasKID, a); k != nil {
 			return k, is.static.gen, nil

@@ -16,13 +16,17 @@
 //     keeping the token. IDs are matched exactly and are not scoped by
 //     issuer: should two issuers share a jti, revoking one refuses both,
 //     which errs on the safe side.
+//   - its "sid" claim is in the revoked-session set: every access token
+//     minted from a refresh session that was ended (logout, or the reuse
+//     of a refresh token: see issuer.SessionsConfig.OnSessionEnded), by
+//     Memory.RevokeSession.
 //   - its hash (TokenHash) is in the revoked-token set. This is how an
 //     opaque token, which has no ID of its own, is revoked, and a JWT
 //     without a jti. Only the hash is stored, so the revocation list holds
 //     no usable credential.
 //
 // Beyond single tokens, a Rule revokes many at once by what the principal
-// says: every token of a session ("sid"), a subject's or a client's tokens
+// says: a subject's or a client's tokens
 // issued before a time (a password change, a rotated client secret, "sign
 // out everywhere"), a grant (a subject's tokens through one client: the user
 // revoked the app), or, with no time, a suspension that holds until

@@ -62,8 +62,8 @@ func leeway(d time.Duration) time.Duration {
 	return d
 }
 
-// Memory is an in-process revocation list: a set of revoked token IDs and a
-// set of revoked token hashes, each entry kept until its until time plus
+// Memory is an in-process revocation list: a set of revoked token IDs, a
+// set of revoked token hashes and a set of revoked session IDs, each entry kept until its until time plus
 // the Leeway. It is a
 // Checker, safe for concurrent use; checks take only a read lock and do not
 // allocate.
@@ -72,17 +72,19 @@ type Memory struct {
 	max    int
 	leeway time.Duration
 
-	// ids and tokens map an entry to its until in Unix nanoseconds, 0 for
+	// ids, tokens and sessions map an entry to its until in Unix nanoseconds, 0 for
 	// never. The counts mirror their lengths so that a check can skip a set
 	// that is empty without a lock, and a JWT check can skip hashing.
-	mu         sync.RWMutex
-	ids        map[string]int64
-	tokens     map[[sha256.Size]byte]int64
-	idCount    atomic.Int64
-	tokenCount atomic.Int64
-	nextSweep  time.Time
+	mu           sync.RWMutex
+	ids          map[string]int64
+	tokens       map[[sha256.Size]byte]int64
+	sessions     map[string]int64
+	idCount      atomic.Int64
+	tokenCount   atomic.Int64
+	sessionCount atomic.Int64
+	nextSweep    time.Time
 
-	// rules are the sessions, subjects, clients and grants revoked whole
+	// rules are the subjects, clients and grants revoked whole
 	// (RevokeRule); they count towards max.
 	rules *Rules
 }
@@ -92,12 +94,13 @@ var _ Checker = (*Memory)(nil)
 // NewMemory returns an empty Memory.
 func NewMemory(cfg MemoryConfig) *Memory {
 	m := &Memory{
-		now:    cfg.Now,
-		max:    cfg.MaxEntries,
-		leeway: leeway(cfg.Leeway),
-		ids:    make(map[string]int64),
-		tokens: make(map[[sha256.Size]byte]int64),
-		rules:  NewRules(),
+		now:      cfg.Now,
+		max:      cfg.MaxEntries,
+		leeway:   leeway(cfg.Leeway),
+		ids:      make(map[string]int64),
+		tokens:   make(map[[sha256.Size]byte]int64),
+		rules:    NewRules(),
+		sessions: make(map[string]int64),
 	}
 	if m.now == nil {
 		m.now = time.Now
@@ -126,6 +129,18 @@ func (m *Memory) RevokeID(jti string, until time.Time) error {
 // if the list is full of live entries.
 func (m *Memory) RevokeToken(token string, until time.Time) error {
 	return revoke(m, m.tokens, &m.tokenCount, hashToken(token), until)
+}
+
+// RevokeSession revokes every token whose "sid" claim is sid: the access
+// tokens of a refresh session that was ended (logout, refresh-token reuse;
+// see issuer.SessionsConfig.OnSessionEnded), until until (when the last of
+// them expires; zero for ever) plus the Leeway. It returns ErrFull if the
+// list is full of live entries.
+func (m *Memory) RevokeSession(sid string, until time.Time) error {
+	if sid == "" {
+		return errEmptyID
+	}
+	return revoke(m, m.sessions, &m.sessionCount, sid, until)
 }
 
 func revoke[K comparable](m *Memory, set map[K]int64, count *atomic.Int64, key K, until time.Time) error {
@@ -157,11 +172,11 @@ func revoke[K comparable](m *Memory, set map[K]int64, count *atomic.Int64, key K
 }
 
 // entries counts the entries of every kind. m.mu must be held.
-func (m *Memory) entries() int { return len(m.ids) + len(m.tokens) + m.rules.Len() }
+func (m *Memory) entries() int { return len(m.ids) + len(m.tokens) + len(m.sessions) + m.rules.Len() }
 
-// RevokeRule revokes every token r matches (see Rule): a session, a
-// subject's or a client's tokens issued before r.Before, a grant, or, with
-// a zero Before, a suspension. A rule whose Until plus the Leeway has passed
+// RevokeRule revokes every token r matches (see Rule): a subject's or a
+// client's tokens issued before r.Before, a grant, or, with a zero Before, a
+// suspension. A rule whose Until plus the Leeway has passed
 // does nothing. It returns ErrBadRule for a rule that names nothing and
 // ErrFull if the list is full of live entries.
 func (m *Memory) RevokeRule(r Rule) error {
@@ -185,10 +200,9 @@ func (m *Memory) RevokeRule(r Rule) error {
 	return nil
 }
 
-// LiftRule removes the rule with r's Session, Subject and Client, whatever
-// its Before and Until: a suspended subject or client is resumed, a revoked
-// grant or session may be used again by tokens it had revoked that are
-// still alive. It returns ErrBadRule for a rule that names nothing.
+// LiftRule removes the rule with r's Subject and Client, whatever its
+// Before and Until: a suspended subject or client is resumed, a revoked
+// grant may be used again by tokens it had revoked that are still alive. It returns ErrBadRule for a rule that names nothing.
 func (m *Memory) LiftRule(r Rule) error {
 	if err := r.Validate(); err != nil {
 		return err
@@ -212,14 +226,20 @@ func (m *Memory) sweep(now time.Time) {
 			delete(m.tokens, k)
 		}
 	}
+	for k, exp := range m.sessions {
+		if exp != 0 && exp <= n {
+			delete(m.sessions, k)
+		}
+	}
 	m.idCount.Store(int64(len(m.ids)))
 	m.tokenCount.Store(int64(len(m.tokens)))
+	m.sessionCount.Store(int64(len(m.sessions)))
 	m.rules.Sweep(now.UnixMilli())
 	m.nextSweep = now.Add(sweepInterval)
 }
 
-// Revoked reports whether p.TokenID or token has been revoked, or a rule
-// matches p, and the revocation has not expired. It never returns an error.
+// Revoked reports whether p.TokenID, p's "sid" claim or token has been
+// revoked, or a rule matches p, and the revocation has not expired. It never returns an error.
 // It hashes token only when some token was revoked by hash, reads the clock
 // only when an entry or a rule was found, and does not allocate.
 func (m *Memory) Revoked(_ context.Context, token string, p *principal.Principal) (bool, error) {
@@ -232,6 +252,16 @@ func (m *Memory) Revoked(_ context.Context, token string, p *principal.Principal
 		m.mu.RUnlock()
 		if ok && m.live(exp) {
 			return true, nil
+		}
+	}
+	if m.sessionCount.Load() > 0 {
+		if sid := p.StringClaim("sid"); sid != "" {
+			m.mu.RLock()
+			exp, ok := m.sessions[sid]
+			m.mu.RUnlock()
+			if ok && m.live(exp) {
+				return true, nil
+			}
 		}
 	}
 	if m.tokenCount.Load() > 0 {
@@ -257,5 +287,5 @@ func (m *Memory) live(exp int64) bool {
 func (m *Memory) Len() int {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	return len(m.ids) + len(m.tokens)
+	return m.entries()
 }

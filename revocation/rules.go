@@ -10,12 +10,11 @@ import (
 )
 
 // A Rule revokes many tokens at once, without knowing them: every token of a
-// session, of a subject, of a client, or of a subject through one client (a
-// grant). It is matched against the verified principal on every request:
+// subject, of a client, or of a subject through one client (a grant). It is
+// matched against the verified principal on every request. (The tokens of
+// one refresh session are revoked by RevokeSession, an entry per session
+// like a token ID's, since ended sessions are many and rules few.)
 //
-//   - Session: the token's "sid" claim, set by an issuer on every access
-//     token of one refresh session (package issuer does). Ending a session
-//     family on refresh-token reuse revokes its access tokens this way.
 //   - Subject: Principal.Subject, "sub". With Before: a password change or
 //     "sign out everywhere". Without: a suspended user.
 //   - Client: Principal.ClientID. With Before: a rotated client secret.
@@ -23,7 +22,7 @@ import (
 //   - Subject and Client together: a grant, the tokens a user's consent gave
 //     one application ("the user revoked the app").
 //
-// Subjects, clients and sessions are matched exactly and are not scoped by
+// Subjects and clients are matched exactly and are not scoped by
 // issuer, as token IDs are not: should two issuers share a subject, a rule
 // refuses both, which errs on the safe side.
 //
@@ -38,40 +37,35 @@ import (
 // past Until, as single revocations are. A zero Until keeps the rule until
 // it is lifted (LiftRule): a suspension.
 //
-// Two rules with the same Session, Subject and Client are one rule: adding
+// Two rules with the same Subject and Client are one rule: adding
 // the second widens the first (the later Before, a zero Before over any,
 // the later Until, a zero Until over any), and lifting removes it whole.
 type Rule struct {
-	Session string
 	Subject string
 	Client  string
 	Before  time.Time
 	Until   time.Time
 }
 
-// ErrBadRule refuses a rule that names nothing, or a session together with a
-// subject or client (a session already belongs to one of each).
-var ErrBadRule = stderrors.New("revocation: a rule names a session, or a subject and/or a client")
+// ErrBadRule refuses a rule that names neither a subject nor a client.
+var ErrBadRule = stderrors.New("revocation: a rule names a subject, a client or both")
 
-// Validate reports whether r names what it revokes: a Session alone, or a
-// Subject, a Client or both.
+// Validate reports whether r names what it revokes: a Subject, a Client or
+// both.
 func (r Rule) Validate() error {
-	switch {
-	case r.Session != "" && (r.Subject != "" || r.Client != ""):
-		return ErrBadRule
-	case r.Session == "" && r.Subject == "" && r.Client == "":
+	if r.Subject == "" && r.Client == "" {
 		return ErrBadRule
 	}
 	return nil
 }
 
-// RuleKey is what identifies a rule: its Session, Subject and Client.
+// RuleKey is what identifies a rule: its Subject and Client.
 type RuleKey struct {
-	Session, Subject, Client string
+	Subject, Client string
 }
 
 // Key returns r's key.
-func (r Rule) Key() RuleKey { return RuleKey{r.Session, r.Subject, r.Client} }
+func (r Rule) Key() RuleKey { return RuleKey{r.Subject, r.Client} }
 
 // Window is a rule's reach in Unix milliseconds: tokens issued before
 // Before (0: every token) are revoked until Until (0: until lifted). Stores
@@ -120,9 +114,9 @@ type Rules struct {
 	set   map[RuleKey]Window
 	count atomic.Int64
 
-	// kinds counts the rules of each shape, so Match looks up only the
-	// shapes that exist.
-	sessions, subjects, clients, grants int
+	// subjects, clients and grants count the rules of each shape, so
+	// Match looks up only the shapes that exist.
+	subjects, clients, grants int
 }
 
 // NewRules returns an empty set.
@@ -159,7 +153,7 @@ func (rs *Rules) Replace(set map[RuleKey]Window) {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	rs.set = set
-	rs.sessions, rs.subjects, rs.clients, rs.grants = 0, 0, 0, 0
+	rs.subjects, rs.clients, rs.grants = 0, 0, 0
 	rs.count.Store(0)
 	for k := range set {
 		rs.counted(k, 1)
@@ -182,8 +176,6 @@ func (rs *Rules) Sweep(nowMillis int64) {
 // must be held.
 func (rs *Rules) counted(k RuleKey, d int) {
 	switch {
-	case k.Session != "":
-		rs.sessions += d
 	case k.Subject != "" && k.Client != "":
 		rs.grants += d
 	case k.Subject != "":
@@ -211,11 +203,6 @@ func (rs *Rules) Match(p *principal.Principal, now func() time.Time) bool {
 	hit := func(k RuleKey) bool {
 		w, ok := rs.set[k]
 		return ok && (w.Before == 0 || iat < w.Before) && !w.Ended(now().UnixMilli())
-	}
-	if rs.sessions > 0 {
-		if sid := p.StringClaim("sid"); sid != "" && hit(RuleKey{Session: sid}) {
-			return true
-		}
 	}
 	if rs.subjects > 0 && sub != "" && hit(RuleKey{Subject: sub}) {
 		return true

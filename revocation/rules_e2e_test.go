@@ -51,7 +51,7 @@ func TestRulesRefuseCachedTokensThroughAuthenticate(t *testing.T) {
 	}
 
 	exp := t0.Add(time.Hour)
-	if err := revoked.RevokeRule(revocation.Rule{Session: "s1", Until: exp}); err != nil {
+	if err := revoked.RevokeSession("s1", exp); err != nil {
 		t.Fatal(err)
 	}
 	reached = 0

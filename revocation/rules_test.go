@@ -18,7 +18,7 @@ func tok(sub, client, sid string, iat time.Time) *principal.Principal {
 	return principal.New(f)
 }
 
-func TestRulesRevokeWholeSessionsSubjectsClientsAndGrants(t *testing.T) {
+func TestRulesRevokeWholeSubjectsClientsAndGrants(t *testing.T) {
 	before := t0.Add(-time.Minute)
 	old, fresh := t0.Add(-2*time.Minute), t0
 	until := t0.Add(time.Hour)
@@ -31,9 +31,6 @@ func TestRulesRevokeWholeSessionsSubjectsClientsAndGrants(t *testing.T) {
 		want    bool
 	}{
 		{"no rule", nil, nil, 0, tok("u1", "app", "s1", old), false},
-		{"a session's token", []Rule{{Session: "s1", Until: until}}, nil, 0, tok("u1", "app", "s1", fresh), true},
-		{"another session's token", []Rule{{Session: "s1", Until: until}}, nil, 0, tok("u1", "app", "s2", fresh), false},
-		{"a token without a session", []Rule{{Session: "s1", Until: until}}, nil, 0, tok("u1", "app", "", fresh), false},
 		{"a subject's token issued before", []Rule{{Subject: "u1", Before: before, Until: until}}, nil, 0, tok("u1", "app", "", old), true},
 		{"a subject's token issued after", []Rule{{Subject: "u1", Before: before, Until: until}}, nil, 0, tok("u1", "app", "", fresh), false},
 		{"a subject's token without iat", []Rule{{Subject: "u1", Before: before, Until: until}}, nil, 0, tok("u1", "app", "", time.Time{}), true},
@@ -47,12 +44,12 @@ func TestRulesRevokeWholeSessionsSubjectsClientsAndGrants(t *testing.T) {
 		{"a suspended client, years later", []Rule{{Client: "app"}}, nil, 10 * 365 * 24 * time.Hour, tok("u1", "app", "", t0.Add(10*365*24*time.Hour)), true},
 		{"a resumed subject", []Rule{{Subject: "u1"}}, &Rule{Subject: "u1"}, 0, tok("u1", "app", "", fresh), false},
 		{"lifting a grant leaves the subject's suspension", []Rule{{Subject: "u1"}, {Subject: "u1", Client: "app", Before: before, Until: until}}, &Rule{Subject: "u1", Client: "app"}, 0, tok("u1", "app", "", old), true},
-		{"a rule holds through the leeway past until", []Rule{{Session: "s1", Until: until}}, nil, time.Hour + DefaultLeeway - time.Millisecond, tok("u1", "app", "s1", fresh), true},
-		{"a rule ends at until plus the leeway", []Rule{{Session: "s1", Until: until}}, nil, time.Hour + DefaultLeeway, tok("u1", "app", "s1", fresh), false},
+		{"a rule holds through the leeway past until", []Rule{{Subject: "u1", Before: before, Until: until}}, nil, time.Hour + DefaultLeeway - time.Millisecond, tok("u1", "app", "", old), true},
+		{"a rule ends at until plus the leeway", []Rule{{Subject: "u1", Before: before, Until: until}}, nil, time.Hour + DefaultLeeway, tok("u1", "app", "", old), false},
 		{"a later rule widens Before", []Rule{{Subject: "u1", Before: old.Add(-time.Hour), Until: until}, {Subject: "u1", Before: before, Until: until}}, nil, 0, tok("u1", "app", "", old), true},
 		{"an earlier rule does not narrow Before", []Rule{{Subject: "u1", Before: before, Until: until}, {Subject: "u1", Before: old.Add(-time.Hour), Until: until}}, nil, 0, tok("u1", "app", "", old), true},
 		{"a suspension over a Before rule matches later tokens", []Rule{{Subject: "u1", Before: before, Until: until}, {Subject: "u1"}}, nil, 0, tok("u1", "app", "", fresh), true},
-		{"a rule whose until has passed by the leeway does nothing", []Rule{{Session: "s1", Until: t0.Add(-DefaultLeeway)}}, nil, 0, tok("u1", "app", "s1", fresh), false},
+		{"a rule whose until has passed by the leeway does nothing", []Rule{{Subject: "u1", Before: before, Until: t0.Add(-DefaultLeeway)}}, nil, 0, tok("u1", "app", "", old), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -79,7 +76,7 @@ func TestRulesRevokeWholeSessionsSubjectsClientsAndGrants(t *testing.T) {
 
 func TestARuleMustNameWhatItRevokes(t *testing.T) {
 	m := NewMemory(MemoryConfig{})
-	for _, r := range []Rule{{}, {Before: t0}, {Session: "s1", Subject: "u1"}, {Session: "s1", Client: "app"}} {
+	for _, r := range []Rule{{}, {Before: t0}, {Until: t0}} {
 		if err := m.RevokeRule(r); err != ErrBadRule {
 			t.Errorf("RevokeRule(%+v) = %v, want ErrBadRule", r, err)
 		}
@@ -91,12 +88,12 @@ func TestARuleMustNameWhatItRevokes(t *testing.T) {
 
 func TestRulesCountTowardsMaxEntries(t *testing.T) {
 	m := NewMemory(MemoryConfig{MaxEntries: 2, Now: func() time.Time { return t0 }})
-	for _, sid := range []string{"s1", "s2"} {
-		if err := m.RevokeRule(Rule{Session: sid, Until: t0.Add(time.Hour)}); err != nil {
+	for _, sub := range []string{"u1", "u2"} {
+		if err := m.RevokeRule(Rule{Subject: sub, Until: t0.Add(time.Hour)}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := m.RevokeRule(Rule{Session: "s3", Until: t0.Add(time.Hour)}); err != ErrFull {
+	if err := m.RevokeRule(Rule{Subject: "u3", Until: t0.Add(time.Hour)}); err != ErrFull {
 		t.Fatalf("a third rule in a list of two: %v, want ErrFull", err)
 	}
 	if err := m.RevokeID("jti-9", t0.Add(time.Hour)); err != ErrFull {
@@ -108,7 +105,7 @@ func TestRulesCountTowardsMaxEntries(t *testing.T) {
 // makes no allocation.
 func TestCheckingRulesDoesNotAllocate(t *testing.T) {
 	m := NewMemory(MemoryConfig{Now: func() time.Time { return t0 }})
-	for _, r := range []Rule{{Session: "s1", Until: t0.Add(time.Hour)}, {Subject: "u1", Before: t0, Until: t0.Add(time.Hour)},
+	for _, r := range []Rule{{Subject: "u1", Before: t0, Until: t0.Add(time.Hour)},
 		{Client: "app", Before: t0, Until: t0.Add(time.Hour)}, {Subject: "u2", Client: "app", Before: t0, Until: t0.Add(time.Hour)}} {
 		if err := m.RevokeRule(r); err != nil {
 			t.Fatal(err)
@@ -123,7 +120,7 @@ func TestCheckingRulesDoesNotAllocate(t *testing.T) {
 func BenchmarkRevokedWithRules(b *testing.B) {
 	m := NewMemory(MemoryConfig{})
 	for i := range 10_000 {
-		_ = m.RevokeRule(Rule{Session: "s" + string(rune('a'+i%26)) + time.Duration(i).String(), Until: time.Now().Add(time.Hour)})
+		_ = m.RevokeRule(Rule{Client: "c" + time.Duration(i).String(), Before: time.Now(), Until: time.Now().Add(time.Hour)})
 		_ = m.RevokeRule(Rule{Subject: "u" + time.Duration(i).String(), Before: time.Now(), Until: time.Now().Add(time.Hour)})
 	}
 	p := tok("someone", "app", "s-live", time.Now())

@@ -10,6 +10,7 @@
 // one epoch key, which says the list is whole:
 //
 //	{<prefix>}jti:<jti>           a token ID (Principal.TokenID)
+//	{<prefix>}sid:<sid>           a session, by its tokens' "sid" claim
 //	{<prefix>}tok:<sha256 hex>    a token, by revocation.TokenHash (of a JWT,
 //	                              the SHA-256 of header.payload)
 //	{<prefix>}epoch               written by Restore; never expires

@@ -12,8 +12,7 @@ import (
 	"github.com/tollgate/tollgate/revocation"
 )
 
-// Rules (revocation.Rule: sessions, subjects, clients and grants revoked
-// whole) live in one hash, {prefix}rules, one field per rule, beside a
+// Rules (revocation.Rule: subjects, clients and grants revoked whole) live in one hash, {prefix}rules, one field per rule, beside a
 // version counter, {prefix}rules:v, that every change increments. Each Store
 // keeps a local copy of the hash and matches rules against it, in memory.
 // Every check reads the version in the MGET it makes anyway; a version (or
@@ -53,8 +52,7 @@ return {redis.call('GET', KEYS[3]) or '', redis.call('GET', KEYS[2]) or '0', red
 `)
 
 // RevokeRule revokes, on every replica, every token r matches (see
-// revocation.Rule): a session, a subject's or a client's tokens issued
-// before r.Before, a grant, or, with a zero Before, a suspension. The rule
+// revocation.Rule): a subject's or a client's tokens issued before r.Before, a grant, or, with a zero Before, a suspension. The rule
 // is kept in Redis until r.Until plus the Leeway (zero Until: until
 // LiftRule). A rule whose Until plus the Leeway has passed does nothing. The
 // write is bounded by ctx; on success this Store applies the rule at once and
@@ -75,8 +73,7 @@ func (s *Store) RevokeRule(ctx context.Context, r revocation.Rule) error {
 	return nil
 }
 
-// LiftRule removes, on every replica, the rule with r's Session, Subject and
-// Client, whatever its Before and Until: a suspended subject or client is
+// LiftRule removes, on every replica, the rule with r's Subject and Client, whatever its Before and Until: a suspended subject or client is
 // resumed. The write is bounded by ctx.
 func (s *Store) LiftRule(ctx context.Context, r revocation.Rule) error {
 	if err := r.Validate(); err != nil {
@@ -94,8 +91,6 @@ func (s *Store) LiftRule(ctx context.Context, r revocation.Rule) error {
 // subject or client can spell another rule's field.
 func ruleField(k revocation.RuleKey) string {
 	switch {
-	case k.Session != "":
-		return "s:" + k.Session
 	case k.Subject != "" && k.Client != "":
 		return "g:" + strconv.Itoa(len(k.Subject)) + ":" + k.Subject + k.Client
 	case k.Subject != "":
@@ -122,8 +117,6 @@ func parseRule(field, value string) (revocation.RuleKey, revocation.Window, erro
 	}
 	rest := field[2:]
 	switch field[0] {
-	case 's':
-		k.Session = rest
 	case 'u':
 		k.Subject = rest
 	case 'c':

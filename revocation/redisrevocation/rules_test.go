@@ -25,8 +25,8 @@ func TestARuleTakesEffectOnEveryReplicaFromItsNextCheck(t *testing.T) {
 	a, _, _ := testStore(t, Config{Now: func() time.Time { return now }})
 	b, _, rtB := testStore(t, Config{Prefix: a.tag[1 : len(a.tag)-1], Now: func() time.Time { return now }})
 	ctx := context.Background()
-	s1 := ruleToken("u1", "app", "s1", now.Add(-time.Minute))
-	s2 := ruleToken("u1", "app", "s2", now.Add(-time.Minute))
+	s1 := ruleToken("u1", "app", "", now.Add(-time.Minute))
+	s2 := ruleToken("u2", "app", "", now.Add(-time.Minute))
 
 	check := func(s *Store, p *principal.Principal) bool {
 		t.Helper()
@@ -39,28 +39,28 @@ func TestARuleTakesEffectOnEveryReplicaFromItsNextCheck(t *testing.T) {
 	if check(b, s1) {
 		t.Fatal("revoked before any rule")
 	}
-	if err := a.RevokeRule(ctx, revocation.Rule{Session: "s1", Until: now.Add(time.Hour)}); err != nil {
+	if err := a.RevokeRule(ctx, revocation.Rule{Subject: "u1", Before: now, Until: now.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 	if !check(a, s1) {
-		t.Fatal("the writing replica admits the ended session")
+		t.Fatal("the writing replica admits the revoked subject")
 	}
 	before := rtB.n.Load()
 	if !check(b, s1) {
-		t.Fatal("the other replica admits the ended session")
+		t.Fatal("the other replica admits the revoked subject")
 	}
 	if n := rtB.n.Load() - before; n != 2 {
 		t.Fatalf("the check that found new rules took %d round trips, want 2 (the check, the reload)", n)
 	}
 	before = rtB.n.Load()
 	if check(b, s2) {
-		t.Fatal("another session is refused")
+		t.Fatal("another subject is refused")
 	}
 	if n := rtB.n.Load() - before; n != 1 {
 		t.Fatalf("a check on a current copy took %d round trips, want 1", n)
 	}
 
-	if err := b.LiftRule(ctx, revocation.Rule{Session: "s1"}); err != nil {
+	if err := b.LiftRule(ctx, revocation.Rule{Subject: "u1"}); err != nil {
 		t.Fatal(err)
 	}
 	if check(a, s1) {
@@ -114,15 +114,15 @@ func TestEndedRulesAreDroppedFromRedis(t *testing.T) {
 	now := time.Now()
 	s, client, _ := testStore(t, Config{Now: func() time.Time { return now }})
 	ctx := context.Background()
-	_ = s.RevokeRule(ctx, revocation.Rule{Session: "short", Until: now.Add(time.Minute)})
-	_ = s.RevokeRule(ctx, revocation.Rule{Session: "long", Until: now.Add(time.Hour)})
+	_ = s.RevokeRule(ctx, revocation.Rule{Subject: "short", Before: now, Until: now.Add(time.Minute)})
+	_ = s.RevokeRule(ctx, revocation.Rule{Subject: "long", Before: now, Until: now.Add(time.Hour)})
 	now = now.Add(time.Minute + revocation.DefaultLeeway + time.Second)
 	other, _, _ := testStore(t, Config{Prefix: s.tag[1 : len(s.tag)-1], Now: func() time.Time { return now }})
-	if got, err := other.Revoked(ctx, "t", ruleToken("u", "c", "short", now)); err != nil || got {
-		t.Fatalf("an ended session: %v, %v", got, err)
+	if got, err := other.Revoked(ctx, "t", ruleToken("short", "c", "", now.Add(-time.Hour))); err != nil || got {
+		t.Fatalf("a subject whose rule ended: %v, %v", got, err)
 	}
 	fields, err := client.HKeys(ctx, s.rulesKey).Result()
-	if err != nil || len(fields) != 1 || fields[0] != "s:long" {
+	if err != nil || len(fields) != 1 || fields[0] != "u:long" {
 		t.Fatalf("rules left in Redis: %v, %v", fields, err)
 	}
 }
@@ -158,14 +158,14 @@ func TestLostRulesFailClosedUntilRepublished(t *testing.T) {
 
 func TestRuleFieldsRoundTrip(t *testing.T) {
 	for _, k := range []revocation.RuleKey{
-		{Session: "s:1"}, {Subject: "u"}, {Client: "c:2"}, {Subject: "3:ab", Client: "c"}, {Subject: "a", Client: "1:b"},
+		{Subject: "u"}, {Client: "c:2"}, {Subject: "3:ab", Client: "c"}, {Subject: "a", Client: "1:b"},
 	} {
 		got, _, err := parseRule(ruleField(k), "0 0")
 		if err != nil || got != k {
 			t.Errorf("%+v: parsed as %+v, %v", k, got, err)
 		}
 	}
-	for _, bad := range [][2]string{{"x:1", "0 0"}, {"s:1", "0"}, {"g:9:ab", "0 0"}, {"g:x:ab", "0 0"}, {"s", "0 0"}} {
+	for _, bad := range [][2]string{{"x:1", "0 0"}, {"u:1", "0"}, {"g:9:ab", "0 0"}, {"g:x:ab", "0 0"}, {"u", "0 0"}} {
 		if _, _, err := parseRule(bad[0], bad[1]); err == nil {
 			t.Errorf("%q %q parsed", bad[0], bad[1])
 		}

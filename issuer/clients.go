@@ -1,0 +1,346 @@
+package issuer
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	stderrors "errors"
+	"fmt"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/argon2"
+)
+
+// Grant types a Client may be allowed (RFC 6749).
+const (
+	GrantClientCredentials = "client_credentials"
+	GrantRefreshToken      = "refresh_token"
+	GrantAuthorizationCode = "authorization_code"
+	GrantPassword          = "password"
+)
+
+// ErrInvalidClient is RFC 6749's invalid_client: an unknown client id, a
+// wrong secret or a disabled client, told apart only in the wrapped
+// message, for logs.
+var ErrInvalidClient = stderrors.New("issuer: invalid client")
+
+// ErrInvalidScope is RFC 6749's invalid_scope: a scope the client may not
+// request.
+var ErrInvalidScope = stderrors.New("issuer: invalid scope")
+
+// ErrUnauthorizedClient is RFC 6749's unauthorized_client: the client may
+// not use this grant type.
+var ErrUnauthorizedClient = stderrors.New("issuer: client not allowed this grant")
+
+// Client is a registered OAuth client.
+type Client struct {
+	ID   string
+	Name string
+	// SecretHash is the client secret's argon2id hash in the PHC string
+	// format ($argon2id$v=19$m=…,t=…,p=…$salt$hash): never the secret.
+	SecretHash string
+	// Grants are the grant types the client may use; Scopes the scopes it
+	// may request (a request without scope gets them all); Audience the
+	// "aud" of its access tokens.
+	Grants   []string
+	Scopes   []string
+	Audience []string
+	// AccessTokenLifetime, RefreshIdleLifetime and RefreshAbsoluteLifetime
+	// override the Minter's and the Sessions' defaults when set.
+	AccessTokenLifetime     time.Duration
+	RefreshIdleLifetime     time.Duration
+	RefreshAbsoluteLifetime time.Duration
+	// Disabled clients fail Authenticate.
+	Disabled        bool
+	CreatedAt       time.Time
+	SecretRotatedAt time.Time
+}
+
+// AllowsGrant reports whether the client may use grant.
+func (c *Client) AllowsGrant(grant string) bool { return slices.Contains(c.Grants, grant) }
+
+// GrantedScopes returns the scopes a request for requested gets: all the
+// client's scopes when requested is empty, else requested itself if every
+// scope in it is the client's, else ErrInvalidScope.
+func (c *Client) GrantedScopes(requested []string) ([]string, error) {
+	if len(requested) == 0 {
+		return slices.Clone(c.Scopes), nil
+	}
+	for _, s := range requested {
+		if !slices.Contains(c.Scopes, s) {
+			return nil, fmt.Errorf("%w: %q", ErrInvalidScope, s)
+		}
+	}
+	return slices.Compact(slices.Clone(requested)), nil
+}
+
+// ClientStore keeps clients. It must be safe for concurrent use.
+type ClientStore interface {
+	// Client returns the client with this id, or ErrNotFound.
+	Client(ctx context.Context, id string) (Client, error)
+	// CreateClient stores c, or returns ErrConflict if its id is taken.
+	CreateClient(ctx context.Context, c Client) error
+	// UpdateClient replaces the client of c.ID, or returns ErrNotFound.
+	UpdateClient(ctx context.Context, c Client) error
+}
+
+// Argon2Params are the argon2id parameters of new client-secret hashes.
+// A hash records its own parameters, so changing them leaves existing
+// secrets valid; they take effect at the next secret.
+type Argon2Params struct {
+	Time      uint32 // passes
+	MemoryKiB uint32
+	Threads   uint8
+	SaltBytes uint32
+	KeyBytes  uint32
+}
+
+// DefaultArgon2Params are OWASP's recommended minimum for argon2id (Password
+// Storage Cheat Sheet): 19 MiB, 2 passes, 1 thread, with a 16-byte salt
+// and a 32-byte hash; some 20 ms of one core per hash. A client secret is
+// 256 random bits, out of reach of any guessing: the hash protects it at
+// rest against whoever reads the table, not against a weak choice.
+var DefaultArgon2Params = Argon2Params{Time: 2, MemoryKiB: 19 * 1024, Threads: 1, SaltBytes: 16, KeyBytes: 32}
+
+// ClientsConfig configures Clients. The zero value keeps clients in
+// memory with DefaultArgon2Params.
+type ClientsConfig struct {
+	// Store keeps the clients; nil means a new MemoryClientStore.
+	Store ClientStore
+	// Argon2 are the parameters of new secret hashes; zero means
+	// DefaultArgon2Params.
+	Argon2 Argon2Params
+	// MaxConcurrentHashes bounds the argon2id computations running at
+	// once (each holds MemoryKiB), so a flood of authentications costs a
+	// queue, not the process's memory. Zero means GOMAXPROCS.
+	MaxConcurrentHashes int
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Clients registers OAuth clients and authenticates them by id and secret.
+// Secrets are 256 bits from crypto/rand, shown once by Create and
+// RegenerateSecret, and stored only as argon2id hashes compared in
+// constant time. Authenticating an unknown client costs a hash as well, so
+// response time does not tell which ids exist. It is safe for concurrent
+// use.
+type Clients struct {
+	cfg   ClientsConfig
+	slots chan struct{}
+	dummy string
+}
+
+// NewClients checks cfg.
+func NewClients(cfg ClientsConfig) (*Clients, error) {
+	if cfg.Store == nil {
+		cfg.Store = &MemoryClientStore{}
+	}
+	if cfg.Argon2 == (Argon2Params{}) {
+		cfg.Argon2 = DefaultArgon2Params
+	}
+	p := cfg.Argon2
+	if p.Time < 1 || p.MemoryKiB < 8*uint32(p.Threads) || p.Threads < 1 || p.SaltBytes < 16 || p.KeyBytes < 16 {
+		return nil, stderrors.New("issuer: ClientsConfig.Argon2: need Time ≥ 1, Threads ≥ 1, MemoryKiB ≥ 8 × Threads, SaltBytes ≥ 16, KeyBytes ≥ 16")
+	}
+	if cfg.MaxConcurrentHashes <= 0 {
+		cfg.MaxConcurrentHashes = runtime.GOMAXPROCS(0)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	c := &Clients{cfg: cfg, slots: make(chan struct{}, cfg.MaxConcurrentHashes)}
+	var err error
+	if c.dummy, err = c.hash(context.Background(), randomString(32)); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Create registers c with a new secret, which it returns: the only time
+// the secret is seen. An empty c.ID gets a random one.
+func (c *Clients) Create(ctx context.Context, cl Client) (Client, Token, error) {
+	if cl.ID == "" {
+		cl.ID = randomString(16)
+	}
+	secret := Token(randomString(32))
+	h, err := c.hash(ctx, secret.Reveal())
+	if err != nil {
+		return Client{}, "", err
+	}
+	now := c.cfg.Now()
+	cl.SecretHash, cl.CreatedAt, cl.SecretRotatedAt = h, now, now
+	if err := c.cfg.Store.CreateClient(ctx, cl); err != nil {
+		return Client{}, "", err
+	}
+	return cl, secret, nil
+}
+
+// RegenerateSecret gives client id a new secret and returns it; the old
+// one stops working at once.
+func (c *Clients) RegenerateSecret(ctx context.Context, id string) (Token, error) {
+	cl, err := c.cfg.Store.Client(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	secret := Token(randomString(32))
+	if cl.SecretHash, err = c.hash(ctx, secret.Reveal()); err != nil {
+		return "", err
+	}
+	cl.SecretRotatedAt = c.cfg.Now()
+	if err := c.cfg.Store.UpdateClient(ctx, cl); err != nil {
+		return "", err
+	}
+	return secret, nil
+}
+
+// Authenticate returns the client id whose secret is secret, or an
+// ErrInvalidClient (or the store's error). It costs one argon2id hash
+// whether or not the client exists.
+func (c *Clients) Authenticate(ctx context.Context, id, secret string) (Client, error) {
+	cl, err := c.cfg.Store.Client(ctx, id)
+	if err != nil && !stderrors.Is(err, ErrNotFound) {
+		return Client{}, err
+	}
+	known := err == nil && cl.SecretHash != ""
+	stored := c.dummy
+	if known {
+		stored = cl.SecretHash
+	}
+	ok, herr := c.verify(ctx, stored, secret)
+	switch {
+	case herr != nil && ctx.Err() != nil:
+		return Client{}, herr
+	case !known:
+		return Client{}, fmt.Errorf("%w: unknown client", ErrInvalidClient)
+	case herr != nil:
+		return Client{}, fmt.Errorf("%w: unreadable secret hash: %v", ErrInvalidClient, herr)
+	case !ok:
+		return Client{}, fmt.Errorf("%w: wrong secret", ErrInvalidClient)
+	case cl.Disabled:
+		return Client{}, fmt.Errorf("%w: disabled", ErrInvalidClient)
+	}
+	return cl, nil
+}
+
+// Client returns the client with this id, or ErrNotFound.
+func (c *Clients) Client(ctx context.Context, id string) (Client, error) {
+	return c.cfg.Store.Client(ctx, id)
+}
+
+// Update replaces a client's settings (grants, scopes, lifetimes,
+// Disabled), keeping its secret hash and creation time.
+func (c *Clients) Update(ctx context.Context, cl Client) error {
+	old, err := c.cfg.Store.Client(ctx, cl.ID)
+	if err != nil {
+		return err
+	}
+	cl.SecretHash, cl.CreatedAt, cl.SecretRotatedAt = old.SecretHash, old.CreatedAt, old.SecretRotatedAt
+	return c.cfg.Store.UpdateClient(ctx, cl)
+}
+
+func (c *Clients) acquire(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	select {
+	case c.slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+var phc = base64.RawStdEncoding
+
+// hash returns the PHC string of secret's argon2id hash under a new salt.
+func (c *Clients) hash(ctx context.Context, secret string) (string, error) {
+	p := c.cfg.Argon2
+	salt := make([]byte, p.SaltBytes)
+	_, _ = rand.Read(salt)
+	if err := c.acquire(ctx); err != nil {
+		return "", err
+	}
+	key := argon2.IDKey([]byte(secret), salt, p.Time, p.MemoryKiB, p.Threads, p.KeyBytes)
+	<-c.slots
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.MemoryKiB, p.Time, p.Threads, phc.EncodeToString(salt), phc.EncodeToString(key)), nil
+}
+
+// maxArgon2MemoryKiB bounds what a stored hash may make us allocate: 1 GiB.
+const maxArgon2MemoryKiB = 1 << 20
+
+// verify hashes secret with stored's parameters and salt and compares in
+// constant time.
+func (c *Clients) verify(ctx context.Context, stored, secret string) (bool, error) {
+	parts := strings.Split(stored, "$")
+	if len(parts) != 6 || parts[1] != "argon2id" || parts[2] != fmt.Sprintf("v=%d", argon2.Version) {
+		return false, stderrors.New("not an argon2id PHC string")
+	}
+	var m, t uint32
+	var p uint8
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil || t < 1 || p < 1 || m > maxArgon2MemoryKiB || t > 64 {
+		return false, stderrors.New("bad argon2id parameters")
+	}
+	salt, err1 := phc.DecodeString(parts[4])
+	want, err2 := phc.DecodeString(parts[5])
+	if err1 != nil || err2 != nil || len(want) < 16 || len(want) > 128 {
+		return false, stderrors.New("bad argon2id salt or hash")
+	}
+	if err := c.acquire(ctx); err != nil {
+		return false, err
+	}
+	got := argon2.IDKey([]byte(secret), salt, t, m, p, uint32(len(want)))
+	<-c.slots
+	return subtle.ConstantTimeCompare(got, want) == 1, nil
+}
+
+// MemoryClientStore is a ClientStore in memory. The zero value is ready.
+type MemoryClientStore struct {
+	mu      sync.Mutex
+	clients map[string]Client
+}
+
+func cloneClient(c Client) Client {
+	c.Grants, c.Scopes, c.Audience = slices.Clone(c.Grants), slices.Clone(c.Scopes), slices.Clone(c.Audience)
+	return c
+}
+
+// Client returns a copy of the client with this id.
+func (m *MemoryClientStore) Client(_ context.Context, id string) (Client, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c, ok := m.clients[id]
+	if !ok {
+		return Client{}, ErrNotFound
+	}
+	return cloneClient(c), nil
+}
+
+// CreateClient stores a copy of c.
+func (m *MemoryClientStore) CreateClient(_ context.Context, c Client) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.clients[c.ID]; ok {
+		return ErrConflict
+	}
+	if m.clients == nil {
+		m.clients = make(map[string]Client)
+	}
+	m.clients[c.ID] = cloneClient(c)
+	return nil
+}
+
+// UpdateClient replaces the client of c.ID.
+func (m *MemoryClientStore) UpdateClient(_ context.Context, c Client) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.clients[c.ID]; !ok {
+		return ErrNotFound
+	}
+	m.clients[c.ID] = cloneClient(c)
+	return nil
+}

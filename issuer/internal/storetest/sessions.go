@@ -1,0 +1,221 @@
+// Package storetest holds the tests every issuer store must pass, run on
+// memory by package issuer and on PostgreSQL by issuer/pgstore.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tollgate/tollgate/issuer"
+	"github.com/tollgate/tollgate/jwt"
+)
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// ended records OnSessionEnded calls.
+type ended struct {
+	mu    sync.Mutex
+	sids  []string
+	until []time.Time
+}
+
+func (e *ended) record(_ context.Context, sid string, until time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.sids = append(e.sids, sid)
+	e.until = append(e.until, until)
+}
+
+func (e *ended) count() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.sids)
+}
+
+const accessLife = time.Hour
+
+func setup(t *testing.T, store issuer.SessionStore) (*issuer.Sessions, *clock, *ended) {
+	t.Helper()
+	c := &clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	e := &ended{}
+	s, err := issuer.NewSessions(issuer.SessionsConfig{
+		Store: store, AbsoluteLifetime: 4 * 24 * time.Hour, IdleLifetime: 24 * time.Hour,
+		AccessTokenLifetime: accessLife, OnSessionEnded: e.record, Now: c.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, c, e
+}
+
+func start(t *testing.T, s *issuer.Sessions) issuer.RefreshToken {
+	t.Helper()
+	rt, err := s.Start(context.Background(), issuer.SessionRequest{ClientID: "app", Subject: "user-1", Scopes: []string{"orders:read"}, Audience: []string{"orders-api"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rt
+}
+
+func refresh(t *testing.T, s *issuer.Sessions, tok issuer.Token) issuer.RefreshToken {
+	t.Helper()
+	rt, err := s.Refresh(context.Background(), "app", tok.Reveal())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rt
+}
+
+func wantErr(t *testing.T, err, want error) {
+	t.Helper()
+	if !errors.Is(err, want) || !errors.Is(err, issuer.ErrInvalidGrant) {
+		t.Fatalf("err %v, want %v (an ErrInvalidGrant)", err, want)
+	}
+}
+
+// Sessions runs the SessionStore tests on stores made by newStore, one per
+// test.
+func Sessions(t *testing.T, newStore func(t *testing.T) issuer.SessionStore) {
+	t.Run("ARefreshRotatesTheTokenAndKeepsTheSession", func(t *testing.T) {
+		s, c, _ := setup(t, newStore(t))
+		first := start(t, s)
+		if len(first.Token.Reveal()) != 43 {
+			t.Fatalf("refresh token of %d characters, want 43 (256 bits)", len(first.Token.Reveal()))
+		}
+		c.Add(time.Hour)
+		next := refresh(t, s, first.Token)
+		if next.Token == first.Token {
+			t.Fatal("the refresh token was not rotated")
+		}
+		got := next.Session
+		if got.ID != first.Session.ID || got.ClientID != "app" || got.Subject != "user-1" || len(got.Scopes) != 1 || got.Scopes[0] != "orders:read" || len(got.Audience) != 1 {
+			t.Fatalf("session %+v, want %+v", got, first.Session)
+		}
+		if !next.ExpiresAt.Equal(c.Now().Add(24 * time.Hour)) {
+			t.Fatalf("next token expires %v, want now + idle", next.ExpiresAt)
+		}
+		refresh(t, s, next.Token)
+	})
+
+	t.Run("AReusedTokenEndsTheWholeFamily", func(t *testing.T) {
+		s, c, e := setup(t, newStore(t))
+		first := start(t, s)
+		next := refresh(t, s, first.Token)
+		_, err := s.Refresh(context.Background(), "app", first.Token.Reveal())
+		wantErr(t, err, issuer.ErrRefreshReused)
+		_, err = s.Refresh(context.Background(), "app", next.Token.Reveal())
+		wantErr(t, err, issuer.ErrSessionEnded)
+		if e.count() != 1 || e.sids[0] != first.Session.ID || !e.until[0].Equal(c.Now().Add(accessLife+jwt.MaxLeeway)) {
+			t.Fatalf("OnSessionEnded got %v until %v", e.sids, e.until)
+		}
+	})
+
+	t.Run("OfConcurrentRefreshesOfOneTokenExactlyOneWinsAndTheRestAreReuse", func(t *testing.T) {
+		s, _, e := setup(t, newStore(t))
+		first := start(t, s)
+		const n = 100
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		gate := make(chan struct{})
+		for i := range n {
+			wg.Go(func() {
+				<-gate
+				_, errs[i] = s.Refresh(context.Background(), "app", first.Token.Reveal())
+			})
+		}
+		close(gate)
+		wg.Wait()
+		wins := 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				wins++
+			case !errors.Is(err, issuer.ErrRefreshReused):
+				t.Fatalf("a concurrent refresh failed with %v, want reuse", err)
+			}
+		}
+		if wins != 1 {
+			t.Fatalf("%d refreshes won, want exactly 1", wins)
+		}
+		if e.count() == 0 || e.sids[0] != first.Session.ID {
+			t.Fatalf("OnSessionEnded got %v", e.sids)
+		}
+	})
+
+	t.Run("ATokenExpiresAfterItsIdleLifetimeAndNoneOutlivesTheSession", func(t *testing.T) {
+		s, c, _ := setup(t, newStore(t))
+		first := start(t, s)
+		c.Add(24 * time.Hour)
+		_, err := s.Refresh(context.Background(), "app", first.Token.Reveal())
+		wantErr(t, err, issuer.ErrRefreshExpired)
+
+		second := start(t, s)
+		tok := second.Token
+		for range 3 {
+			c.Add(23 * time.Hour)
+			tok = refresh(t, s, tok).Token
+		}
+		c.Add(23 * time.Hour) // 92 h in: the next token is capped at 96 h
+		last := refresh(t, s, tok)
+		if !last.ExpiresAt.Equal(second.Session.ExpiresAt) {
+			t.Fatalf("token expires %v, after its session's end %v", last.ExpiresAt, second.Session.ExpiresAt)
+		}
+		c.Add(4 * time.Hour)
+		_, err = s.Refresh(context.Background(), "app", last.Token.Reveal())
+		wantErr(t, err, issuer.ErrRefreshExpired)
+	})
+
+	t.Run("AnotherClientsTokenIsUnknownAndStaysUsable", func(t *testing.T) {
+		s, _, e := setup(t, newStore(t))
+		first := start(t, s)
+		_, err := s.Refresh(context.Background(), "other-app", first.Token.Reveal())
+		wantErr(t, err, issuer.ErrRefreshUnknown)
+		refresh(t, s, first.Token)
+		if e.count() != 0 {
+			t.Fatal("a session ended")
+		}
+	})
+
+	t.Run("AnUnknownOrMalformedTokenIsUnknown", func(t *testing.T) {
+		s, _, _ := setup(t, newStore(t))
+		start(t, s)
+		for _, tok := range []string{"", "x", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", string(make([]byte, 1<<16))} {
+			_, err := s.Refresh(context.Background(), "app", tok)
+			wantErr(t, err, issuer.ErrRefreshUnknown)
+		}
+	})
+
+	t.Run("AnEndedSessionRefusesItsTokenAndIsReported", func(t *testing.T) {
+		s, _, e := setup(t, newStore(t))
+		first := start(t, s)
+		if err := s.End(context.Background(), first.Session.ID); err != nil {
+			t.Fatal(err)
+		}
+		_, err := s.Refresh(context.Background(), "app", first.Token.Reveal())
+		wantErr(t, err, issuer.ErrSessionEnded)
+		if e.count() != 1 || e.sids[0] != first.Session.ID {
+			t.Fatalf("OnSessionEnded got %v", e.sids)
+		}
+		if err := s.End(context.Background(), "no-such-session"); !errors.Is(err, issuer.ErrNotFound) {
+			t.Fatalf("ending an unknown session: %v", err)
+		}
+	})
+}
