@@ -21,6 +21,37 @@
 // objects are refused by their "typ" and claims (see Issuer.AcceptIDTokens).
 // Times are checked with Config.Leeway, at most MaxLeeway.
 //
+// # Identity providers
+//
+// Third-party identity providers work by configuration alone:
+//
+//   - Discovery: an Issuer with neither JWKSURL, Keys nor HMACSecret reads
+//     the jwks_uri from its OpenID Connect Discovery document (or RFC 8414
+//     metadata, where that is 404), again before each key-set fetch, so a
+//     moved jwks_uri is followed. The document must name the Issuer
+//     exactly, trailing slash included; the jwks_uri is held to the rules of
+//     JWKSURL. While discovery has never succeeded, the issuer's tokens are
+//     Unavailable (503), as when its keys cannot be fetched. An explicit
+//     JWKSURL always wins and no metadata is read.
+//   - Audiences: Issuer.ClientIDs accepts a token whose client ID
+//     ("client_id", "azp", "cid", "appid" by default) is listed, for
+//     providers whose access tokens name the client rather than the API
+//     (Cognito, Keycloak's "account" audience, Entra ID v1).
+//   - Tenants: an Issuer may hold TenantPlaceholder once in its path
+//     (Entra ID's "https://login.microsoftonline.com/{tenantid}/v2.0"); the
+//     tenant in "iss" must equal the token's "tid" and be one of Tenants,
+//     if listed. With TenantPlaceholder in JWKSURL, or with discovery, each
+//     tenant has its own key set and Tenants is required; otherwise the
+//     tenants share one set.
+//   - Aliases: other exact spellings of an issuer ("accounts.google.com"
+//     beside "https://accounts.google.com").
+//   - Lifetime: Issuer.MaxLifetime refuses tokens that live longer than the
+//     issuer should mint them for.
+//
+// Without a Cache-Control max-age a key set is fetched again every 5
+// minutes (Config.RefreshInterval), so a key the provider withdraws stops
+// verifying within minutes.
+//
 // # Keys
 //
 // Keys are checked when they are loaded, never trusted blindly: RSA moduli

@@ -32,9 +32,13 @@ var (
 // bookkeeping.
 type jwksSource struct {
 	issuer, url string
-	client      *http.Client
-	now         func() time.Time
-	onError     func(issuer string, err error)
+	// discover, if set, is the issuer whose metadata names the key set's
+	// URL, read again before each fetch; url is then unused. tenant is
+	// the tenant a per-tenant source serves, for a jwks_uri that names it.
+	discover, tenant string
+	client           *http.Client
+	now              func() time.Time
+	onError          func(issuer string, err error)
 
 	fetchTimeout, cooldown, staleLimit time.Duration
 	refresh, minRefresh, maxRefresh    time.Duration
@@ -190,7 +194,12 @@ func (r *jwksSource) key(ctx context.Context, kid string, hasKID bool, a *jwsAlg
 func (r *jwksSource) fetch() error {
 	ctx, cancel := context.WithTimeout(r.ctx, r.fetchTimeout)
 	defer cancel()
-	set, maxAge, err := r.download(ctx)
+	url, err := r.keySetURL(ctx)
+	var set *keySet
+	var maxAge time.Duration
+	if err == nil {
+		set, maxAge, err = r.download(ctx, url)
+	}
 	now := r.now()
 	if err != nil {
 		r.mu.Lock()
@@ -220,8 +229,8 @@ func (r *jwksSource) fetch() error {
 }
 
 // download fetches and parses the set. maxAge is -1 without a max-age.
-func (r *jwksSource) download(ctx context.Context) (*keySet, time.Duration, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.url, nil)
+func (r *jwksSource) download(ctx context.Context, url string) (*keySet, time.Duration, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -233,18 +242,18 @@ func (r *jwksSource) download(ctx context.Context) (*keySet, time.Duration, erro
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
-		return nil, 0, fmt.Errorf("GET %s: status %s", r.url, resp.Status)
+		return nil, 0, fmt.Errorf("GET %s: status %s", url, resp.Status)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, r.maxBytes+1))
 	if err != nil {
-		return nil, 0, fmt.Errorf("GET %s: %w", r.url, err)
+		return nil, 0, fmt.Errorf("GET %s: %w", url, err)
 	}
 	if int64(len(body)) > r.maxBytes {
-		return nil, 0, fmt.Errorf("GET %s: key set larger than %d bytes", r.url, r.maxBytes)
+		return nil, 0, fmt.Errorf("GET %s: key set larger than %d bytes", url, r.maxBytes)
 	}
 	set, refused, err := parseJWKS(body)
 	if err != nil {
-		return nil, 0, fmt.Errorf("GET %s: %w", r.url, err)
+		return nil, 0, fmt.Errorf("GET %s: %w", url, err)
 	}
 	for _, k := range refused {
 		slog.Default().Error("tollgate: JWKS key refused; it verifies nothing", "issuer", r.issuer, "kid", k.kid, "index", k.index, "reason", k.err)

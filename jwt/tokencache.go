@@ -16,6 +16,7 @@ type cacheEntry struct {
 	principal *principal.Principal
 	exp       time.Time
 	issuer    *jwtIssuer
+	remote    *jwksSource // the key source that verified it; nil for static keys
 	gen       uint64
 	hits      atomic.Uint32
 }

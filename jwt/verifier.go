@@ -27,7 +27,7 @@ import (
 const (
 	defaultJWTLeeway          = 30 * time.Second
 	defaultJWTCacheSize       = 10_000
-	defaultRefreshInterval    = time.Hour
+	defaultRefreshInterval    = 5 * time.Minute
 	defaultMinRefreshInterval = time.Minute
 	defaultMaxRefreshInterval = 24 * time.Hour
 	defaultUnknownKIDCooldown = 30 * time.Second
@@ -50,8 +50,10 @@ const maxJWTBytes = 16 << 10
 // zero field takes the documented default, which is the safe choice.
 type Config struct {
 	// Issuers are the token issuers to trust. A token's "iss" claim picks
-	// exactly one of them, compared byte for byte, before any key is looked
-	// up: a token from an unlisted issuer is refused without network access.
+	// exactly one of them, compared byte for byte with each Issuer and its
+	// Aliases, or else matched against the tenant templates in the order
+	// listed, before any key is looked up: a token from an unlisted issuer
+	// (or tenant) is refused without network access.
 	Issuers []Issuer
 
 	// Leeway is the clock skew allowed on "exp", "nbf" and "iat". Zero means
@@ -66,7 +68,7 @@ type Config struct {
 	// verifies its token's signature.
 	CacheSize int
 
-	// HTTPClient fetches key sets. Nil means a client of the verifier's own
+	// HTTPClient fetches key sets and discovery metadata. Nil means a client of the verifier's own
 	// (never http.DefaultClient, whose settings other code may change).
 	// Requests are bounded by FetchTimeout whatever the client's settings.
 	// The verifier uses a copy of the client whose redirects obey
@@ -87,11 +89,14 @@ type Config struct {
 	JWKSRedirectHosts []string
 
 	// RefreshInterval is how often a key set is fetched again when its
-	// response carries no Cache-Control max-age. Zero means one hour.
+	// response carries no Cache-Control max-age. Zero means five minutes (as
+	// Envoy's jwt_authn), so that a key the issuer withdraws stops verifying
+	// within minutes even if its endpoint sends no caching headers.
 	RefreshInterval time.Duration
 	// MinRefreshInterval and MaxRefreshInterval bound a max-age sent by the
-	// key-set endpoint (and RefreshInterval); a failed fetch is retried after
-	// MinRefreshInterval. Zero means one minute and 24 hours.
+	// key-set endpoint (and RefreshInterval); a response marked no-store or
+	// no-cache is fetched again after MinRefreshInterval, and so is a failed
+	// fetch. Zero means one minute and 24 hours.
 	MinRefreshInterval, MaxRefreshInterval time.Duration
 
 	// UnknownKIDCooldown is the least time between two fetches of an
@@ -108,12 +113,13 @@ type Config struct {
 	// until a fetch succeeds. Zero means 24 hours.
 	StaleLimit time.Duration
 
-	// FetchTimeout bounds each key-set fetch, connection to last byte. Zero
-	// means 10 seconds.
+	// FetchTimeout bounds each key-set fetch, connection to last byte, with
+	// the metadata read before it for an issuer that discovers its key set.
+	// Zero means 10 seconds.
 	FetchTimeout time.Duration
 
-	// MaxJWKSBytes bounds a key-set response body; a larger one is a failed
-	// fetch. Zero means 1 MiB.
+	// MaxJWKSBytes bounds a key-set response body, and a discovery
+	// document; a larger one is a failed fetch. Zero means 1 MiB.
 	MaxJWKSBytes int64
 
 	// Now is the clock for every time check: token lifetimes, the cache,
@@ -128,16 +134,25 @@ type Config struct {
 
 // Issuer is one trusted token issuer and the rules its tokens must meet.
 //
-// Exactly one key source must be given: JWKSURL (asymmetric keys fetched and
+// At most one key source may be given: JWKSURL (asymmetric keys fetched and
 // refreshed), Keys (asymmetric keys fixed at start-up), or HMACSecret (a
-// shared secret). Keys never come from the token: its "jwk", "jku", "x5u"
-// and "x5c" headers are refused, not followed.
+// shared secret). With none, the key set's URL is discovered: the "jwks_uri"
+// of the issuer's OpenID Connect Discovery document
+// (Issuer + "/.well-known/openid-configuration") or, where that is 404, of
+// its RFC 8414 metadata, read again before each fetch of the key set, so a
+// moved jwks_uri is followed. The metadata must name Issuer exactly, and
+// its jwks_uri is held to the rules of JWKSURL. Keys never come from the
+// token: its "jwk", "jku", "x5u" and "x5c" headers are refused, not
+// followed.
 type Issuer struct {
-	// Issuer is the exact "iss" value of this issuer's tokens.
+	// Issuer is the exact "iss" value of this issuer's tokens, or a
+	// template of them holding TenantPlaceholder (see Tenants).
 	Issuer string
 
 	// JWKSURL is the issuer's JSON Web Key Set. It must be https, except on a
-	// loopback host (127.0.0.1, ::1, localhost) for tests.
+	// loopback host (127.0.0.1, ::1, localhost) for tests. Empty, with no
+	// Keys or HMACSecret, means discovered. It may hold TenantPlaceholder
+	// (see Tenants).
 	JWKSURL string
 	// Keys are public keys fixed at start-up, looked up by the token's "kid".
 	Keys []StaticKey
@@ -147,9 +162,9 @@ type Issuer struct {
 	HMACSecret []byte
 
 	// Audiences are the values accepted in the token's "aud": it must contain
-	// at least one of them. Required unless AnyAudience is set, because a
-	// token minted for another API of the same issuer must not be accepted
-	// here.
+	// at least one of them (or name a client of ClientIDs). Required unless
+	// ClientIDs or AnyAudience is set, because a token minted for another
+	// API of the same issuer must not be accepted here.
 	Audiences []string
 	// AnyAudience accepts a token whatever its "aud", or without one. Set it
 	// only for an issuer that mints tokens for this API alone.
@@ -202,8 +217,46 @@ type Issuer struct {
 	// principal.DefaultScopeClaims. See principal.ParseScopes.
 	ScopeClaims []string
 	// ClientIDClaims are the claims Principal.ClientID is read from, the
-	// first string one winning; nil means "client_id", "azp", "cid".
+	// first non-empty string one winning; nil means "client_id", "azp",
+	// "cid", "appid" (Entra ID v1).
 	ClientIDClaims []string
+
+	// ClientIDs are OAuth client IDs whose tokens this API accepts whatever
+	// their "aud": a token passes the audience check if its "aud" names one
+	// of Audiences, or if its client ID (the first of ClientIDClaims that is
+	// a non-empty string) is one of these, compared exactly. It is for
+	// issuers whose access tokens name the client rather than the API:
+	// Cognito (no "aud", a "client_id"), Keycloak (default "aud" "account",
+	// the client in "azp"), ZITADEL (the client ID in "aud", which Audiences
+	// can list too), Entra ID v1 ("appid"). Every token issued to a listed
+	// client is accepted, whatever API it was minted for: list only clients
+	// that call this API alone. Audiences, ClientIDs or AnyAudience is
+	// required.
+	ClientIDs []string
+
+	// Aliases are other exact spellings of Issuer that its tokens carry in
+	// "iss", sharing its keys and rules: Google signs with "iss"
+	// "https://accounts.google.com" and "accounts.google.com". The
+	// principal's Issuer is the spelling the token carried.
+	Aliases []string
+
+	// Tenants, for an Issuer that holds TenantPlaceholder, are the tenant IDs
+	// accepted; nil accepts any. Issuer may hold TenantPlaceholder once, in
+	// its path (Entra ID: "https://login.microsoftonline.com/{tenantid}/v2.0"):
+	// a token's "iss" matches if the placeholder stands for a tenant ID of 1
+	// to 64 letters, digits and hyphens, and that ID must equal the token's
+	// "tid" claim. If JWKSURL holds the placeholder too, or JWKSURL is empty
+	// (keys by discovery, from each tenant's own metadata), each tenant has
+	// its own key set, fetched from the start, and Tenants is required, so
+	// that tokens naming unknown tenants never cause a fetch. Otherwise every
+	// tenant shares the one key set (Entra ID's common keys).
+	Tenants []string
+
+	// MaxLifetime, if positive, is the longest a token may live: a token
+	// whose "exp" is more than MaxLifetime (plus Config.Leeway) after its
+	// "iat", or, without "iat", after now, is refused. Zero means no bound
+	// beyond "exp" itself.
+	MaxLifetime time.Duration
 }
 
 // StaticKey is a public key configured in code, for an issuer without a
@@ -221,7 +274,7 @@ type StaticKey struct {
 	Public crypto.PublicKey
 }
 
-var defaultClientIDClaims = []string{"client_id", "azp", "cid"}
+var defaultClientIDClaims = []string{"client_id", "azp", "cid", "appid"}
 
 // Verifier verifies signed JWT access tokens (compact JWS) from a fixed
 // list of issuers, and turns them into principals. It implements middleware.Verifier.
@@ -238,12 +291,15 @@ var defaultClientIDClaims = []string{"client_id", "azp", "cid"}
 // and no nested JWT ("cty": "JWT"); its header and claims are JSON objects
 // in valid UTF-8, without lone surrogate escapes and without a member name
 // repeated at any depth (spelled alike or equal once unescaped); the
-// signature verifies; "aud" names one of the issuer's audiences; "typ"
+// signature verifies; "aud" names one of the issuer's audiences, or the
+// token's client ID is one of its ClientIDs; for a tenant template, the
+// tenant in "iss" is the token's "tid" (and one of Tenants); "typ"
 // matches RequiredTyp when set; it is plainly an access token (see
 // Issuer.AcceptIDTokens: no ID token, refresh token, logout token or other
 // kind of JWT, told by its typ header and claims); "exp" is present and not
 // past, "nbf" is not in the future and "iat" not in the
-// future, each with Leeway. Which check failed is never told to the client
+// future, each with Leeway; and, with MaxLifetime, "exp" is not further
+// from "iat" (or now) than that. Which check failed is never told to the client
 // (it is in the error's Err for logs), except that an expired token whose
 // signature verified is refused as ExpiredToken, as RFC 6750 allows.
 //
@@ -251,7 +307,11 @@ var defaultClientIDClaims = []string{"client_id", "azp", "cid"}
 //
 // A JWKS is fetched at start-up, then again in the background: after the
 // response's Cache-Control max-age, bounded by MinRefreshInterval and
-// MaxRefreshInterval, or after RefreshInterval. Requests read the keys
+// MaxRefreshInterval (no-store and no-cache mean MinRefreshInterval), or
+// after RefreshInterval (5 minutes). An issuer without a JWKSURL, Keys or
+// HMACSecret has its discovery metadata read before each of these fetches,
+// for the jwks_uri to fetch; metadata that cannot be read or trusted is a
+// failed fetch, like a key set that cannot be. Requests read the keys
 // through an atomic pointer to an immutable set, without locking. A token
 // whose kid is not in the set (or that arrives while the issuer has no
 // usable set) causes one fetch, shared by every request that needs it; those
@@ -298,14 +358,15 @@ var defaultClientIDClaims = []string{"client_id", "azp", "cid"}
 // A Verifier is safe for concurrent use. Close stops the background
 // refresh; so does cancelling the context given to NewVerifier.
 type Verifier struct {
-	issuers  map[string]*jwtIssuer
-	remotes  []*jwksSource
-	cache    *tokenCache
-	now      func() time.Time
-	leeway   time.Duration
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
-	closeOne sync.Once
+	issuers   map[string]*jwtIssuer // by Issuer and Aliases, templates excepted
+	templates []*jwtIssuer          // issuers whose Issuer holds TenantPlaceholder
+	remotes   []*jwksSource
+	cache     *tokenCache
+	now       func() time.Time
+	leeway    time.Duration
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	closeOne  sync.Once
 }
 
 // jwtIssuer is an Issuer compiled for the request path.
@@ -322,10 +383,12 @@ type jwtIssuer struct {
 	scopeClaims    []string
 	clientIDClaims []string
 	static         *keySet     // Keys or HMACSecret
-	remote         *jwksSource // JWKSURL
+	remote         *jwksSource // JWKSURL or discovery, shared by every tenant
+	idp
 }
 
-// NewVerifier checks cfg, fetches every issuer's JWKS once (waiting at
+// NewVerifier checks cfg, fetches every issuer's JWKS once (after its
+// discovery metadata, for an issuer that has no JWKSURL; waiting at
 // most FetchTimeout; a failure is reported through OnRefreshError, not
 // returned, and the issuer's tokens are Unavailable until a fetch succeeds),
 // and starts the background refresh, which runs until Close or until ctx is
@@ -341,14 +404,9 @@ func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
 		if err != nil {
 			return nil, fmt.Errorf("middleware: Config.Issuers[%d] (%q): %w", i, is.Issuer, err)
 		}
-		if _, dup := v.issuers[is.Issuer]; dup {
-			return nil, fmt.Errorf("middleware: Config.Issuers[%d]: issuer %q is listed twice", i, is.Issuer)
+		if err := v.addIssuer(ji, is, &c); err != nil {
+			return nil, fmt.Errorf("middleware: Config.Issuers[%d]: %w", i, err)
 		}
-		if is.JWKSURL != "" {
-			ji.remote = newJWKSSource(is.Issuer, is.JWKSURL, &c)
-			v.remotes = append(v.remotes, ji.remote)
-		}
-		v.issuers[is.Issuer] = ji
 	}
 	if c.CacheSize > 0 {
 		v.cache = newTokenCache(c.CacheSize)
@@ -357,8 +415,15 @@ func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
 	for _, r := range v.remotes {
 		r.start(ctx, &v.wg)
 	}
-	for _, r := range v.remotes {
-		r.wait(ctx, r.fetchNow(true))
+	// Every fetch is started before any is waited for, so that start-up
+	// takes one FetchTimeout at most, however many key sets (issuers,
+	// tenants) there are.
+	fetches := make([]*jwksFetch, len(v.remotes))
+	for i, r := range v.remotes {
+		fetches[i] = r.fetchNow(true)
+	}
+	for i, r := range v.remotes {
+		_ = r.wait(ctx, fetches[i])
 	}
 	for _, r := range v.remotes {
 		v.wg.Add(1)
@@ -389,9 +454,12 @@ func (v *Verifier) Close() error {
 // happened, and for tests, which use it instead of waiting for the timer.
 func (v *Verifier) Refresh(ctx context.Context) error {
 	var errs []error
-	for _, r := range v.remotes {
-		call := r.fetchNow(true)
-		if err := r.wait(ctx, call); err != nil {
+	fetches := make([]*jwksFetch, len(v.remotes))
+	for i, r := range v.remotes {
+		fetches[i] = r.fetchNow(true)
+	}
+	for i, r := range v.remotes {
+		if err := r.wait(ctx, fetches[i]); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", r.issuer, err))
 		}
 	}
@@ -431,7 +499,7 @@ func (v *Verifier) fromCache(e *cacheEntry) *principal.Principal {
 	if !now.Before(e.exp) {
 		return nil
 	}
-	if r := e.issuer.remote; r != nil {
+	if r := e.remote; r != nil {
 		set := r.set.Load()
 		if set == nil || set.gen != e.gen || r.stale(now) {
 			return nil
@@ -516,11 +584,16 @@ func compileIssuer(is Issuer) (*jwtIssuer, error) {
 			sources++
 		}
 	}
-	if sources != 1 {
-		return nil, stderrors.New("exactly one of JWKSURL, Keys and HMACSecret must be set")
+	if sources > 1 {
+		return nil, stderrors.New("at most one of JWKSURL, Keys and HMACSecret may be set")
 	}
-	if len(is.Audiences) == 0 && !is.AnyAudience {
-		return nil, stderrors.New("no Audiences: list this API's audiences, or set AnyAudience to accept tokens minted for any API")
+	if sources == 0 {
+		if err := checkDiscoverable(is.Issuer); err != nil {
+			return nil, err
+		}
+	}
+	if len(is.Audiences) == 0 && len(is.ClientIDs) == 0 && !is.AnyAudience {
+		return nil, stderrors.New("no Audiences: list this API's audiences or its clients' IDs (ClientIDs), or set AnyAudience to accept tokens minted for any API")
 	}
 	if slices.Contains(is.Audiences, "") {
 		return nil, stderrors.New("an empty string in Audiences")
@@ -562,9 +635,13 @@ func compileIssuer(is Issuer) (*jwtIssuer, error) {
 			ji.algs = append(ji.algs, a)
 		}
 	}
+	if err := compileIdentityProvider(is, ji); err != nil {
+		return nil, err
+	}
 	switch {
+	case sources == 0:
 	case is.JWKSURL != "":
-		if err := checkJWKSURL(is.JWKSURL); err != nil {
+		if err := checkJWKSURL(withTenant(is.JWKSURL, "tenant")); err != nil {
 			return nil, err
 		}
 	case hmacKeys:

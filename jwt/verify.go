@@ -154,6 +154,7 @@ func (is *jwtIssuer) algorithm(name string) *jwsAlgorithm {
 
 // tokenTimes are a token's registered time claims.
 type tokenTimes struct {
+	issuer           string // the token's "iss"
 	exp, nbf, iat    time.Time
 	hasNBF, hasIAT   bool
 	audience         []string
@@ -256,9 +257,9 @@ func (v *Verifier) verify(ctx context.Context, token string) (*principal.Princip
 		return nil, refuseInvalid(fmt.Errorf("claims: %w", err))
 	}
 	iss, _ := claims["iss"].(string)
-	is := v.issuers[iss]
-	if is == nil {
-		return nil, refuseInvalid(fmt.Errorf("%w: %q", errJWTUnknownIssuer, iss))
+	is, remote, err := v.issuerOf(iss, claims)
+	if err != nil {
+		return nil, err
 	}
 	alg := is.algorithm(h.alg)
 	if alg == nil {
@@ -277,7 +278,8 @@ func (v *Verifier) verify(ctx context.Context, token string) (*principal.Princip
 	if err != nil {
 		return nil, refuseInvalid(err)
 	}
-	if !is.acceptsAudience(tc.audience) {
+	tc.issuer = iss
+	if !is.acceptsAudience(tc.audience) && !is.acceptsClient(claims) {
 		return nil, refuseInvalid(fmt.Errorf("%w: %q", errJWTAudience, tc.audience))
 	}
 	sig, err := strictB64.DecodeString(token[d2+1:])
@@ -285,7 +287,7 @@ func (v *Verifier) verify(ctx context.Context, token string) (*principal.Princip
 		return nil, refuseInvalid(fmt.Errorf("%w: signature: %v", errJWTMalformed, err))
 	}
 
-	key, gen, err := v.key(ctx, is, h, alg)
+	key, gen, err := v.key(ctx, is, remote, h, alg)
 	if err != nil {
 		return nil, err
 	}
@@ -303,29 +305,33 @@ func (v *Verifier) verify(ctx context.Context, token string) (*principal.Princip
 	if tc.hasIAT && tc.iat.After(now.Add(v.leeway)) {
 		return nil, refuseInvalid(fmt.Errorf("%w: iat %v", errJWTIssuedInFuture, tc.iat))
 	}
+	if err := is.checkLifetime(&tc, now, v.leeway); err != nil {
+		return nil, refuseInvalid(err)
+	}
 
 	p := is.principal(claims, &tc)
 	if v.cache != nil && now.Before(tc.exp) {
-		v.cache.put(token, &cacheEntry{principal: p, exp: tc.exp, issuer: is, gen: gen})
+		v.cache.put(token, &cacheEntry{principal: p, exp: tc.exp, issuer: is, remote: remote, gen: gen})
 	}
 	return p, nil
 }
 
 // key finds the key for the token's (issuer, kid) and alg.
-func (v *Verifier) key(ctx context.Context, is *jwtIssuer, h jwsHeader, a *jwsAlgorithm) (*verifyKey, uint64, error) {
+// remote is the issuer's key source for the token's tenant.
+func (v *Verifier) key(ctx context.Context, is *jwtIssuer, remote *jwksSource, h jwsHeader, a *jwsAlgorithm) (*verifyKey, uint64, error) {
 	if is.static != nil {
 		if k := is.static.find(h.kid, h.hasKID, a); k != nil {
 			return k, is.static.gen, nil
 		}
 		return nil, 0, refuseInvalid(fmt.Errorf("%w: kid %q, alg %s", errJWTNoKey, h.kid, a.name))
 	}
-	return is.remote.key(ctx, h.kid, h.hasKID, a)
+	return remote.key(ctx, h.kid, h.hasKID, a)
 }
 
 func (is *jwtIssuer) principal(claims map[string]any, tc *tokenTimes) *principal.Principal {
 	p := principal.Fields{
 		Subject:   tc.subject,
-		Issuer:    is.name,
+		Issuer:    tc.issuer,
 		Type:      is.tokenType,
 		TokenID:   tc.tokenID,
 		Audience:  tc.audience,
