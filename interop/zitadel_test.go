@@ -396,3 +396,24 @@ func TestZitadelRevocation(t *testing.T) {
 		api.call(t, "/orders", tok.AccessToken, wantInvalidToken)
 	})
 }
+
+func TestZitadelDiscoveryFromTheIssuerURLAlone(t *testing.T) {
+	z := startZitadel(t)
+	// No JWKSURL: the verifier reads the provider's
+	// /.well-known/openid-configuration for its jwks_uri.
+	v, err := jwt.NewVerifier(testContext(t), jwt.Config{Issuers: []jwt.Issuer{{
+		Issuer:    z.issuer,
+		Audiences: []string{apiAudience}, Algorithms: []string{"RS256"},
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := newAPI(t, v)
+	tok := z.clientCredentials(t, zJWTClient, scopeRead).AccessToken
+	t.Run("a token verifies by the discovered key set", func(t *testing.T) { api.call(t, "/orders", tok, wantOK) })
+	t.Run("scopes are checked as with a configured JWKS URL", func(t *testing.T) { api.call(t, "/admin", tok, wantInsufficient) })
+
+	z.storage.rotate()
+	rotated := z.clientCredentials(t, zJWTClient, scopeRead).AccessToken
+	t.Run("a rotated key is fetched from the discovered jwks_uri", func(t *testing.T) { api.call(t, "/orders", rotated, wantOK) })
+}
