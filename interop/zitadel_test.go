@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -34,8 +35,9 @@ const (
 
 // zitadelServer is zitadel/oidc's OpenID Provider on a loopback port.
 type zitadelServer struct {
-	issuer  string
-	storage *zStorage
+	issuer     string
+	storage    *zStorage
+	jwksServed atomic.Int64 // requests for the key set
 }
 
 func startZitadel(t *testing.T) *zitadelServer {
@@ -78,13 +80,19 @@ func startZitadel(t *testing.T) *zitadelServer {
 		}
 		http.Redirect(w, r, issuer+"/authorize/callback?id="+url.QueryEscape(id), http.StatusFound)
 	})
-	mux.Handle("/", provider)
+	z := &zitadelServer{issuer: issuer, storage: st}
+	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/keys" {
+			z.jwksServed.Add(1)
+		}
+		provider.ServeHTTP(w, r)
+	}))
 	srv := httptest.NewUnstartedServer(mux)
 	srv.Listener.Close()
 	srv.Listener = ln
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return &zitadelServer{issuer: issuer, storage: st}
+	return z
 }
 
 // clientCredentials gets an access token for clientID with golang.org/x/oauth2.
@@ -306,9 +314,16 @@ func TestZitadelKeyRotation(t *testing.T) {
 	// The server rotates: a new key signs, the old one is still published.
 	z.storage.rotate()
 	newTok := z.clientCredentials(t, zJWTClient, scopeRead).AccessToken
+	fetches := func() int64 { return z.jwksServed.Load() }
+	if got := fetches(); got != 1 {
+		t.Fatalf("key set fetched %d times at start-up, want 1", got)
+	}
 	t.Run("a token signed by the new key verifies after one refetch", func(t *testing.T) {
 		api.call(t, "/orders", newTok, wantOK)
 		api.call(t, "/orders", oldTok, wantOK)
+		if got := fetches(); got != 2 {
+			t.Errorf("key set fetched %d times, want 2", got)
+		}
 	})
 
 	// The server removes the first key and rotates again; a token of the
@@ -320,12 +335,18 @@ func TestZitadelKeyRotation(t *testing.T) {
 	t.Run("during the cooldown an unknown kid is refused without a fetch", func(t *testing.T) {
 		api.call(t, "/orders", thirdTok, wantInvalidToken)
 		api.call(t, "/orders", oldTok, wantOK)
+		if got := fetches(); got != 2 {
+			t.Errorf("key set fetched %d times, want still 2", got)
+		}
 	})
 	clk.Advance(31 * time.Second) // past the default UnknownKIDCooldown (30 s)
 	t.Run("a token signed by a removed key stops verifying after the refresh", func(t *testing.T) {
 		api.call(t, "/orders", thirdTok, wantOK)
 		api.call(t, "/orders", oldTok, wantInvalidToken)
 		api.call(t, "/orders", newTok, wantOK)
+		if got := fetches(); got != 3 {
+			t.Errorf("key set fetched %d times, want 3", got)
+		}
 	})
 }
 
