@@ -3,7 +3,9 @@
 # Debian's packages if missing) started on loopback ports and stopped after;
 # then the bench module's tests, which
 # assert the hot path's allocation budget and that every peer compared
-# really verifies (no timing).
+# really verifies (no timing); then the interop module's tests, which run
+# real authorization servers (zitadel/oidc, Ory fosite) on loopback ports
+# against tollgate (see interop/README.md).
 GO ?= go
 
 .PHONY: test bench vet
@@ -11,6 +13,7 @@ GO ?= go
 test:
 	./scripts/with-postgres.sh ./scripts/with-redis.sh $(GO) test -race -count=1 ./...
 	cd bench && $(GO) vet ./... && $(GO) test -race -count=1 ./...
+	cd interop && $(GO) vet ./... && $(GO) test -race -count=1 ./...
 
 # The benchmarks beside the peer libraries (see bench/README.md), with a
 # PostgreSQL server for the API-key store's figures.
@@ -21,3 +24,4 @@ vet:
 	test -z "$$(gofmt -l .)"
 	$(GO) vet ./...
 	cd bench && $(GO) vet ./...
+	cd interop && $(GO) vet ./...
