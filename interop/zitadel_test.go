@@ -25,11 +25,11 @@ import (
 
 // Clients registered at the zitadel provider.
 const (
-	zJWTClient    = "svc-jwt"                 // client_credentials, JWT access tokens
-	zOpaqueClient = "svc-opaque"              // client_credentials, opaque access tokens
-	zWebClient    = "web"                     // authorization code + refresh, JWT access tokens
-	zSecret       = "s3cret:with/odd+chars é" // survives form-encoding in Basic
-	apiSecret     = "api-introspection-secret"
+	zJWTClient    = "svc-jwt"                         // client_credentials, JWT access tokens
+	zOpaqueClient = "svc-opaque"                      // client_credentials, opaque access tokens
+	zWebClient    = "web"                             // authorization code + refresh, JWT access tokens
+	zSecret       = "s3cret:with/odd+chars é"         // survives form-encoding in Basic
+	apiSecret     = "api:introspection/secret+é"      // form-encoded by tollgate, decoded by the server
 	zRedirectURI  = "https://client.example/callback" // never fetched
 )
 
