@@ -211,6 +211,7 @@ func (f *fositeServer) jwtVerifier(t *testing.T) *jwt.Verifier {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { v.Close() })
 	return v
 }
 

@@ -191,6 +191,7 @@ func (z *zitadelServer) jwtVerifier(t *testing.T, cfg jwt.Config) *jwt.Verifier 
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { v.Close() })
 	return v
 }
 
@@ -429,6 +430,7 @@ func TestZitadelDiscoveryFromTheIssuerURLAlone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { v.Close() })
 	api := newAPI(t, v)
 	tok := z.clientCredentials(t, zJWTClient, scopeRead).AccessToken
 	t.Run("a token verifies by the discovered key set", func(t *testing.T) { api.call(t, "/orders", tok, wantOK) })
