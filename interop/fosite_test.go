@@ -218,8 +218,8 @@ func (f *fositeServer) jwtVerifier(t *testing.T) *jwt.Verifier {
 func (f *fositeServer) introspector(t *testing.T, now func() time.Time) *introspect.Client {
 	t.Helper()
 	c, err := introspect.New(introspect.Config{
-		Endpoint: f.issuer + "/oauth2/introspect",
-		ClientID: apiAudience, ClientSecret: apiSecret,
+		Endpoint:  f.issuer + "/oauth2/introspect",
+		Auth:      introspect.ClientSecretBasic(apiAudience, apiSecret),
 		TokenType: "service", Audiences: []string{apiAudience},
 		Now: now,
 	})

@@ -199,9 +199,9 @@ func (z *zitadelServer) jwtVerifier(t *testing.T, cfg jwt.Config) *jwt.Verifier 
 // with client_secret_basic.
 func (z *zitadelServer) introspector(t *testing.T, now func() time.Time) *introspect.Client {
 	t.Helper()
-	c, err := introspect.New(introspect.Config{
-		Endpoint: z.issuer + "/oauth/introspect",
-		ClientID: apiAudience, ClientSecret: apiSecret,
+	// The endpoint comes from the OP's discovery document.
+	c, err := introspect.Discover(context.Background(), z.issuer, introspect.Config{
+		Auth:      introspect.ClientSecretBasic(apiAudience, apiSecret),
 		TokenType: "service", Audiences: []string{apiAudience},
 		Now: now,
 	})

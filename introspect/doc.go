@@ -105,6 +105,14 @@
 // them; refresh and logout tokens are never admitted. The client is told
 // only invalid_token, as for any other refusal.
 //
+// This works only where the server says what a token is. A server built
+// directly on Ory fosite answers a refresh token as active with nothing that
+// tells it from an access token (Ory Hydra adds "token_use"; the interop
+// tests show both): such an answer cannot be refused, so a leaked refresh
+// token would be admitted as an access token. Make such a server add
+// "token_use" (or "token_type") to its answers, or give refresh and access
+// tokens different audiences and set Audiences.
+//
 // These are the rules of jwt.Issuer, as far as an answer can carry them:
 // TokenType, TypeClaim and TypeValues give Principal.Type as they do for a
 // JWT (with TypeClaim "token_use", only a token_use naming an ID, refresh
