@@ -53,11 +53,16 @@ type MemoryConfig struct {
 // otherwise less than a nanosecond a token slower than configured (a
 // thousandth at a million a second on one key), never faster.
 //
-// A decision is made under the key's shard lock, against a time read under
-// that lock, and a shard's time never runs backwards: concurrent requests
-// on one key are decided one after another, each at a time no earlier than
-// the last, so 1,000 goroutines on a full bucket of 100 let exactly 100
-// through, and a clock that goes back refills nothing.
+// A decision is made under the key's shard lock, and a shard's time never
+// runs backwards: the clock is read before the lock is taken (so that
+// reading it does not hold the others up), and the decision is made at the
+// later of that time and the shard's last, so concurrent requests on one
+// key are decided one after another, each at a time no earlier than the
+// last. 1,000 goroutines on a full bucket of 100 let exactly 100 through,
+// and a clock that goes back refills nothing. (A bare x/time/rate
+// Limiter.Allow cannot promise this: under load a goroutine holding an
+// older time moves its clock back and the time in between is refilled
+// twice, golang/go#56287.)
 //
 // A key's limits are decided atomically: the request is allowed only if
 // every limit has a whole token, and only then does it take one from
@@ -134,6 +139,15 @@ type MemoryStore struct {
 
 	maxKeys int64
 	keys    atomic.Int64
+	// known are the first few limits seen, with their plans and name
+	// hashes, so the configured limits cost neither a division nor a hash.
+	known [4]atomic.Pointer[knownLimit]
+}
+
+type knownLimit struct {
+	l    Limit
+	p    plan
+	name uint64 // the name's hash (see nameHash)
 }
 
 type memShard struct {
@@ -241,14 +255,31 @@ func NewMemoryStore(cfg MemoryConfig) *MemoryStore {
 	return s
 }
 
-// pairHash is the hash of one limit name of the key whose hash is kh. It
-// is never 0, which marks an empty slot.
-func pairHash(seed maphash.Seed, kh uint64, name string) uint64 {
+// limit is l's plan and name hash, from known if l is one of them.
+func (s *MemoryStore) limit(l *Limit) (plan, uint64) {
+	for i := range s.known {
+		k := s.known[i].Load()
+		if k == nil {
+			k = &knownLimit{l: *l, p: planOf(l), name: maphash.String(s.seed, l.Name)}
+			if !s.known[i].CompareAndSwap(nil, k) {
+				continue
+			}
+		}
+		if k.l == *l {
+			return k.p, k.name
+		}
+	}
+	return planOf(l), maphash.String(s.seed, l.Name)
+}
+
+// pairHash is the hash of one limit name, whose hash is nh, of the key
+// whose hash is kh. It is never 0, which marks an empty slot.
+func pairHash(kh, nh uint64) uint64 {
 	// Mixing the name's own hash in, then the whole through a finalizer,
 	// keeps (key, name) pairs apart even when one key's hash and another
 	// name's cancel out under a plain xor, and leaves no bit of the table
 	// index tied to the bits that chose the shard.
-	h := kh ^ (maphash.String(seed, name)*0x9e3779b97f4a7c15 + 0x632be59bd9b4e019)
+	h := kh ^ (nh*0x9e3779b97f4a7c15 + 0x632be59bd9b4e019)
 	h ^= h >> 33
 	h *= 0xff51afd7ed558ccd
 	h ^= h >> 33
@@ -465,9 +496,13 @@ func (s *MemoryStore) elapsed() int64 {
 	return int64(s.now().Sub(s.epoch))
 }
 
-// tick is the shard's time for a decision, under its lock.
-func (s *MemoryStore) tick(sh *memShard) int64 {
-	now := max(s.elapsed(), sh.last)
+// tick is the shard's time for a decision, under its lock, given the
+// clock's t read before the lock was taken: the later of t and the
+// shard's last time. A goroutine that read the clock and then waited for
+// the lock is decided at the time of the decision before it, never at an
+// earlier one, so no time is refilled twice.
+func (sh *memShard) tick(t int64) int64 {
+	now := max(t, sh.last)
 	sh.last = now
 	return now
 }
@@ -484,12 +519,13 @@ func (s *MemoryStore) Allow(_ context.Context, key string, limits []Limit) (Deci
 
 // allowOne is Allow for a single limit, the common case.
 func (s *MemoryStore) allowOne(kh uint64, l *Limit) Decision {
-	p := planOf(l)
-	h := pairHash(s.seed, kh, l.Name)
+	p, nh := s.limit(l)
+	h := pairHash(kh, nh)
 	sh := s.shardOf(kh)
+	t := s.elapsed()
 
 	sh.mu.Lock()
-	now := s.tick(sh)
+	now := sh.tick(t)
 	var v slot
 	i := sh.find(h)
 	if i >= 0 {
@@ -530,13 +566,15 @@ func (s *MemoryStore) allowMany(kh uint64, limits []Limit) Decision {
 		plans, buckets, at, states = make([]plan, n), make([]slot, n), make([]int, n), make([]LimitState, n)
 	}
 	for j := range limits {
-		plans[j] = planOf(&limits[j])
-		buckets[j].h = pairHash(s.seed, kh, limits[j].Name)
+		var nh uint64
+		plans[j], nh = s.limit(&limits[j])
+		buckets[j].h = pairHash(kh, nh)
 	}
 	sh := s.shardOf(kh)
+	t := s.elapsed()
 
 	sh.mu.Lock()
-	now := s.tick(sh)
+	now := sh.tick(t)
 	allowed := true
 	for j := range buckets {
 		p := &plans[j]
@@ -624,17 +662,18 @@ func (p *plan) state(behind int64, allowed bool) LimitState {
 func (s *MemoryStore) Observe(key string, limits []Limit, states []LimitState) {
 	kh := maphash.String(s.seed, key)
 	sh := s.shardOf(kh)
+	t := s.elapsed()
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	now := s.tick(sh)
+	now := sh.tick(t)
 	for j := range limits[:min(len(limits), len(states))] {
 		d := int64(states[j].Reset)
 		if d <= 0 {
 			continue
 		}
 		fullAt := addSat(now, d)
-		h := pairHash(s.seed, kh, limits[j].Name)
-		p := planOf(&limits[j])
+		p, nh := s.limit(&limits[j])
+		h := pairHash(kh, nh)
 		i := sh.find(h)
 		if i < 0 || sh.slots[i].per != p.per || sh.slots[i].cap != p.cap {
 			s.remember(h, fullAt)
