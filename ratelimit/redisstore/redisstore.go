@@ -21,14 +21,22 @@ import (
 // Config configures New. Only Client is required; the zero value of every
 // other field is the default documented on it.
 type Config struct {
-	// Client is the Redis connection: a *redis.Client (a failover client
-	// is one too) or a *redis.ClusterClient, as redis.NewUniversalClient
-	// makes them. Required. Build it with ContextTimeoutEnabled: true, so
-	// that Timeout and ConnectTimeout bound each decision; otherwise its
-	// ReadTimeout (3 s by default) does. The store never lets go-redis
-	// retry a decision: one that timed out may have run, and running it
-	// again would take a second token.
-	Client redis.UniversalClient
+	// Client is the Redis connection: any go-redis redis.Scripter, which
+	// is all the store needs to run its script. A *redis.Client (a
+	// failover client is one too) or a *redis.ClusterClient, as
+	// redis.NewUniversalClient makes them, get the most of it: the store
+	// watches their pools to set each decision's deadline (see
+	// ConnectTimeout) and follows a Cluster's masters one by one (see
+	// TripAfter). A *redis.AutoPipeliner batches concurrent decisions
+	// into pipelines, so many requests share a round trip. Required.
+	// Build it with ContextTimeoutEnabled: true, so that Timeout and
+	// ConnectTimeout bound each decision; otherwise its ReadTimeout (3 s
+	// by default) does. The store never lets go-redis retry a decision: one
+	// that timed out may have run, and running it again would take a
+	// second token. (A Scripter that is not a go-redis client, without
+	// its Process method, runs EVALSHA its own way, with whatever retries
+	// it makes.)
+	Client redis.Scripter
 
 	// Prefix starts every key the store writes. It must not contain '{'
 	// or '}', which would break the hash tag. Default: "tollgate:rl:".
@@ -542,12 +550,20 @@ func perToken(l ratelimit.Limit) int64 {
 // runScript sends the script by EVALSHA, and by EVAL if the server does
 // not have it, as commands go-redis never retries: a decision that timed
 // out may have run, and running it again would take a second token.
-func runScript(ctx context.Context, c processor, keys []string, args []any) ([]int64, error) {
+func runScript(ctx context.Context, c redis.Scripter, keys []string, args []any) ([]int64, error) {
+	p, ok := c.(processor)
+	if !ok {
+		cmd := c.EvalSha(ctx, script.Hash(), keys, args...)
+		if redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") {
+			cmd = c.Eval(ctx, scriptSource, keys, args...)
+		}
+		return cmd.Int64Slice()
+	}
 	cmd := scriptCmd(ctx, "evalsha", script.Hash(), keys, args)
-	err := c.Process(ctx, cmd)
+	err := p.Process(ctx, cmd)
 	if redis.HasErrorPrefix(err, "NOSCRIPT") {
 		cmd = scriptCmd(ctx, "eval", scriptSource, keys, args)
-		err = c.Process(ctx, cmd)
+		err = p.Process(ctx, cmd)
 	}
 	if err != nil {
 		return nil, err
