@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -232,5 +233,53 @@ func TestLatencyBucketsBoundTheirDurations(t *testing.T) {
 	}
 	if !slices.IsSorted([]int{latencyBucket(31), latencyBucket(32), latencyBucket(64)}) {
 		t.Error("buckets are not in order")
+	}
+}
+
+// BenchmarkLimiterInterleaved times the in-memory stores of deciders in
+// turns of 256 decisions each, round after round, so that every store sees
+// the machine at the same moments: on a shared machine whose load changes
+// from second to second, the ratios it reports (tollgate/<peer>, below 1
+// when tollgate is faster) are steadier than those of separate
+// sub-benchmarks. <name>-ns is each one's mean per decision; ns/op is one
+// round of all of them.
+func BenchmarkLimiterInterleaved(b *testing.B) {
+	const turn = 256
+	for _, keys := range []int{1, manyKeyCount} {
+		b.Run(strconv.Itoa(keys)+"_keys", func(b *testing.B) {
+			ctx := context.Background()
+			ds := sizedDeciders(keys)
+			decides := make([]decideFunc, len(ds))
+			names := make([]string, keys)
+			for i := range names {
+				names[i] = "client:app-" + strconv.Itoa(i)
+			}
+			for i, d := range ds {
+				decides[i] = d.newLimiter(b)()
+				for _, k := range names {
+					decides[i](ctx, k)
+				}
+			}
+			spent := make([]time.Duration, len(ds))
+			i := 0
+			for b.Loop() {
+				for j, decide := range decides {
+					t0 := time.Now()
+					for k := range turn {
+						if !decide(ctx, names[(i+k)%keys]) {
+							b.Fatal("refused")
+						}
+					}
+					spent[j] += time.Since(t0)
+				}
+				i += turn
+			}
+			for j, d := range ds {
+				b.ReportMetric(float64(spent[j].Nanoseconds())/float64(b.N*turn), d.name+"-ns")
+				if j > 0 {
+					b.ReportMetric(float64(spent[0])/float64(spent[j]), "tollgate/"+strings.SplitN(d.name, "_", 2)[0])
+				}
+			}
+		})
 	}
 }

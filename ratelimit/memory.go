@@ -125,7 +125,9 @@ type MemoryConfig struct {
 // again under its old plan, at most an empty bucket of its new one.
 //
 // A decision does not allocate, except that a request naming more than
-// four limits allocates its scratch space.
+// four limits allocates its scratch space, and the first four distinct
+// limits a store sees are kept once, with their plans and name hashes, so
+// that the configured ones cost neither a division nor a hash again.
 type MemoryStore struct {
 	shards []memShard
 	shift  uint // shard index: a key hash's top bits
