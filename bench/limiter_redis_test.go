@@ -48,10 +48,10 @@ var redisDeciders = []redisDecider{
 	}},
 }
 
-// evalshaMicros is the server's own time per EVALSHA since the last
-// CONFIG RESETSTAT, from INFO commandstats (usec_per_call): the CPU the
-// script and the commands it ran cost Redis, without the network.
-func evalshaMicros(tb testing.TB, c *redis.Client) float64 {
+// evalshaStats is the server's own time and count of EVALSHA since the
+// last CONFIG RESETSTAT, from INFO commandstats: the CPU the script and the
+// commands it ran cost Redis, without the network.
+func evalshaStats(tb testing.TB, c *redis.Client) (usec, calls float64) {
 	info, err := c.Info(context.Background(), "commandstats").Result()
 	if err != nil {
 		tb.Fatal(err)
@@ -63,44 +63,54 @@ func evalshaMicros(tb testing.TB, c *redis.Client) float64 {
 			continue
 		}
 		for _, f := range strings.Split(line, ",") {
-			if v, ok := strings.CutPrefix(f, "usec_per_call="); ok {
-				n, err := strconv.ParseFloat(v, 64)
-				if err != nil {
-					tb.Fatal(err)
-				}
-				return n
+			k, v, _ := strings.Cut(f, "=")
+			n, _ := strconv.ParseFloat(v, 64)
+			switch k {
+			case "usec":
+				usec = n
+			case "calls":
+				calls = n
 			}
 		}
+		return usec, calls
 	}
 	tb.Fatalf("no cmdstat_evalsha in INFO commandstats:\n%s", info)
-	return 0
+	return 0, 0
 }
 
-// BenchmarkLimiterRedisBesidePing is each Redis limiter's decision on one
-// key, alternating with a bare PING on the same client so that both see
-// the same machine at the same moments (Redis from ./scripts/with-redis.sh;
-// skipped without it). It reports the decision's and the PING's mean
-// (decide-ns, ping-ns), their ratio (decide/ping; the target: at most 1.2)
-// and the server's CPU per decision from INFO commandstats
-// (server-µs/decision, EVALSHA's usec_per_call over this sub-benchmark
-// alone; the target: at most redis_rate's).
+// BenchmarkLimiterRedisBesidePing compares the Redis limiters on one key
+// (Redis from ./scripts/with-redis.sh; skipped without it), in turns of
+// 200 decisions each, round after round, so that both see the machine at
+// the same moments. Every decision alternates with a bare PING on the same
+// client. For each it reports the decision's and the PING's mean
+// (<name>-decide-ns, <name>-ping-ns), their ratio (<name>-decide/ping; the
+// target: at most 1.2) and the server's CPU per decision
+// (<name>-server-µs: EVALSHA's usec over its calls in INFO commandstats,
+// reset before each turn; the target: at most redis_rate's), then
+// tollgate's server time over redis_rate's (server-tollgate/redis_rate).
+// ns/op is one round.
 //
 //	./scripts/with-redis.sh sh -c 'cd bench && go test -run "^$" -bench LimiterRedis -count=5'
 func BenchmarkLimiterRedisBesidePing(b *testing.B) {
+	const turn = 200
 	c := redistest.Shared(b)
-	for _, d := range redisDeciders {
-		b.Run(d.name, func(b *testing.B) {
-			decide := d.newDecide(b, c, redistest.Prefix(b))
-			ctx := context.Background()
-			for range 100 { // the script loaded, the pool warm
-				decide(ctx, "client:app-7")
-			}
+	ctx := context.Background()
+	decides := make([]decideFunc, len(redisDeciders))
+	for i, d := range redisDeciders {
+		decides[i] = d.newDecide(b, c, redistest.Prefix(b))
+		for range 100 { // the script loaded, the pool warm
+			decides[i](ctx, "client:app-7")
+		}
+	}
+	n := len(redisDeciders)
+	decideTime, pingTime := make([]time.Duration, n), make([]time.Duration, n)
+	usec, calls := make([]float64, n), make([]float64, n)
+	for b.Loop() {
+		for i, decide := range decides {
 			if err := c.ConfigResetStat(ctx).Err(); err != nil {
 				b.Fatal(err)
 			}
-			var decideTime, pingTime time.Duration
-			b.ReportAllocs()
-			for b.Loop() {
+			for range turn {
 				t0 := time.Now()
 				if !decide(ctx, "client:app-7") {
 					b.Fatal("refused")
@@ -109,13 +119,19 @@ func BenchmarkLimiterRedisBesidePing(b *testing.B) {
 				if err := c.Ping(ctx).Err(); err != nil {
 					b.Fatal(err)
 				}
-				decideTime += t1.Sub(t0)
-				pingTime += time.Since(t1)
+				decideTime[i] += t1.Sub(t0)
+				pingTime[i] += time.Since(t1)
 			}
-			b.ReportMetric(float64(decideTime.Nanoseconds())/float64(b.N), "decide-ns")
-			b.ReportMetric(float64(pingTime.Nanoseconds())/float64(b.N), "ping-ns")
-			b.ReportMetric(float64(decideTime)/float64(pingTime), "decide/ping")
-			b.ReportMetric(evalshaMicros(b, c), "server-µs/decision")
-		})
+			u, k := evalshaStats(b, c)
+			usec[i] += u
+			calls[i] += k
+		}
 	}
+	for i, d := range redisDeciders {
+		b.ReportMetric(float64(decideTime[i].Nanoseconds())/float64(b.N*turn), d.name+"-decide-ns")
+		b.ReportMetric(float64(pingTime[i].Nanoseconds())/float64(b.N*turn), d.name+"-ping-ns")
+		b.ReportMetric(float64(decideTime[i])/float64(pingTime[i]), d.name+"-decide/ping")
+		b.ReportMetric(usec[i]/calls[i], d.name+"-server-µs")
+	}
+	b.ReportMetric((usec[0]/calls[0])/(usec[1]/calls[1]), "server-tollgate/redis_rate")
 }

@@ -609,7 +609,8 @@ func scriptCmd(ctx context.Context, verb, src string, keys []string, args []any)
 // common path is TIME, one GET per limit, a prefix compare, and one SET …
 // PX per limit when allowed (the key expires when it would be full,
 // leaving no state behind): no hash, no separate PEXPIRE, one
-// string.format of an integer per write. A refusal writes nothing unless
+// string.format per write; one limit without debt, the common case, takes
+// a path of its own without the tables. A refusal writes nothing unless
 // it paid a debt or moved a bucket to a new plan. A clock behind a
 // bucket's time refills nothing.
 //
@@ -623,6 +624,19 @@ local tm = redis.call('TIME')
 local now = tm[1] * 1000000 + tm[2]
 local debt = tonumber(ARGV[1])
 local n = #KEYS
+if n == 1 and debt == 0 then
+  -- The common case, one limit and no debt, without the tables.
+  local cap, per, plan = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+  local v = redis.pcall('GET', KEYS[1])
+  if v == false or (type(v) == 'string' and string.find(v, plan, 1, true) == 1) then
+    local tat = now
+    if v then tat = math.max(now, tonumber(string.sub(v, #plan + 1))) end
+    if tat - now > (cap - 1) * per then return {now, 0, tat - now} end
+    tat = tat + per
+    redis.call('SET', KEYS[1], string.format('%s%d', plan, tat), 'PX', math.floor((tat - now) / 1000) + 1001)
+    return {now, 1, tat - now}
+  end
+end
 local tats, write = {}, {}
 local allowed = 1
 for i = 1, n do
@@ -663,7 +677,7 @@ for i = 1, n do
   local tat = tats[i]
   if allowed == 1 then tat = tat + tonumber(ARGV[3*i]) end
   if allowed == 1 or write[i] then
-    redis.call('SET', KEYS[i], ARGV[3*i+1] .. string.format('%d', tat), 'PX', math.ceil((tat - now) / 1000) + 1000)
+    redis.call('SET', KEYS[i], string.format('%s%d', ARGV[3*i+1], tat), 'PX', math.floor((tat - now) / 1000) + 1001)
   end
   out[i+2] = tat - now
 end
