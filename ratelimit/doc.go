@@ -82,22 +82,29 @@
 //
 // # Stores
 //
-// The default MemoryStore keeps an x/time/rate Limiter per limit name of
-// each key in sharded, bounded LRU caches (MaxKeys, default 100,000; evictions
-// are counted by Evictions) and decides exactly under contention: the
-// clock is read under the shard lock, a shard's time never runs backwards,
-// and the limiters are only ever given that time. ratelimit/redisstore
-// shares the same limits between replicas with one Redis round trip per
-// decision, and fails open onto a local MemoryStore or closed with 503, as
-// configured.
+// The default MemoryStore keeps each bucket as one number, the time it is
+// full again (GCRA), in sharded open-addressed tables that hold no
+// pointers (MaxKeys buckets, default 100,000; evictions are counted by
+// Evictions): no LRU list, no per-key allocation, nothing for the garbage
+// collector to mark, at most 64 bytes a bucket. It decides exactly under
+// contention: a shard's time never runs backwards, and a key's decisions
+// are made one after another under its shard's lock. Keys are stored as a
+// seeded 64-bit hash of the key and limit name, never as strings; two
+// pairs whose hashes collide share one bucket, which only ever makes a
+// limit stricter for both, never looser (see MemoryStore).
+// ratelimit/redisstore shares the same limits between replicas with one
+// Redis round trip per decision, by the same algorithm (the two answer
+// alike, step by step), and fails open onto a local MemoryStore or closed
+// with 503, as configured.
 //
 // Memory stays bounded at any number of keys, and eviction cannot hand out
-// quota: a full bucket is dropped as no state, and what an evicted bucket
-// that was not full had spent survives in a fixed-size sketch, so a client
-// pushed out by a flood of minted keys (a header, an IPv6 /48) comes back
-// to the bucket it left. What is approximate: the sketch errs toward
-// refusing, so while it is crowded (far more spent keys evicted than it has
-// cells) a new key may start with less than a full bucket; see MemoryStore.
+// quota: a full bucket is evicted first and leaves no state, and what an
+// evicted bucket that was not full had spent survives in a fixed-size
+// sketch, so a client pushed out by a flood of minted keys (a header, an
+// IPv6 /48) comes back to the bucket it left. What is approximate: the
+// sketch errs toward refusing, so while it is crowded (far more spent keys
+// evicted than it has cells) a new key may start with less than a full
+// bucket; see MemoryStore.
 //
 // A Store error refuses the request with 503 unavailable and Retry-After
 // (the store's, or 1 s).

@@ -4,29 +4,27 @@ import (
 	"context"
 	"hash/maphash"
 	"math"
+	"math/bits"
 	"runtime"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/hashicorp/golang-lru/v2/simplelru"
-	"golang.org/x/time/rate"
 )
 
 // MemoryConfig configures a MemoryStore. The zero value is ready to use.
 type MemoryConfig struct {
-	// MaxKeys bounds how many keys the store holds buckets for (give or
-	// take one per shard). When it is full, the least recently used key of
-	// the new key's shard is evicted. Eviction never hands out quota: what
-	// an evicted bucket had spent is kept, approximately and erring toward
-	// refusing, in a fixed-size sketch, so its next request finds no more
-	// than it left (see MemoryStore). The sketch can cost a new key tokens
-	// when it collides with keys spent for longer, so still size MaxKeys
-	// above the number of keys active within the longest limit's Window,
-	// and watch Evictions. Default: 100,000 (about 31 MB with one limit
-	// per key: some 310 bytes a key, 110 more per further limit name the
-	// key holds, and a 2 MiB sketch; see MemoryStore).
+	// MaxKeys bounds how many buckets the store holds: one per key and
+	// limit name (give or take a few per shard). When it is full, a
+	// bucket of the new one's shard is evicted: of a few near it, the one
+	// that will be full again soonest, so a full bucket (which holds
+	// nothing) goes first. Eviction never hands out quota: what an evicted
+	// bucket had spent is kept, approximately and erring toward refusing,
+	// in a fixed-size sketch, so its next request finds no more than it
+	// left (see MemoryStore). The sketch can cost a new key tokens when it
+	// collides with keys spent for longer, so still size MaxKeys above the
+	// number of buckets spent within the longest limit's Window, and
+	// watch Evictions. Default: 100,000 (about 8 MB when full: at most 64
+	// bytes a bucket and a 2 MiB sketch; see MemoryStore).
 	MaxKeys int
 	// Shards is how many independently locked parts the keys are spread
 	// over, so concurrent requests on different keys rarely wait for one
@@ -37,75 +35,102 @@ type MemoryConfig struct {
 	Now func() time.Time
 }
 
-// MemoryStore is the in-process Store: for every key, one x/time/rate token
-// bucket (a rate.Limiter) per limit, held in sharded least-recently-used
-// caches bounded by MaxKeys. It is safe for concurrent use.
+// MemoryStore is the in-process Store. It is safe for concurrent use.
 //
-// A decision is made under the key's shard lock, against a time read under
-// that lock, and a shard's time never runs backwards: concurrent requests on
-// one key are decided one after another, each at a time no earlier than the
-// last, so 1,000 goroutines on a full bucket of 100 let exactly 100 through.
-// This is what a bare Limiter.Allow cannot promise: it reads time.Now before
-// taking the limiter's lock, so under load a goroutine holding an older time
-// moves the limiter's clock back and the time in between is refilled twice
-// (golang/go#56287). Here the limiters are only ever given that locked,
-// monotonic time, through their *At and *N(t) methods.
+// # The model
+//
+// Each bucket is kept as one number, the time it will be full again (the
+// theoretical arrival time of the generic cell rate algorithm): a bucket of
+// capacity C whose tokens come back one every T holds C - (full-now)/T
+// tokens at now, and all C once full is past. A request is allowed when
+// the bucket has a whole token, full-now ≤ (C-1)·T, and then pushes full
+// on by T from now or from where it was, whichever is later. This is
+// exactly the token bucket of Limit (a fresh key admits C at once, then
+// one every T); Remaining, Reset and RetryAfter are read from the same
+// number in whole nanoseconds, so a client that waits RetryAfter is
+// admitted. T is Per/Events rounded up to the nanosecond: exact for every
+// limit whose Per is a whole number of nanoseconds per event, and
+// otherwise less than a nanosecond a token slower than configured (a
+// thousandth at a million a second on one key), never faster.
+//
+// A decision is made under the key's shard lock, and a shard's time never
+// runs backwards: the clock is read before the lock is taken (so that
+// reading it does not hold the others up), and the decision is made at the
+// later of that time and the shard's last, so concurrent requests on one
+// key are decided one after another, each at a time no earlier than the
+// last. 1,000 goroutines on a full bucket of 100 let exactly 100 through,
+// and a clock that goes back refills nothing. (A bare x/time/rate
+// Limiter.Allow cannot promise this: under load a goroutine holding an
+// older time moves its clock back and the time in between is refilled
+// twice, golang/go#56287.)
 //
 // A key's limits are decided atomically: the request is allowed only if
-// every limiter has a whole token at that time (TokensAt), and only then
-// does it take one from each (AllowN); a refusal by one limit takes nothing
-// from the others. The headers are computed from the same TokensAt and the
-// limit's own Events per Per. Each limiter's rate is rounded up by two
-// units in the last place, so that float rounding never leaves a client
-// that waited exactly RetryAfter a hair short of its token.
+// every limit has a whole token, and only then does it take one from
+// each; a refusal by one limit takes nothing from the others.
 //
-// A key's state is kept per limit name: the key holds one limiter for
-// every limit name it has been counted against, whichever of them a request
-// names, in whatever order. A request that names only some of them leaves
-// the others counting (and refilling with time) as they were, so limiters
-// with different limit names that share a store, or a LimitFor that answers
-// for some of a client's requests and falls back to Config.Limits for the
-// others, never refill one another. A limit name the key has not had starts
-// full. A limiter that is full again holds nothing a fresh one would not,
-// so one that the latest request did not name is reused for a new name: a
-// key holds no more limiters than the most names it used within about one
-// Window, usually just the few names configured.
+// A key's state is kept per limit name, one bucket for every name it has
+// been counted against, whichever of them a request names, in whatever
+// order. A request that names only some of them leaves the others
+// counting (and refilling with time) as they were, so limiters with
+// different limit names that share a store, or a LimitFor that answers for
+// some of a client's requests and falls back to Config.Limits for the
+// others, never refill one another. A limit name the key has not had
+// starts full.
 //
 // When a limit name comes back with another plan (an account's Events, Per
-// or Burst changed), what the key had used of it carries over exactly,
-// through x/time/rate's API, which has no setter for the tokens: SetLimitAt
-// and SetBurstAt give the limiter the new rate and burst, and the
-// difference in capacity is taken with AllowN or, on an upgrade, given back
-// with a negative AllowN (a negative count returns tokens;
-// golang/go#54082). An upgrade from 5 to 100 after 5 requests leaves 95, and
-// a downgrade never refills.
+// or Burst changed), what the key had used of it carries over: the tokens
+// it was short of a full bucket under the old plan it is short of under
+// the new one, at most the new capacity. An upgrade from 5 to 100 after 5
+// requests leaves 95, and a downgrade never refills.
+//
+// # Layout
+//
+// The buckets are open-addressed tables (linear probing), one per shard,
+// of plain 40-byte records: the bucket's key hash, its full-again time, its
+// plan (T and C) and what Observe last heard of it. They hold no pointers,
+// so the garbage collector never scans them: a store of a million keys
+// adds nothing to a GC cycle's mark work, and decisions keep their tail
+// latency at any number of keys. A shard's table grows as keys arrive, to
+// at most a fifth more than its share of MaxKeys over a load of 0.8: at
+// most 64 bytes a bucket when the store is full, about 50 on average.
+//
+// A key is never stored, only a 64-bit hash of it and the limit name,
+// seeded per store (hash/maphash), so its length costs nothing and no
+// client can choose keys that collide. Two (key, name) pairs whose hashes
+// agree (about one chance in 10^7 among a million keys) share one bucket:
+// each request of either takes its token from it, so a collision only ever
+// makes a limit stricter for the two, never looser.
 //
 // # Eviction
 //
 // Memory is bounded at any number of keys (MaxKeys), and eviction is
 // unable to hand out quota. A full bucket is the same as no state: one the
 // store evicts leaves nothing behind, and a new bucket for its key starts
-// full as it would have been. An evicted bucket that is not full leaves,
-// per limit name, the time it will be full again in a count-min-style
-// sketch over key hashes (four rows of a fixed width; 2 MiB at the
-// default MaxKeys): each cell keeps the latest time written to it, and a
-// bucket made for a key and name the store does not hold starts from the
-// earliest of its cells. That time is never earlier than the evicted
-// bucket's own, so a client who spent its quota, went idle and was pushed
-// out by a flood of minted keys comes back to the bucket it left, refilled
-// only by the time that passed.
+// full as it would have been. An evicted bucket that is not full leaves
+// the time it will be full again in a count-min-style sketch over the
+// pair hashes (four rows of a fixed width; 2 MiB at the default MaxKeys):
+// each cell keeps the latest time written to it, and a bucket made for a
+// key and name the store does not hold starts from the earliest of its
+// cells. That time is never earlier than the evicted bucket's own, so a
+// client who spent its quota, went idle and was pushed out by a flood of
+// minted keys comes back to the bucket it left, refilled only by the time
+// that passed. The victim is, of the eight buckets nearest the new one's
+// place, the one full again soonest, so spent buckets are the last to go.
 //
 // What is approximate: a new key whose cells were all written by keys that
 // were spent for longer (a flood of spent keys, far more evicted keys than
 // cells) starts with less than a full bucket, until those times pass; the
 // sketch errs toward refusing, never toward admitting. A key whose plan
-// (Events, Per, Burst) changed while it was evicted comes back with the
-// time it would be full again under its old plan, applied at its new rate.
+// changed while it was evicted comes back with the time it would be full
+// again under its old plan, at most an empty bucket of its new one.
 //
-// A decision on a known key does not allocate.
+// A decision does not allocate, except that a request naming more than
+// four limits allocates its scratch space, and the first four distinct
+// limits a store sees are kept once, with their plans and name hashes, so
+// that the configured ones cost neither a division nor a hash again.
 type MemoryStore struct {
 	shards []memShard
-	mask   uint64
+	shift  uint // shard index: a key hash's top bits
 	seed   maphash.Seed
 	epoch  time.Time
 	now    func() time.Time // nil: the default clock (see elapsed)
@@ -116,41 +141,77 @@ type MemoryStore struct {
 
 	maxKeys int64
 	keys    atomic.Int64
+	// known are the first few limits seen, with their plans and name
+	// hashes, so the configured limits cost neither a division nor a hash.
+	known [4]atomic.Pointer[knownLimit]
+}
+
+type knownLimit struct {
+	l    Limit
+	p    plan
+	name uint64 // the name's hash (see nameHash)
 }
 
 type memShard struct {
 	mu sync.Mutex // held while the clock is read and a bucket decided
 	// last is the shard's latest time, nanoseconds since the store's
 	// epoch: a clock that goes back finds the shard's time standing still.
-	last      int64
-	lru       *simplelru.LRU[string, *bucket]
+	last  int64
+	slots []slot // open addressing; nil until the first bucket
+	count int    // slots in use
+	limit int    // the most buckets the shard holds
+	// maxSlots is the table's final size: limit over a load of 0.8, so
+	// that a probe always meets an empty slot.
+	maxSlots  int
 	evictions atomic.Uint64
 	_         [64]byte // keeps neighbouring shards' locks off one cache line
 }
 
-// bucket is all of one key's limiters, one per limit name: held[i] counts
-// limits[i], the limits of the key's latest request, and held[len(limits):]
-// are the names that request did not name, still counting. A counter never
-// moves, so its state is never copied; only the pointers are reordered. The
-// common single-limit case needs no second allocation. A bucket is only
-// touched under its shard's lock, so the limiters' own mutexes are never
-// contended.
-type bucket struct {
-	limits []Limit // of the latest request
-	held   []*counter
-	one    [1]*counter // held's first backing array
-	first  counter
+// slot is one bucket: one limit name of one key. It holds no pointer.
+type slot struct {
+	h    uint64 // the pair's hash (see pairHash); 0: empty
+	full int64  // when the bucket is full again, ns since the store's epoch
+	per  int64  // the plan counted: ns a token takes to come back
+	cap  int64  // and the capacity
+	// seen is when another store last said this bucket is full again
+	// (see Observe), in nanoseconds since the store's epoch; at first,
+	// when the bucket made was full again.
+	seen int64
 }
 
-// counter is one limit name's limiter. Its plan, the limit it was last set
-// for, is its burst (the capacity) and its rate (limiterRate).
-type counter struct {
-	name string
-	lim  rate.Limiter
-	// seen is when another store last said this bucket is full again
-	// (see Observe), in nanoseconds since the store's epoch; at first, when
-	// the bucket made was full again.
-	seen int64
+// plan is a Limit as the store counts it, in nanoseconds.
+type plan struct {
+	per    int64 // per token, rounded up, at least 1
+	cap    int64
+	tau    int64 // (cap-1)·per: how far behind full a bucket may be and still hold a token
+	window int64 // cap·per: an empty bucket's time to fill
+}
+
+func planOf(l *Limit) plan {
+	ev := int64(l.Events)
+	per := int64(l.Per) / ev
+	if per*ev != int64(l.Per) || per == 0 {
+		per++
+	}
+	c := int64(l.Capacity())
+	return plan{per: per, cap: c, tau: mulSat(c-1, per), window: mulSat(c, per)}
+}
+
+// mulSat is a·b for non-negative a and b, or MaxInt64 if that overflows.
+func mulSat(a, b int64) int64 {
+	hi, lo := bits.Mul64(uint64(a), uint64(b))
+	if hi != 0 || lo > math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return int64(lo)
+}
+
+// addSat is a+b for non-negative b, or MaxInt64 if that overflows.
+func addSat(a, b int64) int64 {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
 }
 
 // NewMemoryStore returns an empty MemoryStore. It panics if MaxKeys or
@@ -166,13 +227,14 @@ func NewMemoryStore(cfg MemoryConfig) *MemoryStore {
 		cfg.Shards = max(64, 16*runtime.GOMAXPROCS(0))
 	}
 	cfg.Shards = min(cfg.Shards, cfg.MaxKeys)
-	n := 1
+	n, shift := 1, uint(64)
 	for n < cfg.Shards {
 		n <<= 1
+		shift--
 	}
 	s := &MemoryStore{
 		shards:  make([]memShard, n),
-		mask:    uint64(n - 1),
+		shift:   shift,
 		seed:    maphash.MakeSeed(),
 		maxKeys: int64(cfg.MaxKeys),
 	}
@@ -183,62 +245,229 @@ func NewMemoryStore(cfg MemoryConfig) *MemoryStore {
 		s.epoch = s.now()
 	}
 	s.spentLines = sketchLines(cfg.MaxKeys)
-	// Keys do not hash perfectly evenly, so a shard may hold up to twice
-	// its share; the store-wide count keeps the total at MaxKeys.
-	per := 2*((cfg.MaxKeys+n-1)/n) + 8
+	// Keys do not hash perfectly evenly, so a shard may hold a fifth more
+	// than its share (and a few); the store-wide count keeps the total at
+	// MaxKeys.
+	share := (cfg.MaxKeys + n - 1) / n
+	limit := share + share/5 + 8
 	for i := range s.shards {
-		sh := &s.shards[i]
-		sh.lru, _ = simplelru.NewLRU[string, *bucket](per, func(key string, b *bucket) {
-			sh.evictions.Add(1)
-			s.keys.Add(-1)
-			s.forget(key, b, sh.last)
-		})
+		s.shards[i].limit = limit
+		s.shards[i].maxSlots = limit*5/4 + 1
 	}
 	return s
 }
 
-// forget keeps what an evicted bucket had spent: every limit name of it
-// that is not full at now (the shard's time, under its lock) is recorded in
-// the sketch with the time it will be full again. A full one leaves
-// nothing: it holds no more than a bucket made new.
-func (s *MemoryStore) forget(key string, b *bucket, now int64) {
-	at := s.epoch.Add(time.Duration(now))
-	for _, c := range b.held {
-		if d := c.fullIn(at); d > 0 {
-			s.remember(key, c.name, now, d)
+// limit is l's plan and name hash, from known if l is one of them.
+func (s *MemoryStore) limit(l *Limit) (plan, uint64) {
+	for i := range s.known {
+		k := s.known[i].Load()
+		if k == nil {
+			k = &knownLimit{l: *l, p: planOf(l), name: maphash.String(s.seed, l.Name)}
+			if !s.known[i].CompareAndSwap(nil, k) {
+				continue
+			}
+		}
+		if k.l == *l {
+			return k.p, k.name
+		}
+	}
+	return planOf(l), maphash.String(s.seed, l.Name)
+}
+
+// pairHash is the hash of one limit name, whose hash is nh, of the key
+// whose hash is kh. It is never 0, which marks an empty slot.
+func pairHash(kh, nh uint64) uint64 {
+	// Mixing the name's own hash in, then the whole through a finalizer,
+	// keeps (key, name) pairs apart even when one key's hash and another
+	// name's cancel out under a plain xor, and leaves no bit of the table
+	// index tied to the bits that chose the shard.
+	h := kh ^ (nh*0x9e3779b97f4a7c15 + 0x632be59bd9b4e019)
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
+	return h | 1<<63
+}
+
+func (s *MemoryStore) shardOf(kh uint64) *memShard {
+	return &s.shards[kh>>s.shift&uint64(len(s.shards)-1)]
+}
+
+// home is where the pair hashed to h starts probing.
+func (sh *memShard) home(h uint64) int {
+	return int(uint64(uint32(h)) * uint64(len(sh.slots)) >> 32)
+}
+
+// find returns the index of the slot of h, or -1.
+func (sh *memShard) find(h uint64) int {
+	n := len(sh.slots)
+	if n == 0 {
+		return -1
+	}
+	for i := sh.home(h); ; {
+		switch sh.slots[i].h {
+		case h:
+			return i
+		case 0:
+			return -1
+		}
+		if i++; i == n {
+			i = 0
 		}
 	}
 }
 
-// recall makes c, just set to count l of key at time at (now, in the
-// shard's nanoseconds), no fuller than the sketch says a forgotten bucket
-// of that name was.
-func (s *MemoryStore) recall(key string, c *counter, l Limit, at time.Time, now int64) {
-	c.seen = now
-	sk := s.spent.Load()
-	if sk == nil {
-		return // nothing was ever forgotten or observed
+// put stores v (a bucket the shard does not hold), evicting one if the
+// shard or the store is full. now is the shard's time.
+func (s *MemoryStore) put(sh *memShard, v slot, now int64) {
+	if s.keys.Add(1) > s.maxKeys && sh.count > 0 || sh.count >= sh.limit {
+		s.evict(sh, v.h, now)
 	}
-	if fullAt := sk.fullAt(sk.pairHash(key, l.Name)); fullAt > now {
-		c.fullAfter(l, at, time.Duration(fullAt-now))
-		c.seen = fullAt
+	if n := len(sh.slots); sh.count+1 > n*4/5 && n < sh.maxSlots {
+		sh.grow()
+	}
+	n := len(sh.slots)
+	for i := sh.home(v.h); ; {
+		switch sh.slots[i].h {
+		case 0:
+			sh.slots[i] = v
+			sh.count++
+			return
+		case v.h: // cannot be: v is new
+			sh.slots[i].full = max(sh.slots[i].full, v.full)
+			s.keys.Add(-1)
+			return
+		}
+		if i++; i == n {
+			i = 0
+		}
 	}
 }
 
-// remember records in the sketch that key's limit name is full again d
-// after now (the shard's nanoseconds), making the sketch if there is none.
-func (s *MemoryStore) remember(key, name string, now int64, d time.Duration) {
+// grow doubles the shard's table, up to its final size, and places every
+// bucket anew.
+func (sh *memShard) grow() {
+	old := sh.slots
+	sh.slots = make([]slot, min(max(16, 2*len(old)), sh.maxSlots))
+	n := len(sh.slots)
+	for _, v := range old {
+		if v.h == 0 {
+			continue
+		}
+		i := sh.home(v.h)
+		for sh.slots[i].h != 0 {
+			if i++; i == n {
+				i = 0
+			}
+		}
+		sh.slots[i] = v
+	}
+}
+
+// evict removes one bucket from sh to make room for the pair hashed to h:
+// of the eight nearest its place, the one that is full again soonest. One
+// that is not full yet is remembered in the sketch (see MemoryStore).
+func (s *MemoryStore) evict(sh *memShard, h uint64, now int64) {
+	n := len(sh.slots)
+	victim, looked := -1, 0
+	for i, j := sh.home(h), 0; j < n && looked < 8; j++ {
+		if v := &sh.slots[i]; v.h != 0 {
+			if victim < 0 || v.full < sh.slots[victim].full {
+				victim = i
+			}
+			looked++
+		}
+		if i++; i == n {
+			i = 0
+		}
+	}
+	if victim < 0 {
+		return
+	}
+	if v := sh.slots[victim]; v.full > now {
+		s.remember(v.h, v.full)
+	}
+	sh.remove(victim)
+	sh.evictions.Add(1)
+	s.keys.Add(-1)
+}
+
+// remove empties slot i, moving the buckets after it back so that each
+// stays reachable from its home (backward-shift deletion).
+func (sh *memShard) remove(i int) {
+	n := len(sh.slots)
+	for j := i; ; {
+		if j++; j == n {
+			j = 0
+		}
+		if sh.slots[j].h == 0 {
+			break
+		}
+		k := sh.home(sh.slots[j].h)
+		// The bucket at j may fill the hole at i unless its home lies
+		// cyclically in (i, j].
+		if i <= j && (k <= i || k > j) || i > j && k <= i && k > j {
+			sh.slots[i] = sh.slots[j]
+			i = j
+		}
+	}
+	sh.slots[i] = slot{}
+	sh.count--
+}
+
+// remember records in the sketch that the pair hashed to h is full again
+// at fullAt (the store's nanoseconds), making the sketch if there is none.
+func (s *MemoryStore) remember(h uint64, fullAt int64) {
 	sk := s.spent.Load()
 	if sk == nil {
-		s.spent.CompareAndSwap(nil, newSketch(s.seed, s.spentLines))
+		s.spent.CompareAndSwap(nil, newSketch(s.spentLines))
 		sk = s.spent.Load()
 	}
-	sk.record(sk.pairHash(key, name), now+int64(min(d, math.MaxInt64-time.Duration(now))))
+	sk.record(h, fullAt)
 }
 
-// Evictions is how many keys were evicted because the store was full. A
-// growing count means MaxKeys is too small for the traffic: an evicted key
-// gets no quota back, but new keys may start short while the sketch of
+// recall is a new bucket of p for the pair hashed to h at now: full, or
+// no fuller than the sketch says a forgotten bucket of it was.
+func (s *MemoryStore) recall(h uint64, p *plan, now int64) slot {
+	v := slot{h: h, full: now, per: p.per, cap: p.cap, seen: now}
+	if sk := s.spent.Load(); sk != nil {
+		if at := sk.fullAt(h); at > now {
+			v.full = min(at, addSat(now, p.window))
+			v.seen = at
+		}
+	}
+	return v
+}
+
+// carryOver moves v to plan p at now, if it counted another plan, keeping
+// what the key had used: the tokens it is short of a full bucket, at most
+// p's capacity.
+func (v *slot) carryOver(p *plan, now int64) {
+	if v.per == p.per && v.cap == p.cap {
+		return
+	}
+	if behind := v.full - now; behind > 0 {
+		// behind/v.per tokens short, each taking p.per now; rounded up.
+		hi, lo := bits.Mul64(uint64(behind), uint64(p.per))
+		d := int64(math.MaxInt64)
+		if hi < uint64(v.per) {
+			q, r := bits.Div64(hi, lo, uint64(v.per))
+			if r > 0 {
+				q++
+			}
+			if q <= math.MaxInt64 {
+				d = int64(q)
+			}
+		}
+		v.full = addSat(now, min(d, p.window))
+	}
+	v.per, v.cap = p.per, p.cap
+}
+
+// Evictions is how many buckets were evicted because the store was full.
+// A growing count means MaxKeys is too small for the traffic: an evicted
+// key gets no quota back, but new keys may start short while the sketch of
 // evicted buckets is crowded (see MemoryStore).
 func (s *MemoryStore) Evictions() uint64 {
 	var n uint64
@@ -248,13 +477,13 @@ func (s *MemoryStore) Evictions() uint64 {
 	return n
 }
 
-// Len is how many keys the store holds buckets for.
+// Len is how many buckets the store holds: one per key and limit name.
 func (s *MemoryStore) Len() int {
 	n := 0
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
-		n += sh.lru.Len()
+		n += sh.count
 		sh.mu.Unlock()
 	}
 	return n
@@ -269,62 +498,148 @@ func (s *MemoryStore) elapsed() int64 {
 	return int64(s.now().Sub(s.epoch))
 }
 
+// tick is the shard's time for a decision, under its lock, given the
+// clock's t read before the lock was taken: the later of t and the
+// shard's last time. A goroutine that read the clock and then waited for
+// the lock is decided at the time of the decision before it, never at an
+// earlier one, so no time is refilled twice.
+func (sh *memShard) tick(t int64) int64 {
+	now := max(t, sh.last)
+	sh.last = now
+	return now
+}
+
 // Allow implements Store. limits must be valid (see Limit.Validate); it
 // never returns an error.
 func (s *MemoryStore) Allow(_ context.Context, key string, limits []Limit) (Decision, error) {
-	var buf [4]float64
-	tokens := buf[:0] // per limit, after this request
-	if len(limits) > len(buf) {
-		tokens = make([]float64, 0, len(limits))
+	kh := maphash.String(s.seed, key)
+	if len(limits) == 1 {
+		return s.allowOne(kh, &limits[0]), nil
 	}
-	sh := &s.shards[maphash.String(s.seed, key)&s.mask]
+	return s.allowMany(kh, limits), nil
+}
+
+// allowOne is Allow for a single limit, the common case.
+func (s *MemoryStore) allowOne(kh uint64, l *Limit) Decision {
+	p, nh := s.limit(l)
+	h := pairHash(kh, nh)
+	sh := s.shardOf(kh)
+	t := s.elapsed()
 
 	sh.mu.Lock()
-	now := max(s.elapsed(), sh.last)
-	sh.last = now
-	at := s.epoch.Add(time.Duration(now))
-	b, ok := sh.lru.Get(key)
-	if !ok {
-		if s.keys.Add(1) > s.maxKeys && sh.lru.Len() > 0 {
-			sh.lru.RemoveOldest()
-		}
-		b = s.newBucket(key, limits, at, now)
-		sh.lru.Add(key, b)
-	} else if !sameLimits(b.limits, limits) {
-		s.adapt(key, b, limits, at, now)
+	now := sh.tick(t)
+	var v slot
+	i := sh.find(h)
+	if i >= 0 {
+		sh.slots[i].carryOver(&p, now)
+		v = sh.slots[i]
+	} else {
+		v = s.recall(h, &p, now)
 	}
-	allowed := true
-	held := b.held[:len(limits)]
-	for _, c := range held {
-		t := c.lim.TokensAt(at)
-		if t < 1 {
-			allowed = false
-		}
-		tokens = append(tokens, t)
-	}
+	allowed := v.full-now <= p.tau
 	if allowed {
-		for i, c := range held {
-			c.lim.AllowN(at, 1)
-			tokens[i]--
-		}
+		v.full = addSat(max(v.full, now), p.per)
+	}
+	switch {
+	case i >= 0:
+		sh.slots[i].full = v.full
+	case allowed || v.full > now:
+		// A new bucket is held once it is not full: it was taken from,
+		// or the sketch had it spent.
+		s.put(sh, v, now)
 	}
 	sh.mu.Unlock()
 
-	if len(limits) == 1 {
-		st := limitState(limits[0], tokens[0], allowed)
-		return Decision{Allowed: allowed, Limit: st.Limit, Remaining: st.Remaining, Reset: st.Reset, RetryAfter: st.RetryAfter, At: at}, nil
+	st := p.state(v.full-now, allowed)
+	return Decision{Allowed: allowed, Limit: st.Limit, Remaining: st.Remaining, Reset: st.Reset, RetryAfter: st.RetryAfter, At: s.epoch.Add(time.Duration(now))}
+}
+
+// allowMany is Allow for several limits, decided together.
+func (s *MemoryStore) allowMany(kh uint64, limits []Limit) Decision {
+	n := len(limits)
+	var (
+		pbuf [4]plan
+		vbuf [4]slot // each limit's bucket as it is at now
+		ibuf [4]int  // and its slot, or -1
+		sbuf [4]LimitState
+	)
+	plans, buckets, at, states := pbuf[:n:n], vbuf[:n:n], ibuf[:n:n], sbuf[:n:n]
+	if n > len(pbuf) {
+		plans, buckets, at, states = make([]plan, n), make([]slot, n), make([]int, n), make([]LimitState, n)
 	}
-	var sbuf [4]LimitState
-	states := sbuf[:0]
-	if len(limits) > len(sbuf) {
-		states = make([]LimitState, 0, len(limits))
+	for j := range limits {
+		var nh uint64
+		plans[j], nh = s.limit(&limits[j])
+		buckets[j].h = pairHash(kh, nh)
 	}
-	for i, l := range limits {
-		states = append(states, limitState(l, tokens[i], allowed))
+	sh := s.shardOf(kh)
+	t := s.elapsed()
+
+	sh.mu.Lock()
+	now := sh.tick(t)
+	allowed := true
+	for j := range buckets {
+		p := &plans[j]
+		if at[j] = sh.find(buckets[j].h); at[j] >= 0 {
+			v := &sh.slots[at[j]]
+			v.carryOver(p, now)
+			buckets[j] = *v
+		} else {
+			buckets[j] = s.recall(buckets[j].h, p, now)
+		}
+		if buckets[j].full-now > p.tau {
+			allowed = false
+		}
+	}
+	for j := range buckets {
+		if allowed {
+			buckets[j].full = addSat(max(buckets[j].full, now), plans[j].per)
+		}
+		if at[j] >= 0 {
+			sh.slots[at[j]].full = buckets[j].full
+		}
+	}
+	// New buckets last, as placing one may move the others; each is held
+	// once it is not full (see allowOne).
+	for j := range buckets {
+		if at[j] >= 0 || buckets[j].full <= now {
+			continue
+		}
+		if k := sh.find(buckets[j].h); k >= 0 {
+			// Two names of the key share a hash: one bucket.
+			sh.slots[k].full = max(sh.slots[k].full, buckets[j].full)
+			continue
+		}
+		s.put(sh, buckets[j], now)
+	}
+	sh.mu.Unlock()
+
+	for j := range buckets {
+		states[j] = plans[j].state(buckets[j].full-now, allowed)
 	}
 	d := Combine(states)
-	d.At = at
-	return d, nil
+	d.At = s.epoch.Add(time.Duration(now))
+	return d
+}
+
+// state reports a bucket of p that is behind nanoseconds short of full
+// after the decision: taken from if the request was allowed, untouched if
+// it was refused.
+func (p *plan) state(behind int64, allowed bool) LimitState {
+	st := LimitState{Limit: int(p.cap), Remaining: int(p.cap)}
+	if behind <= 0 {
+		return st
+	}
+	short := behind / p.per // whole tokens short, rounded up
+	if short*p.per != behind {
+		short++
+	}
+	st.Remaining = int(max(0, p.cap-short))
+	st.Reset = time.Duration(behind)
+	if !allowed && behind > p.tau {
+		st.RetryAfter = time.Duration(behind - p.tau)
+	}
+	return st
 }
 
 // Observe tells the store how another store that draws on the same budget
@@ -347,202 +662,38 @@ func (s *MemoryStore) Allow(_ context.Context, key string, limits []Limit) (Deci
 // on Redis: when Redis fails, the fallback starts from what Redis last
 // said, not from a full bucket.
 func (s *MemoryStore) Observe(key string, limits []Limit, states []LimitState) {
-	sh := &s.shards[maphash.String(s.seed, key)&s.mask]
+	kh := maphash.String(s.seed, key)
+	sh := s.shardOf(kh)
+	t := s.elapsed()
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	now := max(s.elapsed(), sh.last)
-	sh.last = now
-	at := s.epoch.Add(time.Duration(now))
-	b, held := sh.lru.Peek(key)
-	for i, l := range limits[:min(len(limits), len(states))] {
-		d := states[i].Reset
+	now := sh.tick(t)
+	for j := range limits[:min(len(limits), len(states))] {
+		d := int64(states[j].Reset)
 		if d <= 0 {
 			continue
 		}
-		var c *counter
-		if held {
-			for _, h := range b.held {
-				if h.name == l.Name {
-					c = h
-					break
-				}
-			}
-		}
-		if c != nil && c.lim.Burst() == l.Capacity() && c.lim.Limit() == limiterRate(l) {
-			// Time is the measure of both stores' buckets, so a share of
-			// a budget (a slower rate, a smaller capacity) gives up its
-			// share of what the other spent: a full-again time pushed on
-			// by the same span.
-			fullAt := now + int64(min(d, math.MaxInt64-time.Duration(now)))
-			want := d
-			if spentThere := fullAt - c.seen; spentThere > 0 {
-				want = max(want, c.fullIn(at)+time.Duration(spentThere))
-			}
-			c.fullAfter(l, at, want)
-			c.seen = max(c.seen, fullAt)
+		fullAt := addSat(now, d)
+		p, nh := s.limit(&limits[j])
+		h := pairHash(kh, nh)
+		i := sh.find(h)
+		if i < 0 || sh.slots[i].per != p.per || sh.slots[i].cap != p.cap {
+			s.remember(h, fullAt)
 			continue
 		}
-		s.remember(key, l.Name, now, d)
-	}
-}
-
-// limitState reports a limit that holds tokens after the decision: taken
-// from if the request was allowed, untouched if it was refused.
-func limitState(l Limit, tokens float64, allowed bool) LimitState {
-	capacity := l.Capacity()
-	perToken := float64(l.Per) / float64(l.Events) // nanoseconds per token
-	st := LimitState{
-		Limit:     capacity,
-		Remaining: int(tokens),
-		Reset:     ceilDuration((float64(capacity) - tokens) * perToken),
-	}
-	if !allowed && tokens < 1 {
-		st.RetryAfter = ceilDuration((1 - tokens) * perToken)
-	}
-	return st
-}
-
-// newBucket makes key's bucket for limits at time at (now in the shard's
-// nanoseconds): full, or as spent as the sketch remembers it.
-func (s *MemoryStore) newBucket(key string, limits []Limit, at time.Time, now int64) *bucket {
-	b := &bucket{limits: limits}
-	b.held = b.one[:0]
-	var more []counter
-	if len(limits) > 1 {
-		more = make([]counter, len(limits)-1)
-		b.held = make([]*counter, 0, len(limits))
-	}
-	for i, l := range limits {
-		c := &b.first
-		if i > 0 {
-			c = &more[i-1]
+		// Time is the measure of both stores' buckets, so a share of a
+		// budget (a slower rate, a smaller capacity) gives up its share
+		// of what the other spent: a full-again time pushed on by the
+		// same span.
+		v := &sh.slots[i]
+		behind := max(0, v.full-now)
+		want := d
+		if spentThere := fullAt - v.seen; spentThere > 0 {
+			want = max(want, addSat(behind, spentThere))
 		}
-		c.set(l, at)
-		s.recall(key, c, l, at, now)
-		b.held = append(b.held, c)
-	}
-	return b
-}
-
-// limiterRate is l's refill rate in tokens per second, for x/time/rate,
-// rounded up by two units in the last place: float rounding in the
-// limiter's refill (elapsed seconds × rate) then never falls short of the
-// whole token that a wait of RetryAfter promised.
-func limiterRate(l Limit) rate.Limit {
-	r := float64(l.Events) / l.Per.Seconds()
-	return rate.Limit(math.Nextafter(math.Nextafter(r, math.Inf(1)), math.Inf(1)))
-}
-
-// set makes c, whatever it held, l's limiter, full at time at.
-func (c *counter) set(l Limit, at time.Time) {
-	c.name = l.Name
-	// A burst of 0 caps whatever tokens lim held to none.
-	c.lim.SetBurstAt(at, 0)
-	c.lim.SetBurstAt(at, l.Capacity())
-	c.lim.SetLimitAt(at, limiterRate(l))
-	c.lim.AllowN(at, -l.Capacity()) // a negative count returns tokens
-}
-
-// full reports whether c's bucket is full at time at: it then holds
-// nothing a fresh limiter would not.
-func (c *counter) full(at time.Time) bool {
-	return c.lim.TokensAt(at) >= float64(c.lim.Burst())
-}
-
-// carryOver moves c to count l at time at, if it counted another plan,
-// keeping what the key had used of the old capacity as used of l's: an
-// upgrade from 5 to 100 after 5 requests leaves 95, and a downgrade never
-// refills.
-func (c *counter) carryOver(l Limit, at time.Time) {
-	lim := &c.lim
-	oldCap, newCap, r := lim.Burst(), l.Capacity(), limiterRate(l)
-	if oldCap == newCap && lim.Limit() == r {
-		return
-	}
-	if newCap > oldCap {
-		lim.SetBurstAt(at, newCap) // so the tokens given back fit
-	}
-	if lim.TokensAt(at) > float64(oldCap-newCap) {
-		// Takes the capacity lost, or with a negative count gives the
-		// capacity gained; a burst of at least oldCap holds either.
-		lim.AllowN(at, oldCap-newCap)
-	} else {
-		// Used more than the new capacity: empty, as a burst of 0
-		// caps the tokens to none.
-		lim.SetBurstAt(at, 0)
-	}
-	lim.SetBurstAt(at, newCap)
-	lim.SetLimitAt(at, r)
-}
-
-// adapt moves key's bucket b to a new set of limits: each limit is counted
-// by the limiter of its name, carried over to its plan, or by a fresh one
-// (as spent as the sketch remembers) if the key has none; the limiters of
-// the names left out keep counting (see MemoryStore).
-func (s *MemoryStore) adapt(key string, b *bucket, limits []Limit, at time.Time, now int64) {
-	var buf [8]*counter
-	next := buf[:0] // the new held
-	if n := len(limits) + len(b.held); n > len(buf) {
-		next = make([]*counter, 0, n)
-	}
-	missing := 0
-	for _, l := range limits {
-		var c *counter
-		for j, h := range b.held {
-			if h != nil && h.name == l.Name {
-				c, b.held[j] = h, nil
-				c.carryOver(l, at)
-				break
-			}
+		if want > behind {
+			v.full = addSat(now, min(want, p.window))
 		}
-		if c == nil {
-			missing++
-		}
-		next = append(next, c) // nil: a name the key has not had, filled below
+		v.seen = max(v.seen, fullAt)
 	}
-	// The names left out keep counting, but one whose limiter is full
-	// again holds nothing a fresh limiter would not: it is reused for a
-	// missing name.
-	for _, h := range b.held {
-		switch {
-		case h == nil:
-		case missing > 0 && h.full(at):
-			i := slices.Index(next, nil)
-			next[i] = h
-			h.set(limits[i], at)
-			s.recall(key, h, limits[i], at, now)
-			missing--
-		default:
-			next = append(next, h)
-		}
-	}
-	for i := 0; missing > 0; i++ {
-		if next[i] == nil {
-			next[i] = new(counter)
-			next[i].set(limits[i], at)
-			s.recall(key, next[i], limits[i], at, now)
-			missing--
-		}
-	}
-	clear(b.held)
-	b.held = append(b.held[:0], next...)
-	b.limits = limits
-}
-
-// sameLimits is true when a and b are the same limits; the configured
-// limits share one backing array, which makes the common case one pointer
-// comparison.
-func sameLimits(a, b []Limit) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	if len(a) == 0 || &a[0] == &b[0] {
-		return true
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -16,11 +16,17 @@
 // Each decision is one Lua script (EVALSHA; New loads the script, and a
 // server that lost it gets it by EVAL). It reads the server's clock with
 // TIME, so replicas with skewed clocks still agree, and decides all of a
-// key's limits atomically, as the in-memory store does: the same token
-// buckets as its x/time/rate limiters, computed in Lua, the same carry-over
-// by limit name when a key's limits change, the same headers. A key expires
-// once its bucket would be full again, so Redis holds only keys active
-// within their window.
+// key's limits atomically, as the in-memory store does, by the same
+// algorithm: each bucket is one string, its plan and the time it is full
+// again, read with GET and written with one SET … PX; the same carry-over
+// by limit name when a key's limits change, the same headers (a token's
+// time is rounded up to the microsecond here, to the nanosecond in
+// memory). A key expires once its bucket would be full again, so Redis
+// holds only keys active within their window.
+//
+// Config.Client is any redis.Scripter: a *redis.Client, a
+// *redis.ClusterClient, a UniversalClient, or a *redis.AutoPipeliner,
+// which sends concurrent decisions together in pipelines.
 //
 // # Keys
 //

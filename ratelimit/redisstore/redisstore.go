@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,14 +21,22 @@ import (
 // Config configures New. Only Client is required; the zero value of every
 // other field is the default documented on it.
 type Config struct {
-	// Client is the Redis connection: a *redis.Client (a failover client
-	// is one too) or a *redis.ClusterClient, as redis.NewUniversalClient
-	// makes them. Required. Build it with ContextTimeoutEnabled: true, so
-	// that Timeout and ConnectTimeout bound each decision; otherwise its
-	// ReadTimeout (3 s by default) does. The store never lets go-redis
-	// retry a decision: one that timed out may have run, and running it
-	// again would take a second token.
-	Client redis.UniversalClient
+	// Client is the Redis connection: any go-redis redis.Scripter, which
+	// is all the store needs to run its script. A *redis.Client (a
+	// failover client is one too) or a *redis.ClusterClient, as
+	// redis.NewUniversalClient makes them, get the most of it: the store
+	// watches their pools to set each decision's deadline (see
+	// ConnectTimeout) and follows a Cluster's masters one by one (see
+	// TripAfter). A *redis.AutoPipeliner batches concurrent decisions
+	// into pipelines, so many requests share a round trip. Required.
+	// Build it with ContextTimeoutEnabled: true, so that Timeout and
+	// ConnectTimeout bound each decision; otherwise its ReadTimeout (3 s
+	// by default) does. The store never lets go-redis retry a decision: one
+	// that timed out may have run, and running it again would take a
+	// second token. (A Scripter that is not a go-redis client, without
+	// its Process method, runs EVALSHA its own way, with whatever retries
+	// it makes.)
+	Client redis.Scripter
 
 	// Prefix starts every key the store writes. It must not contain '{'
 	// or '}', which would break the hash tag. Default: "tollgate:rl:".
@@ -479,42 +488,82 @@ type fairShares struct{ of, shares []ratelimit.Limit }
 // server (New loads it; a server that lost it, or a replica promoted since,
 // gets it by EVAL, one round trip more).
 func (s *Store) decide(ctx context.Context, keys []string, limits []ratelimit.Limit, debt int64) (ratelimit.Decision, []ratelimit.LimitState, error) {
-	args := make([]any, 0, 1+2*len(limits))
+	args := make([]any, 0, 1+3*len(limits))
 	args = append(args, debt)
 	for _, l := range limits {
-		args = append(args, l.Capacity(), float64(l.Per)/float64(l.Events)/1e3)
+		c, per := int64(l.Capacity()), perToken(l)
+		args = append(args, c, per, planTag(c, per))
 	}
 	res, err := runScript(ctx, s.cfg.Client, keys, args)
 	if err != nil {
 		return ratelimit.Decision{}, nil, err
 	}
-	if len(res) != 2+3*len(limits) {
+	if len(res) != 2+len(limits) {
 		return ratelimit.Decision{}, nil, fmt.Errorf("%w: %d values for %d limits", errBadReply, len(res), len(limits))
 	}
+	allowed := res[1] == 1
 	states := make([]ratelimit.LimitState, 0, len(limits))
 	for i, l := range limits {
-		r := res[2+3*i:]
-		states = append(states, ratelimit.LimitState{
-			Limit:      l.Capacity(),
-			Remaining:  int(r[0]),
-			Reset:      time.Duration(r[1]) * time.Microsecond,
-			RetryAfter: time.Duration(r[2]) * time.Microsecond,
-		})
+		states = append(states, bucketState(int64(l.Capacity()), perToken(l), res[2+i], allowed))
 	}
 	d := ratelimit.Combine(states)
-	d.At = time.Unix(res[0], res[1]*1e3)
+	d.At = time.UnixMicro(res[0])
 	return d, states, nil
+}
+
+// bucketState reports a bucket of capacity c whose tokens take per
+// microseconds each and that is behind microseconds short of full after
+// the decision, in the words of ratelimit.LimitState: the arithmetic of
+// ratelimit.MemoryStore, in microseconds.
+func bucketState(c, per, behind int64, allowed bool) ratelimit.LimitState {
+	st := ratelimit.LimitState{Limit: int(c), Remaining: int(c)}
+	if behind <= 0 {
+		return st
+	}
+	short := (behind + per - 1) / per
+	st.Remaining = int(max(0, c-short))
+	st.Reset = time.Duration(behind) * time.Microsecond
+	if tau := (c - 1) * per; !allowed && behind > tau {
+		st.RetryAfter = time.Duration(behind-tau) * time.Microsecond
+	}
+	return st
+}
+
+// planTag starts a bucket's value in Redis: its plan, "capacity:per ",
+// which the script compares to find a change of plan.
+func planTag(c, per int64) string {
+	return strconv.FormatInt(c, 10) + ":" + strconv.FormatInt(per, 10) + " "
+}
+
+// perToken is the whole microseconds one of l's tokens takes to come back:
+// Per/Events rounded up (the server's clock counts microseconds), so less
+// than a microsecond a token slower than configured when Per is not a
+// whole number of microseconds per event, never faster. MemoryStore rounds
+// the same way to the nanosecond; for every limit of whole microseconds
+// per event (10 a second, 100 a minute, 1,000 an hour) the two agree
+// exactly.
+func perToken(l ratelimit.Limit) int64 {
+	ns := (int64(l.Per) + int64(l.Events) - 1) / int64(l.Events)
+	return (ns + 999) / 1000
 }
 
 // runScript sends the script by EVALSHA, and by EVAL if the server does
 // not have it, as commands go-redis never retries: a decision that timed
 // out may have run, and running it again would take a second token.
-func runScript(ctx context.Context, c processor, keys []string, args []any) ([]int64, error) {
+func runScript(ctx context.Context, c redis.Scripter, keys []string, args []any) ([]int64, error) {
+	p, ok := c.(processor)
+	if !ok {
+		cmd := c.EvalSha(ctx, script.Hash(), keys, args...)
+		if redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") {
+			cmd = c.Eval(ctx, scriptSource, keys, args...)
+		}
+		return cmd.Int64Slice()
+	}
 	cmd := scriptCmd(ctx, "evalsha", script.Hash(), keys, args)
-	err := c.Process(ctx, cmd)
+	err := p.Process(ctx, cmd)
 	if redis.HasErrorPrefix(err, "NOSCRIPT") {
 		cmd = scriptCmd(ctx, "eval", scriptSource, keys, args)
-		err = c.Process(ctx, cmd)
+		err = p.Process(ctx, cmd)
 	}
 	if err != nil {
 		return nil, err
@@ -541,65 +590,96 @@ func scriptCmd(ctx context.Context, verb, src string, keys []string, args []any)
 	return noRetryCmd{redis.NewCmd(ctx, append(a, args...)...)}
 }
 
-// script decides one request against every limit of a key. KEYS are one
-// hash per limit, all in one hash slot; ARGV holds the debt (requests
-// admitted without Redis, taken from every limit first, whatever the
-// decision), then per limit its capacity and the microseconds one token
-// takes to come back. Each hash holds the
-// tokens left (t), when they were counted (ts, microseconds on the server's
-// clock) and the capacity they were counted against (c), so a change of
-// plan carries what was used over. Times never run backwards: a clock
-// behind ts refills nothing. A refusal writes nothing unless it paid a
-// debt.
+// script decides one request against every limit of a key by the same
+// algorithm as ratelimit.MemoryStore: each bucket is one number, the time
+// it is full again (GCRA's theoretical arrival time), in microseconds on
+// the server's clock. KEYS are one string per limit, all in one hash slot;
+// ARGV holds the debt (requests admitted without Redis, taken from every
+// limit first, whatever the decision), then per limit its capacity, the
+// whole microseconds one token takes to come back (see perToken) and its
+// plan tag (see planTag).
 //
-// It returns the server time (seconds, microseconds), then per limit the
-// whole tokens left, microseconds until full, and microseconds until a
-// token is back (0 if the limit had one).
+// A bucket's value is its plan tag then its full-again time
+// ("100:36000000 1767236645000000"), so that a change of plan carries
+// what was used over (the tokens short of full, at most the new capacity,
+// as MemoryStore does); a key that has expired, or has none, is a full
+// bucket, and a hash of tokens as earlier versions wrote is carried over.
+// Any other value there is not a bucket: the script answers WRONGTYPE, and
+// the request follows the outage policy, rather than overwrite it. The
+// common path is TIME, one GET per limit, a prefix compare, and one SET …
+// PX per limit when allowed (the key expires when it would be full,
+// leaving no state behind): no hash, no separate PEXPIRE, one
+// string.format per write; one limit without debt, the common case, takes
+// a path of its own without the tables. A refusal writes nothing unless
+// it paid a debt or moved a bucket to a new plan. A clock behind a
+// bucket's time refills nothing.
+//
+// It returns the server time in microseconds, 1 if the request was
+// allowed (0 if not), then per limit the microseconds until it is full;
+// bucketState reads the rest from those.
 var script = redis.NewScript(scriptSource)
 
 const scriptSource = `
 local tm = redis.call('TIME')
-local now = tonumber(tm[1]) * 1000000 + tonumber(tm[2])
-local n = #KEYS
+local now = tm[1] * 1000000 + tm[2]
 local debt = tonumber(ARGV[1])
-local tokens, stamps = {}, {}
-local allowed = true
-for i = 1, n do
-  local cap = tonumber(ARGV[2*i])
-  local per = tonumber(ARGV[2*i+1])
-  local v = redis.call('HMGET', KEYS[i], 't', 'ts', 'c')
-  local t, ts, c = tonumber(v[1]), tonumber(v[2]), tonumber(v[3])
-  if t == nil or ts == nil or c == nil then
-    t, ts = cap, now
-  else
-    if c ~= cap then t = math.max(0, cap - (c - t)) end
-    if now > ts then
-      t = math.min(cap, t + (now - ts) / per)
-      ts = now
-    end
+local n = #KEYS
+if n == 1 and debt == 0 then
+  -- The common case, one limit and no debt, without the tables.
+  local cap, per, plan = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+  local v = redis.pcall('GET', KEYS[1])
+  if v == false or (type(v) == 'string' and string.find(v, plan, 1, true) == 1) then
+    local tat = now
+    if v then tat = math.max(now, tonumber(string.sub(v, #plan + 1))) end
+    if tat - now > (cap - 1) * per then return {now, 0, tat - now} end
+    tat = tat + per
+    redis.call('SET', KEYS[1], string.format('%s%d', plan, tat), 'PX', math.floor((tat - now) / 1000) + 1001)
+    return {now, 1, tat - now}
   end
-  if debt > 0 then t = math.max(0, t - debt) end
-  tokens[i], stamps[i] = t, ts
-  if t < 1 then allowed = false end
 end
-local out = {tonumber(tm[1]), tonumber(tm[2])}
+local tats, write = {}, {}
+local allowed = 1
 for i = 1, n do
-  local cap = tonumber(ARGV[2*i])
-  local per = tonumber(ARGV[2*i+1])
-  local t = tokens[i]
-  local retry = 0
-  if allowed then t = t - 1 end
-  if allowed or debt > 0 then
-    local full = math.ceil((cap - t) * per)
-    redis.call('HSET', KEYS[i], 't', string.format('%.9f', t), 'ts', string.format('%.0f', stamps[i]), 'c', cap)
-    redis.call('PEXPIRE', KEYS[i], math.ceil(full / 1000) + 1000)
+  local cap, per, plan = tonumber(ARGV[3*i-1]), tonumber(ARGV[3*i]), ARGV[3*i+1]
+  local tat = now
+  local v = redis.pcall('GET', KEYS[i])
+  if type(v) == 'string' then
+    if string.find(v, plan, 1, true) == 1 then
+      tat = math.max(now, tonumber(string.sub(v, #plan + 1)))
+    else
+      local p0, t0 = string.match(v, '^%d+:(%d+) (%d+)$')
+      if not t0 then return redis.error_reply('WRONGTYPE ' .. KEYS[i] .. ' holds no rate-limit bucket') end
+      if tonumber(t0) > now then
+        tat = now + math.min(math.ceil((tonumber(t0) - now) * per / tonumber(p0)), cap * per)
+      end
+      write[i] = true
+    end
+  elseif v then
+    -- A hash of tokens (t) counted at ts against capacity c, as
+    -- earlier versions kept buckets, is carried over; anything else
+    -- is not ours.
+    local h = redis.call('HMGET', KEYS[i], 't', 'ts', 'c')
+    local t, ts, c = tonumber(h[1]), tonumber(h[2]), tonumber(h[3])
+    if not (t and ts and c) then return redis.error_reply('WRONGTYPE ' .. KEYS[i] .. ' holds no rate-limit bucket') end
+    if now > ts then t = math.min(c, t + (now - ts) / per) end
+    tat = now + math.min(math.ceil((c - t) * per), cap * per)
+    write[i] = true
   end
-  if not allowed and t < 1 then
-    retry = math.ceil((1 - t) * per)
+  if debt > 0 then
+    tat = math.min(tat + debt * per, now + cap * per)
+    write[i] = true
   end
-  out[#out+1] = math.floor(t)
-  out[#out+1] = math.ceil((cap - t) * per)
-  out[#out+1] = retry
+  if tat - now > (cap - 1) * per then allowed = 0 end
+  tats[i] = tat
+end
+local out = {now, allowed}
+for i = 1, n do
+  local tat = tats[i]
+  if allowed == 1 then tat = tat + tonumber(ARGV[3*i]) end
+  if allowed == 1 or write[i] then
+    redis.call('SET', KEYS[i], string.format('%s%d', ARGV[3*i+1], tat), 'PX', math.floor((tat - now) / 1000) + 1001)
+  end
+  out[i+2] = tat - now
 end
 return out
 `

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -68,45 +69,66 @@ func TestTwoStoresShareOneBudget(t *testing.T) {
 	})
 }
 
-// The Redis store must report what the in-memory store reports. Redis runs
-// on its own clock, so durations may differ by the time the test takes,
-// never by a second.
+// The Redis store must report what the in-memory store reports, step by
+// step, including when a key's plan changes. Redis runs on its own clock,
+// so durations may differ by the time the test takes, never by a second
+// (and by less than a microsecond a token where Per is not a whole number
+// of microseconds per event, which Redis rounds up to the microsecond and
+// memory to the nanosecond).
 func TestDecisionsMatchTheMemoryStore(t *testing.T) {
 	client := redistest.Shared(t)
+	repeat := func(n int, limits ...ratelimit.Limit) [][]ratelimit.Limit {
+		steps := make([][]ratelimit.Limit, n)
+		for i := range steps {
+			steps[i] = limits
+		}
+		return steps
+	}
+	small := ratelimit.Limit{Name: "plan", Events: 5, Per: time.Hour}
+	large := ratelimit.Limit{Name: "plan", Events: 100, Per: time.Hour}
 	tests := []struct {
-		name     string
-		limits   []ratelimit.Limit
-		requests int
+		name  string
+		steps [][]ratelimit.Limit // one request each
 	}{
-		{"one limit, past its burst", []ratelimit.Limit{{Name: "m", Events: 3, Per: time.Minute}}, 5},
-		{"burst smaller than the quota", []ratelimit.Limit{{Name: "q", Events: 1000, Per: time.Hour, Burst: 2}}, 4},
-		{"a burst and a quota: the quota runs out first", []ratelimit.Limit{
-			{Name: "burst", Events: 10, Per: time.Second},
-			{Name: "daily", Events: 3, Per: 24 * time.Hour},
-		}, 5},
-		{"a burst and a quota: the burst runs out first", []ratelimit.Limit{
-			{Name: "burst", Events: 2, Per: time.Hour},
-			{Name: "daily", Events: 1000, Per: 24 * time.Hour},
-		}, 4},
+		{"one limit, past its burst", repeat(5, ratelimit.Limit{Name: "m", Events: 3, Per: time.Minute})},
+		{"burst smaller than the quota", repeat(4, ratelimit.Limit{Name: "q", Events: 1000, Per: time.Hour, Burst: 2})},
+		{"a burst and a quota: the quota runs out first", repeat(5,
+			ratelimit.Limit{Name: "burst", Events: 10, Per: time.Second},
+			ratelimit.Limit{Name: "daily", Events: 3, Per: 24 * time.Hour},
+		)},
+		{"a burst and a quota: the burst runs out first", repeat(4,
+			ratelimit.Limit{Name: "burst", Events: 2, Per: time.Hour},
+			ratelimit.Limit{Name: "daily", Events: 1000, Per: 24 * time.Hour},
+		)},
+		{"a rate of no whole microseconds per event", repeat(5, ratelimit.Limit{Name: "odd", Events: 7, Per: time.Second, Burst: 3})},
+		{"an upgrade carries what was used over, and a downgrade refills nothing", append(append(repeat(5, small), repeat(2, large)...), repeat(2, small)...)},
+		{"a raised burst and a lowered one", [][]ratelimit.Limit{
+			{{Name: "b", Events: 10, Per: time.Hour}}, {{Name: "b", Events: 10, Per: time.Hour}},
+			{{Name: "b", Events: 10, Per: time.Hour, Burst: 15}},
+			{{Name: "b", Events: 10, Per: time.Hour, Burst: 2}},
+		}},
+		{"a limit named only by some requests keeps counting", [][]ratelimit.Limit{
+			{small}, {small, {Name: "other", Events: 1, Per: time.Hour}}, {small}, {small, {Name: "other", Events: 1, Per: time.Hour}},
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			frozen := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 			mem := ratelimit.NewMemoryStore(ratelimit.MemoryConfig{Now: func() time.Time { return frozen }})
 			rs := redisstore.New(redisstore.Config{Client: client, Prefix: redistest.Prefix(t), Timeout: liveTimeout})
-			for i := range tt.requests {
-				want, _ := mem.Allow(context.Background(), "k", tt.limits)
-				got, err := rs.Allow(context.Background(), "k", tt.limits)
+			for i, limits := range tt.steps {
+				want, _ := mem.Allow(context.Background(), "k", limits)
+				got, err := rs.Allow(context.Background(), "k", limits)
 				if err != nil {
 					t.Fatal(err)
 				}
 				if got.Allowed != want.Allowed || got.Index != want.Index || got.Limit != want.Limit || got.Remaining != want.Remaining {
 					t.Fatalf("request %d: redis %+v, memory %+v", i+1, got, want)
 				}
-				if d := want.Reset - got.Reset; d < 0 || d >= time.Second {
+				if d := want.Reset - got.Reset; d < -time.Millisecond || d >= time.Second {
 					t.Errorf("request %d: Reset redis %v, memory %v", i+1, got.Reset, want.Reset)
 				}
-				if d := want.RetryAfter - got.RetryAfter; d < 0 || d >= time.Second {
+				if d := want.RetryAfter - got.RetryAfter; d < -time.Millisecond || d >= time.Second {
 					t.Errorf("request %d: RetryAfter redis %v, memory %v", i+1, got.RetryAfter, want.RetryAfter)
 				}
 				if got.At.IsZero() {
@@ -116,6 +138,77 @@ func TestDecisionsMatchTheMemoryStore(t *testing.T) {
 		})
 	}
 }
+
+// A bucket left in Redis by an earlier version (a hash of tokens t
+// counted at ts against capacity c) is carried over, not reset to full;
+// a value that is no bucket at all is refused as that key's error.
+func TestABucketInTheEarlierLayoutIsCarriedOver(t *testing.T) {
+	client := redistest.Shared(t)
+	p := redistest.Prefix(t)
+	ctx := context.Background()
+	tm, err := client.Time(ctx).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := p + hashTag("client:old") + ":hourly"
+	if err := client.HSet(ctx, key, "t", "2.000000000", "ts", strconv.FormatInt(tm.UnixMicro(), 10), "c", 5).Err(); err != nil {
+		t.Fatal(err)
+	}
+	s := redisstore.New(redisstore.Config{Client: client, Prefix: p, Timeout: liveTimeout, FailClosed: true})
+	limits := []ratelimit.Limit{{Name: "hourly", Events: 5, Per: time.Hour}}
+	var got []bool
+	for range 3 {
+		d, err := s.Allow(ctx, "client:old", limits)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, d.Allowed)
+	}
+	if want := []bool{true, true, false}; !slices.Equal(got, want) {
+		t.Errorf("2 of 5 left in the earlier layout: allowed %v, want %v", got, want)
+	}
+	if typ, _ := client.Type(ctx, key).Result(); typ != "string" {
+		t.Errorf("the bucket is a %s after a decision, want the string of the new layout", typ)
+	}
+}
+
+// The store runs on any redis.Scripter: an AutoPipeliner, which batches
+// concurrent decisions, and a Scripter that is no go-redis client at all.
+// Each is exact under concurrency.
+func TestStoreOnAnyScripterIsExact(t *testing.T) {
+	client := redistest.Shared(t)
+	ap, err := client.AutoPipeline()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ap.Close() })
+	for name, c := range map[string]redis.Scripter{
+		"AutoPipeliner":   ap,
+		"bare Scripter":   scripterOnly{client},
+		"UniversalClient": redis.UniversalClient(client),
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := redisstore.New(redisstore.Config{Client: c, Prefix: redistest.Prefix(t), Timeout: liveTimeout, FailClosed: true})
+			limits := []ratelimit.Limit{{Events: 50, Per: time.Hour}}
+			allowed := concurrently(200, func(int) bool {
+				d, err := s.Allow(context.Background(), "client:scripter", limits)
+				if err != nil {
+					t.Error(err)
+				}
+				return d.Allowed
+			})
+			if allowed != 50 {
+				t.Fatalf("200 concurrent requests on a bucket of 50: %d allowed, want exactly 50", allowed)
+			}
+			if st := s.Stats(); st.Redis != 200 || st.Fallback != 0 {
+				t.Errorf("%+v: want every decision made on Redis", st)
+			}
+		})
+	}
+}
+
+// scripterOnly hides every method of its client but redis.Scripter's.
+type scripterOnly struct{ redis.Scripter }
 
 func TestAKeysLimitsLandInOneSlotAndExpire(t *testing.T) {
 	client := redistest.Shared(t)
