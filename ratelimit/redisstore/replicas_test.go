@@ -51,9 +51,11 @@ func sum(stores []*redisstore.Store) redisstore.Stats {
 //
 // Healthy means every decision was answered in its time (Stats.Failed is
 // 0); the defaults are what is tested, and a machine loaded enough to miss
-// them is not that. Then the burst still never goes above the limit (a
-// failed decision's fallback starts from what Redis said and gives up what
-// Redis spent since), but over the windows a replica whose switch tripped
+// them is not that. Then the burst goes above the limit by at most one per
+// failed decision: a decision whose answer was lost is made by the fallback
+// from this replica's last word from Redis, which does not count the other
+// replicas' requests since (the package doc's "What is approximate"); over
+// the windows a replica whose switch tripped
 // admits its share locally while the others spend the whole limit on
 // Redis: fail-open's documented cost, at most one limit more.
 //
@@ -69,10 +71,11 @@ func TestReplicasAdmitTheLimitAndNeverMore(t *testing.T) {
 				d, err := stores[i%n].Allow(ctx, "client:burst", burst)
 				return err == nil && d.Allowed
 			})
-			healthy := sum(stores).Failed == 0
+			failed := int(sum(stores).Failed)
+			healthy := failed == 0
 			t.Logf("%d replicas, 1,000 goroutines on a limit of 500: %d admitted; %+v", n, admitted, sum(stores))
-			if admitted > 500 || (healthy && admitted < 495) {
-				t.Errorf("%d replicas: %d of 1,000 admitted on a limit of 500; want 495 to 500", n, admitted)
+			if admitted > 500+failed || (healthy && admitted < 495) {
+				t.Errorf("%d replicas: %d of 1,000 admitted on a limit of 500 with %d failed decisions; want 495 to 500 plus one per failed decision", n, admitted, failed)
 			}
 
 			// Five windows: a bucket of 100 refilled at 100 per 300 ms,
