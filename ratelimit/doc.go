@@ -16,7 +16,12 @@
 // at first, refilled at Events per Per. A request takes one token from every
 // limit of its key, or, if any of them has less than one, takes nothing and
 // is refused. A key with several limits (a burst per second and a quota per
-// hour) is therefore decided atomically.
+// hour) is therefore decided atomically. With Config.Cost a request takes
+// its cost from every limit instead of one (on a WeightedStore: MemoryStore
+// and redisstore.Store), and a request costing more than a limit's capacity
+// never passes. Config.Exempt lets chosen requests or keys through
+// uncounted, Config.OnLimited sees every refusal, and Config.Headers renames
+// or leaves out the X-RateLimit-* headers.
 //
 // # Keys
 //

@@ -180,9 +180,15 @@ func (l *limiter) writeHeaders(h http.Header, d Decision, limits []Limit, static
 		}
 	}
 
-	h[hLimit] = vals[vLimit]
-	h[hRemaining] = vals[vRemaining]
-	h[hReset] = vals[vReset]
+	if l.hLimit != "" {
+		h[l.hLimit] = vals[vLimit]
+	}
+	if l.hRemaining != "" {
+		h[l.hRemaining] = vals[vRemaining]
+	}
+	if l.hReset != "" {
+		h[l.hReset] = vals[vReset]
+	}
 	if l.cfg.IETFHeaders {
 		h[hPolicy] = vals[vPolicy]
 		h[hRateLimit] = vals[vRateLimit]

@@ -121,6 +121,15 @@ type Store interface {
 	Allow(ctx context.Context, key string, limits []Limit) (Decision, error)
 }
 
+// WeightedStore is a Store that can charge a request more than one token
+// (Config.Cost): AllowN admits the request if every limit holds cost
+// tokens, and takes cost from each, or nothing. Allow is AllowN with a cost
+// of 1. MemoryStore and redisstore.Store implement it.
+type WeightedStore interface {
+	Store
+	AllowN(ctx context.Context, key string, limits []Limit, cost int) (Decision, error)
+}
+
 // Decision is a store's answer for one request, reported for the most
 // restrictive of the key's limits: when refused, the limit that refused with
 // the longest wait; when allowed, the one with the fewest tokens left (on a

@@ -512,15 +512,35 @@ func (sh *memShard) tick(t int64) int64 {
 // Allow implements Store. limits must be valid (see Limit.Validate); it
 // never returns an error.
 func (s *MemoryStore) Allow(_ context.Context, key string, limits []Limit) (Decision, error) {
+	return s.allowN(key, limits, 1), nil
+}
+
+// AllowN implements WeightedStore: the request takes cost tokens from every
+// limit at once, or none. A cost below 1 counts as 1; a cost above a
+// limit's capacity is always refused. It never returns an error.
+func (s *MemoryStore) AllowN(_ context.Context, key string, limits []Limit, cost int) (Decision, error) {
+	return s.allowN(key, limits, int64(max(cost, 1))), nil
+}
+
+func (s *MemoryStore) allowN(key string, limits []Limit, cost int64) Decision {
 	kh := maphash.String(s.seed, key)
 	if len(limits) == 1 {
-		return s.allowOne(kh, &limits[0]), nil
+		return s.allowOne(kh, &limits[0], cost)
 	}
-	return s.allowMany(kh, limits), nil
+	return s.allowMany(kh, limits, cost)
+}
+
+// fits reports whether a bucket of p that is behind nanoseconds short of
+// full holds cost tokens.
+func (p *plan) fits(behind, cost int64) bool {
+	if cost == 1 {
+		return behind <= p.tau
+	}
+	return cost <= p.cap && max(behind, 0) <= p.tau-mulSat(cost-1, p.per)
 }
 
 // allowOne is Allow for a single limit, the common case.
-func (s *MemoryStore) allowOne(kh uint64, l *Limit) Decision {
+func (s *MemoryStore) allowOne(kh uint64, l *Limit, cost int64) Decision {
 	p, nh := s.limit(l)
 	h := pairHash(kh, nh)
 	sh := s.shardOf(kh)
@@ -536,9 +556,9 @@ func (s *MemoryStore) allowOne(kh uint64, l *Limit) Decision {
 	} else {
 		v = s.recall(h, &p, now)
 	}
-	allowed := v.full-now <= p.tau
+	allowed := p.fits(v.full-now, cost)
 	if allowed {
-		v.full = addSat(max(v.full, now), p.per)
+		v.full = addSat(max(v.full, now), p.take(cost))
 	}
 	switch {
 	case i >= 0:
@@ -550,12 +570,15 @@ func (s *MemoryStore) allowOne(kh uint64, l *Limit) Decision {
 	}
 	sh.mu.Unlock()
 
-	st := p.state(v.full-now, allowed)
+	st := p.state(v.full-now, allowed, cost)
+	if !allowed {
+		st.Remaining = 0 // as Combine reports a refusal
+	}
 	return Decision{Allowed: allowed, Limit: st.Limit, Remaining: st.Remaining, Reset: st.Reset, RetryAfter: st.RetryAfter, At: s.epoch.Add(time.Duration(now))}
 }
 
 // allowMany is Allow for several limits, decided together.
-func (s *MemoryStore) allowMany(kh uint64, limits []Limit) Decision {
+func (s *MemoryStore) allowMany(kh uint64, limits []Limit, cost int64) Decision {
 	n := len(limits)
 	var (
 		pbuf [4]plan
@@ -587,13 +610,13 @@ func (s *MemoryStore) allowMany(kh uint64, limits []Limit) Decision {
 		} else {
 			buckets[j] = s.recall(buckets[j].h, p, now)
 		}
-		if buckets[j].full-now > p.tau {
+		if !p.fits(buckets[j].full-now, cost) {
 			allowed = false
 		}
 	}
 	for j := range buckets {
 		if allowed {
-			buckets[j].full = addSat(max(buckets[j].full, now), plans[j].per)
+			buckets[j].full = addSat(max(buckets[j].full, now), plans[j].take(cost))
 		}
 		if at[j] >= 0 {
 			sh.slots[at[j]].full = buckets[j].full
@@ -615,7 +638,7 @@ func (s *MemoryStore) allowMany(kh uint64, limits []Limit) Decision {
 	sh.mu.Unlock()
 
 	for j := range buckets {
-		states[j] = plans[j].state(buckets[j].full-now, allowed)
+		states[j] = plans[j].state(buckets[j].full-now, allowed, cost)
 	}
 	d := Combine(states)
 	d.At = s.epoch.Add(time.Duration(now))
@@ -625,8 +648,21 @@ func (s *MemoryStore) allowMany(kh uint64, limits []Limit) Decision {
 // state reports a bucket of p that is behind nanoseconds short of full
 // after the decision: taken from if the request was allowed, untouched if
 // it was refused.
-func (p *plan) state(behind int64, allowed bool) LimitState {
+// take is the time cost tokens of p take to come back.
+func (p *plan) take(cost int64) int64 {
+	if cost == 1 {
+		return p.per
+	}
+	return mulSat(cost, p.per)
+}
+
+func (p *plan) state(behind int64, allowed bool, cost int64) LimitState {
 	st := LimitState{Limit: int(p.cap), Remaining: int(p.cap)}
+	if !allowed && cost > p.cap {
+		// It never fits; a client told to wait for a full bucket at
+		// least does not retry at once.
+		st.RetryAfter = time.Duration(p.window)
+	}
 	if behind <= 0 {
 		return st
 	}
@@ -636,8 +672,8 @@ func (p *plan) state(behind int64, allowed bool) LimitState {
 	}
 	st.Remaining = int(max(0, p.cap-short))
 	st.Reset = time.Duration(behind)
-	if !allowed && behind > p.tau {
-		st.RetryAfter = time.Duration(behind - p.tau)
+	if tau := p.tau - mulSat(cost-1, p.per); !allowed && cost <= p.cap && behind > tau {
+		st.RetryAfter = time.Duration(behind - tau)
 	}
 	return st
 }

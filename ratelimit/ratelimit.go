@@ -3,6 +3,8 @@ package ratelimit
 import (
 	stderrors "errors"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tollgate/tollgate/errors"
@@ -63,6 +65,54 @@ type Config struct {
 	// draft-ietf-httpapi-ratelimit-headers-10 beside the X-RateLimit-*
 	// ones. Default: false.
 	IETFHeaders bool
+
+	// Headers renames or leaves out the X-RateLimit-* headers. Default:
+	// X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset.
+	// Retry-After on a refusal is always sent (RFC 9110 §10.2.3).
+	Headers HeaderNames
+
+	// Cost is how many tokens a request takes from each of its limits: a
+	// bulk endpoint may cost 10, a search 5. Values below 1 count as 1; a
+	// request costing more than a limit's capacity is always refused (429,
+	// Retry-After the time the bucket takes to fill). The Store must be a
+	// WeightedStore (MemoryStore and redisstore.Store are); New panics
+	// otherwise. Default: nil (every request costs 1).
+	Cost func(r *http.Request) int
+
+	// Exempt lets a request through uncounted and without rate-limit
+	// headers when it returns true: an internal health checker, a partner
+	// on a contract of its own, a key on an allow-list (see ExemptKeys).
+	// key is the request's bucket key (KeyFunc's, or "anonymous"). It runs
+	// on every request before the store is asked. Default: nil (no one is
+	// exempt).
+	Exempt func(r *http.Request, key string) bool
+
+	// OnLimited is called for every request refused because a limit is
+	// spent, after the rate-limit headers are set and before the 429 is
+	// written: to log, count or alert (httprate's and ulule's limit
+	// handlers). key is the request's bucket key, which may be an IP or a
+	// token digest: keep it out of logs that must not hold them. It must
+	// not write the response. Default: nil.
+	OnLimited func(r *http.Request, key string, d Decision)
+}
+
+// HeaderNames are the names of the rate-limit headers. An empty name keeps
+// the default; "-" leaves the header out.
+type HeaderNames struct {
+	Limit, Remaining, Reset string
+}
+
+// ExemptKeys returns an Exempt function that lets through the requests whose
+// bucket key is one of keys, exactly ("client:partner-7", "ip:192.0.2.1").
+func ExemptKeys(keys ...string) func(r *http.Request, key string) bool {
+	set := make(map[string]struct{}, len(keys))
+	for _, k := range keys {
+		set[k] = struct{}{}
+	}
+	return func(_ *http.Request, key string) bool {
+		_, ok := set[key]
+		return ok
+	}
 }
 
 // anonymousKey is the one bucket shared by requests the KeyFunc has no key
@@ -86,6 +136,10 @@ type limiter struct {
 	policy [1]string      // RateLimit-Policy
 	// numbers are the shared header values of 0 to maxSmallNumber.
 	numbers *[maxSmallNumber + 1][1]string
+	// weighted is Store when Cost is set.
+	weighted WeightedStore
+	// names are the canonical X-RateLimit-* names, "" for one left out.
+	hLimit, hRemaining, hReset string
 }
 
 // New returns a middleware that counts every request against its key's
@@ -112,6 +166,25 @@ func New(cfg Config) func(http.Handler) http.Handler {
 	}
 }
 
+// headerName is the canonical form of a configured header name: def for
+// "", "" (left out) for "-". It panics on a name that is not a valid field
+// name.
+func headerName(name, def string) string {
+	switch name {
+	case "":
+		return def
+	case "-":
+		return ""
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte("\"(),/:;<=>?@[\\]{}", c) >= 0 {
+			panic("ratelimit.New: header name " + strconv.Quote(name) + " is not a valid field name")
+		}
+	}
+	return http.CanonicalHeaderKey(name)
+}
+
 func newLimiter(cfg Config) *limiter {
 	if cfg.Store == nil {
 		cfg.Store = NewMemoryStore(MemoryConfig{MaxKeys: cfg.MaxKeys, Shards: cfg.Shards, Now: cfg.Now})
@@ -122,7 +195,15 @@ func newLimiter(cfg Config) *limiter {
 	if cfg.Key == nil {
 		cfg.Key = FirstKey(KeyByPrincipal, KeyByIP)
 	}
-	l := &limiter{cfg: cfg, numbers: smallNumbers()}
+	var weighted WeightedStore
+	if cfg.Cost != nil {
+		var ok bool
+		if weighted, ok = cfg.Store.(WeightedStore); !ok {
+			panic("ratelimit.New: Cost is set but the Store cannot charge more than one token (it is not a WeightedStore)")
+		}
+	}
+	l := &limiter{cfg: cfg, numbers: smallNumbers(), weighted: weighted,
+		hLimit: headerName(cfg.Headers.Limit, hLimit), hRemaining: headerName(cfg.Headers.Remaining, hRemaining), hReset: headerName(cfg.Headers.Reset, hReset)}
 	if len(cfg.Limits) > 0 || cfg.LimitFor == nil {
 		limits, err := normalize(cfg.Limits)
 		if err != nil {
@@ -158,7 +239,17 @@ func (l *limiter) serve(next http.Handler, w http.ResponseWriter, r *http.Reques
 	if !ok {
 		key = anonymousKey
 	}
-	d, err := l.cfg.Store.Allow(r.Context(), key, limits)
+	if l.cfg.Exempt != nil && l.cfg.Exempt(r, key) {
+		next.ServeHTTP(w, r)
+		return
+	}
+	var d Decision
+	var err error
+	if l.weighted != nil {
+		d, err = l.weighted.AllowN(r.Context(), key, limits, l.cfg.Cost(r))
+	} else {
+		d, err = l.cfg.Store.Allow(r.Context(), key, limits)
+	}
 	if err != nil {
 		e := errors.From(err)
 		if e.Kind == errors.Unavailable && e.RetryAfter == 0 {
@@ -169,6 +260,9 @@ func (l *limiter) serve(next http.Handler, w http.ResponseWriter, r *http.Reques
 	}
 	l.writeHeaders(w.Header(), d, limits, static)
 	if !d.Allowed {
+		if l.cfg.OnLimited != nil {
+			l.cfg.OnLimited(r, key, d)
+		}
 		errors.Write(w, r, &errors.Error{Kind: errors.RateLimited, RetryAfter: d.RetryAfter})
 		return
 	}

@@ -285,6 +285,19 @@ func (s *Store) Stats() Stats {
 // Fallback, or, with FailClosed, refused with an *errors.Error of kind
 // Unavailable, which the middleware writes as 503.
 func (s *Store) Allow(ctx context.Context, key string, limits []ratelimit.Limit) (ratelimit.Decision, error) {
+	return s.allowN(ctx, key, limits, 1)
+}
+
+// AllowN implements ratelimit.WeightedStore: Allow for a request that
+// takes cost tokens from every limit (below 1 counts as 1). In an outage the
+// Fallback charges the cost if it is a ratelimit.WeightedStore (the default
+// MemoryStore is); a Fallback that is not answers such a request by the
+// fail-closed policy (503), since it cannot charge it.
+func (s *Store) AllowN(ctx context.Context, key string, limits []ratelimit.Limit, cost int) (ratelimit.Decision, error) {
+	return s.allowN(ctx, key, limits, int64(max(cost, 1)))
+}
+
+func (s *Store) allowN(ctx context.Context, key string, limits []ratelimit.Limit, cost int64) (ratelimit.Decision, error) {
 	keys := redisKeys(s.cfg.Prefix, key, limits)
 	now := s.cfg.Now().UnixNano()
 	n := &s.one
@@ -292,17 +305,17 @@ func (s *Store) Allow(ctx context.Context, key string, limits []ratelimit.Limit)
 		// The Cluster as a whole has a switch too, for when no node
 		// answers for the slot map.
 		if !s.mayAsk(&s.one.br, now) {
-			return s.degraded(ctx, key, limits, errTripped)
+			return s.degraded(ctx, key, limits, cost, errTripped)
 		}
 		var err error
 		if n, err = s.route(ctx, keys[0]); err != nil {
-			return s.failed(ctx, &s.one, key, limits, err)
+			return s.failed(ctx, &s.one, key, limits, cost, err)
 		}
 		s.succeeded(ctx, &s.one)
 	}
 	if !s.mayAsk(&n.br, now) {
 		s.reloadSlots()
-		return s.degraded(ctx, key, limits, errTripped)
+		return s.degraded(ctx, key, limits, cost, errTripped)
 	}
 	n.inflight.Add(1)
 	budget := s.cfg.Timeout
@@ -312,11 +325,11 @@ func (s *Store) Allow(ctx context.Context, key string, limits []ratelimit.Limit)
 	dctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
 	debt := s.debts.take(key, now)
-	d, states, err := s.decide(dctx, keys, limits, debt.n)
+	d, states, err := s.decide(dctx, keys, limits, debt.n, cost)
 	n.inflight.Add(-1)
 	if err != nil {
 		s.debts.add(key, debt) // not paid, or not known to be
-		return s.failed(ctx, n, key, limits, err)
+		return s.failed(ctx, n, key, limits, cost, err)
 	}
 	s.stats.redis.Add(1)
 	s.succeeded(ctx, n)
@@ -350,7 +363,7 @@ func (s *Store) succeeded(ctx context.Context, n *node) {
 // failed handles a decision on Redis that failed with err: if the server
 // could not serve it, it counts toward n's switch; either way the request
 // follows the outage policy.
-func (s *Store) failed(ctx context.Context, n *node, key string, limits []ratelimit.Limit, err error) (ratelimit.Decision, error) {
+func (s *Store) failed(ctx context.Context, n *node, key string, limits []ratelimit.Limit, cost int64, err error) (ratelimit.Decision, error) {
 	if clientGone(ctx) {
 		// The client went away; that says nothing about Redis.
 		return ratelimit.Decision{}, err
@@ -358,7 +371,7 @@ func (s *Store) failed(ctx context.Context, n *node, key string, limits []rateli
 	s.stats.failed.Add(1)
 	if !isOutage(err) {
 		s.log.Log(ctx, s.cfg.Logger, slog.LevelWarn, "redisstore.reply", "ratelimit: redis refused a decision; that request follows the outage policy", slog.Any("err", err))
-		return s.degraded(ctx, key, limits, err)
+		return s.degraded(ctx, key, limits, cost, err)
 	}
 	s.reloadSlots()
 	if n.br.fails.Add(1) >= int64(s.cfg.TripAfter) && n.br.downUntil.CompareAndSwap(0, s.cfg.Now().UnixNano()+s.retryNs) {
@@ -370,24 +383,31 @@ func (s *Store) failed(ctx context.Context, n *node, key string, limits []rateli
 		s.log.Log(ctx, s.cfg.Logger, slog.LevelError, "redisstore.unavailable", "ratelimit: redis unavailable; "+policy,
 			append(s.nodeAttrs(n), slog.Any("err", err), slog.Int("failures_in_a_row", s.cfg.TripAfter), slog.Duration("retry_interval", s.cfg.RetryInterval))...)
 	}
-	return s.degraded(ctx, key, limits, err)
+	return s.degraded(ctx, key, limits, cost, err)
 }
 
 // degraded decides a request without Redis, by the outage policy. A
 // request the fallback admits is owed to Redis: the key's next decision
 // there takes it (see debts).
-func (s *Store) degraded(ctx context.Context, key string, limits []ratelimit.Limit, cause error) (ratelimit.Decision, error) {
+func (s *Store) degraded(ctx context.Context, key string, limits []ratelimit.Limit, cost int64, cause error) (ratelimit.Decision, error) {
 	s.stats.fallback.Add(1)
-	if s.cfg.FailClosed {
+	weighted, canWeigh := s.cfg.Fallback.(ratelimit.WeightedStore)
+	if s.cfg.FailClosed || (cost > 1 && !canWeigh) {
 		return ratelimit.Decision{}, &errors.Error{Kind: errors.Unavailable, RetryAfter: s.cfg.RetryInterval, Err: cause}
 	}
-	d, err := s.cfg.Fallback.Allow(ctx, key, s.fairShares(limits))
+	var d ratelimit.Decision
+	var err error
+	if cost > 1 {
+		d, err = weighted.AllowN(ctx, key, s.fairShares(limits), int(cost))
+	} else {
+		d, err = s.cfg.Fallback.Allow(ctx, key, s.fairShares(limits))
+	}
 	if err == nil && d.Allowed {
 		var window time.Duration
 		for _, l := range limits {
 			window = max(window, l.Window())
 		}
-		s.debts.add(key, debt{n: 1, until: s.cfg.Now().Add(window).UnixNano()})
+		s.debts.add(key, debt{n: cost, until: s.cfg.Now().Add(window).UnixNano()})
 	}
 	return d, err
 }
@@ -487,13 +507,14 @@ type fairShares struct{ of, shares []ratelimit.Limit }
 // decide runs the script: one round trip once the script is cached on the
 // server (New loads it; a server that lost it, or a replica promoted since,
 // gets it by EVAL, one round trip more).
-func (s *Store) decide(ctx context.Context, keys []string, limits []ratelimit.Limit, debt int64) (ratelimit.Decision, []ratelimit.LimitState, error) {
-	args := make([]any, 0, 1+3*len(limits))
+func (s *Store) decide(ctx context.Context, keys []string, limits []ratelimit.Limit, debt, cost int64) (ratelimit.Decision, []ratelimit.LimitState, error) {
+	args := make([]any, 0, 2+3*len(limits))
 	args = append(args, debt)
 	for _, l := range limits {
 		c, per := int64(l.Capacity()), perToken(l)
 		args = append(args, c, per, planTag(c, per))
 	}
+	args = append(args, cost)
 	res, err := runScript(ctx, s.cfg.Client, keys, args)
 	if err != nil {
 		return ratelimit.Decision{}, nil, err
@@ -504,7 +525,7 @@ func (s *Store) decide(ctx context.Context, keys []string, limits []ratelimit.Li
 	allowed := res[1] == 1
 	states := make([]ratelimit.LimitState, 0, len(limits))
 	for i, l := range limits {
-		states = append(states, bucketState(int64(l.Capacity()), perToken(l), res[2+i], allowed))
+		states = append(states, bucketState(int64(l.Capacity()), perToken(l), res[2+i], allowed, cost))
 	}
 	d := ratelimit.Combine(states)
 	d.At = time.UnixMicro(res[0])
@@ -515,15 +536,18 @@ func (s *Store) decide(ctx context.Context, keys []string, limits []ratelimit.Li
 // microseconds each and that is behind microseconds short of full after
 // the decision, in the words of ratelimit.LimitState: the arithmetic of
 // ratelimit.MemoryStore, in microseconds.
-func bucketState(c, per, behind int64, allowed bool) ratelimit.LimitState {
+func bucketState(c, per, behind int64, allowed bool, cost int64) ratelimit.LimitState {
 	st := ratelimit.LimitState{Limit: int(c), Remaining: int(c)}
+	if !allowed && cost > c {
+		st.RetryAfter = time.Duration(c*per) * time.Microsecond // never fits: wait for a full bucket
+	}
 	if behind <= 0 {
 		return st
 	}
 	short := (behind + per - 1) / per
 	st.Remaining = int(max(0, c-short))
 	st.Reset = time.Duration(behind) * time.Microsecond
-	if tau := (c - 1) * per; !allowed && behind > tau {
+	if tau := (c - cost) * per; !allowed && cost <= c && behind > tau {
 		st.RetryAfter = time.Duration(behind-tau) * time.Microsecond
 	}
 	return st
@@ -624,6 +648,7 @@ local tm = redis.call('TIME')
 local now = tm[1] * 1000000 + tm[2]
 local debt = tonumber(ARGV[1])
 local n = #KEYS
+local cost = tonumber(ARGV[3*n+2])
 if n == 1 and debt == 0 then
   -- The common case, one limit and no debt, without the tables.
   local cap, per, plan = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
@@ -631,8 +656,8 @@ if n == 1 and debt == 0 then
   if v == false or (type(v) == 'string' and string.find(v, plan, 1, true) == 1) then
     local tat = now
     if v then tat = math.max(now, tonumber(string.sub(v, #plan + 1))) end
-    if tat - now > (cap - 1) * per then return {now, 0, tat - now} end
-    tat = tat + per
+    if tat - now > (cap - cost) * per then return {now, 0, tat - now} end
+    tat = tat + cost * per
     redis.call('SET', KEYS[1], string.format('%s%d', plan, tat), 'PX', math.floor((tat - now) / 1000) + 1001)
     return {now, 1, tat - now}
   end
@@ -669,13 +694,13 @@ for i = 1, n do
     tat = math.min(tat + debt * per, now + cap * per)
     write[i] = true
   end
-  if tat - now > (cap - 1) * per then allowed = 0 end
+  if tat - now > (cap - cost) * per then allowed = 0 end
   tats[i] = tat
 end
 local out = {now, allowed}
 for i = 1, n do
   local tat = tats[i]
-  if allowed == 1 then tat = tat + tonumber(ARGV[3*i]) end
+  if allowed == 1 then tat = tat + cost * tonumber(ARGV[3*i]) end
   if allowed == 1 or write[i] then
     redis.call('SET', KEYS[i], string.format('%s%d', ARGV[3*i+1], tat), 'PX', math.floor((tat - now) / 1000) + 1001)
   end

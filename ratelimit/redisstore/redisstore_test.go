@@ -89,27 +89,34 @@ func TestDecisionsMatchTheMemoryStore(t *testing.T) {
 	tests := []struct {
 		name  string
 		steps [][]ratelimit.Limit // one request each
+		costs []int               // each request's cost; nil: Allow
 	}{
-		{"one limit, past its burst", repeat(5, ratelimit.Limit{Name: "m", Events: 3, Per: time.Minute})},
-		{"burst smaller than the quota", repeat(4, ratelimit.Limit{Name: "q", Events: 1000, Per: time.Hour, Burst: 2})},
+		{"costs of 3 on a bucket of 10", repeat(5, ratelimit.Limit{Name: "w", Events: 10, Per: time.Minute}), []int{3, 3, 3, 3, 1}},
+		{"a cost above the capacity never fits", repeat(3, ratelimit.Limit{Name: "w", Events: 4, Per: time.Minute}), []int{5, 1, 5}},
+		{"costs on a burst and a quota", repeat(4,
+			ratelimit.Limit{Name: "burst", Events: 5, Per: time.Second},
+			ratelimit.Limit{Name: "daily", Events: 8, Per: 24 * time.Hour},
+		), []int{4, 4, 2, 1}},
+		{"one limit, past its burst", repeat(5, ratelimit.Limit{Name: "m", Events: 3, Per: time.Minute}), nil},
+		{"burst smaller than the quota", repeat(4, ratelimit.Limit{Name: "q", Events: 1000, Per: time.Hour, Burst: 2}), nil},
 		{"a burst and a quota: the quota runs out first", repeat(5,
 			ratelimit.Limit{Name: "burst", Events: 10, Per: time.Second},
 			ratelimit.Limit{Name: "daily", Events: 3, Per: 24 * time.Hour},
-		)},
+		), nil},
 		{"a burst and a quota: the burst runs out first", repeat(4,
 			ratelimit.Limit{Name: "burst", Events: 2, Per: time.Hour},
 			ratelimit.Limit{Name: "daily", Events: 1000, Per: 24 * time.Hour},
-		)},
-		{"a rate of no whole microseconds per event", repeat(5, ratelimit.Limit{Name: "odd", Events: 7, Per: time.Second, Burst: 3})},
-		{"an upgrade carries what was used over, and a downgrade refills nothing", append(append(repeat(5, small), repeat(2, large)...), repeat(2, small)...)},
+		), nil},
+		{"a rate of no whole microseconds per event", repeat(5, ratelimit.Limit{Name: "odd", Events: 7, Per: time.Second, Burst: 3}), nil},
+		{"an upgrade carries what was used over, and a downgrade refills nothing", append(append(repeat(5, small), repeat(2, large)...), repeat(2, small)...), nil},
 		{"a raised burst and a lowered one", [][]ratelimit.Limit{
 			{{Name: "b", Events: 10, Per: time.Hour}}, {{Name: "b", Events: 10, Per: time.Hour}},
 			{{Name: "b", Events: 10, Per: time.Hour, Burst: 15}},
 			{{Name: "b", Events: 10, Per: time.Hour, Burst: 2}},
-		}},
+		}, nil},
 		{"a limit named only by some requests keeps counting", [][]ratelimit.Limit{
 			{small}, {small, {Name: "other", Events: 1, Per: time.Hour}}, {small}, {small, {Name: "other", Events: 1, Per: time.Hour}},
-		}},
+		}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -117,8 +124,15 @@ func TestDecisionsMatchTheMemoryStore(t *testing.T) {
 			mem := ratelimit.NewMemoryStore(ratelimit.MemoryConfig{Now: func() time.Time { return frozen }})
 			rs := redisstore.New(redisstore.Config{Client: client, Prefix: redistest.Prefix(t), Timeout: liveTimeout})
 			for i, limits := range tt.steps {
-				want, _ := mem.Allow(context.Background(), "k", limits)
-				got, err := rs.Allow(context.Background(), "k", limits)
+				var want, got ratelimit.Decision
+				var err error
+				if tt.costs == nil {
+					want, _ = mem.Allow(context.Background(), "k", limits)
+					got, err = rs.Allow(context.Background(), "k", limits)
+				} else {
+					want, _ = mem.AllowN(context.Background(), "k", limits, tt.costs[i])
+					got, err = rs.AllowN(context.Background(), "k", limits, tt.costs[i])
+				}
 				if err != nil {
 					t.Fatal(err)
 				}
