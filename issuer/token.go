@@ -245,14 +245,20 @@ func writeRefusal(w http.ResponseWriter, r *http.Request, f tgerrors.Format, rea
 		status = http.StatusForbidden
 	}
 	te := &tgerrors.Error{Kind: e.kind, Status: status, Message: e.desc}
-	f.WriteError(&refusalWriter{ResponseWriter: w, challenge: challenge}, r, te)
+	rw := &refusalWriter{ResponseWriter: w, challenge: challenge, status: status}
+	f.WriteError(rw, r, te)
+	if !rw.wrote {
+		rw.WriteHeader(status)
+	}
 }
 
 // refusalWriter fixes a format's headers as the token endpoint needs
-// them: the Basic challenge instead of a Bearer one, and no-store.
+// them: the Basic challenge instead of a Bearer one, and no-store; a
+// format that writes a body without a status gets the refusal's.
 type refusalWriter struct {
 	http.ResponseWriter
 	challenge string
+	status    int
 	wrote     bool
 }
 
@@ -273,7 +279,7 @@ func (w *refusalWriter) WriteHeader(status int) {
 
 func (w *refusalWriter) Write(b []byte) (int, error) {
 	if !w.wrote {
-		w.WriteHeader(http.StatusOK)
+		w.WriteHeader(w.status)
 	}
 	return w.ResponseWriter.Write(b)
 }

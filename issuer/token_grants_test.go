@@ -405,6 +405,9 @@ func TestRefusalsAreWrittenInTheProvidersFormatWhenItAsks(t *testing.T) {
 		{"B2B, bad login", b2bFormat, nil, badLogin, 400, `{"error":{"code":"invalid_grant","message":"wrong username or password"},"success":false}`},
 		{"B2B, too large", b2bFormat, nil, tooLarge, 413, `{"error":{"code":"payload_too_large","message":"the body is too large"},"success":false}`},
 		{"the option wins over errors.Use", b2bFormat, tgerrors.Use(tgerrors.Message), wrongSecret, 401, `{"error":{"code":"invalid_client","message":"client authentication failed"},"success":false}`},
+		{"a format that writes only a body", tgerrors.FormatFunc(func(w http.ResponseWriter, _ *http.Request, e *tgerrors.Error) {
+			_, _ = w.Write([]byte(`{"err":"` + string(e.Kind) + `"}`))
+		}), nil, wrongSecret, 401, `{"err":"invalid_client"}`},
 		{"errors.OAuth is RFC 6749 §5.2", nil, tgerrors.Use(tgerrors.OAuth), wrongSecret, 401, `{"error":"invalid_client","error_description":"client authentication failed"}`},
 		{"no format is RFC 6749 §5.2", nil, nil, badLogin, 400, `{"error":"invalid_grant","error_description":"wrong username or password"}`},
 	} {
