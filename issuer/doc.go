@@ -76,7 +76,8 @@
 // format sees the Kind (KindInvalidClient, KindInvalidGrant, …,
 // errors.PayloadTooLarge) and a client-safe message; the challenge stays
 // Basic, on 401 only. A refused request changes nothing: no token is
-// minted, no session started, no refresh token rotated.
+// minted, no session started, no refresh token rotated; the one exception
+// is by design, a reused refresh token, which ends its family.
 //
 // Every store is an interface with a memory implementation here, for one
 // process and tests, and a PostgreSQL one in issuer/pgstore. Every type
