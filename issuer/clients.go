@@ -50,6 +50,13 @@ type Client struct {
 	Grants   []string
 	Scopes   []string
 	Audience []string
+	// GrantScopes restricts scopes to grants: a scope listed under one or
+	// more grants is given only through those, and a scope listed under
+	// none through every grant of the client. The marketplace's
+	// integration scopes, for client_credentials only:
+	//
+	//	GrantScopes: map[string][]string{issuer.GrantClientCredentials: {"integration.order", "integration.inventory"}}
+	GrantScopes map[string][]string
 	// AccessTokenLifetime, RefreshIdleLifetime and RefreshAbsoluteLifetime
 	// override the Minter's and the Sessions' defaults when set.
 	AccessTokenLifetime     time.Duration
@@ -77,6 +84,41 @@ func (c *Client) GrantedScopes(requested []string) ([]string, error) {
 		}
 	}
 	return slices.Compact(slices.Clone(requested)), nil
+}
+
+// GrantScopesFor is GrantedScopes for grant, after GrantScopes: without
+// requested, every scope the grant gives; else requested, if the grant
+// gives each of them, or ErrInvalidScope.
+func (c *Client) GrantScopesFor(grant string, requested []string) ([]string, error) {
+	if len(requested) == 0 {
+		var out []string
+		for _, s := range c.Scopes {
+			if c.grantGives(grant, s) {
+				out = append(out, s)
+			}
+		}
+		return out, nil
+	}
+	for _, s := range requested {
+		if !slices.Contains(c.Scopes, s) || !c.grantGives(grant, s) {
+			return nil, fmt.Errorf("%w: %q", ErrInvalidScope, s)
+		}
+	}
+	return slices.Compact(slices.Clone(requested)), nil
+}
+
+// grantGives reports whether grant may give scope under GrantScopes.
+func (c *Client) grantGives(grant, scope string) bool {
+	restricted := false
+	for g, scopes := range c.GrantScopes {
+		if slices.Contains(scopes, scope) {
+			if g == grant {
+				return true
+			}
+			restricted = true
+		}
+	}
+	return !restricted
 }
 
 // ClientStore keeps clients. It must be safe for concurrent use.
@@ -306,6 +348,13 @@ type MemoryClientStore struct {
 
 func cloneClient(c Client) Client {
 	c.Grants, c.Scopes, c.Audience = slices.Clone(c.Grants), slices.Clone(c.Scopes), slices.Clone(c.Audience)
+	if c.GrantScopes != nil {
+		gs := make(map[string][]string, len(c.GrantScopes))
+		for g, s := range c.GrantScopes {
+			gs[g] = slices.Clone(s)
+		}
+		c.GrantScopes = gs
+	}
 	return c
 }
 

@@ -34,9 +34,50 @@
 //     session's access tokens are refused too (RevokeSessions,
 //     revocation.Memory.RevokeSession).
 //   - Clients registers OAuth clients: secrets hashed with argon2id
-//     (DefaultArgon2Params), allowed grants and scopes, lifetimes.
-//   - NewClientCredentialsHandler is a token endpoint for the
-//     client_credentials grant (RFC 6749 §4.4), with §5.2's errors.
+//     (DefaultArgon2Params), allowed grants and scopes, scopes restricted
+//     to grants (Client.GrantScopes), lifetimes.
+//
+// # The endpoints
+//
+// An API provider's token side is configuration of four handlers:
+//
+//   - NewTokenHandler is one token endpoint (RFC 6749 §3.2) for the
+//     grants of TokenConfig.Grants: client_credentials (§4.4), the
+//     first-party login (the password grant, §4.3: the provider's
+//     LoginFunc checks the password, tollgate mints the tokens and starts
+//     a refresh session; TokenConfig.Accounts checks the account's IP
+//     allow-list before the password, and again on refresh) and
+//     refresh_token (§6: rotation through Sessions; a reused token ends
+//     its family; another client's token is invalid_grant and does not
+//     rotate; scope may narrow, never widen). It reads form, multipart
+//     and JSON bodies up to 64 KiB (DefaultTokenBodyBytes; 413 beyond),
+//     one client authentication per request (Basic or the body), or none
+//     for TokenConfig.FirstPartyClient. NewClientCredentialsHandler is
+//     the same endpoint for client_credentials and form bodies alone.
+//   - NewRevocationHandler is RFC 7009's: a refresh token ends its
+//     session family, an access token is revoked by jti through an
+//     AccessTokenRevoker (redisrevocation.Store, or revocation.Memory by
+//     RevokeIDs); 200 for unknown tokens; the client authenticates.
+//   - NewMetadataHandler serves RFC 8414's
+//     /.well-known/oauth-authorization-server; NewJWKSHandler the keys.
+//   - KeyByTokenClient and KeyByTokenAccount are ratelimit.KeyFunc values
+//     reading the client id (Basic or body) and the login's username
+//     without consuming the body: put ratelimit.New in front of the
+//     endpoint with them.
+//
+// Refusals are RFC 6749 §5.2's JSON by default (invalid_request,
+// invalid_client with 401 and a Basic challenge, invalid_grant,
+// unauthorized_client, unsupported_grant_type, invalid_scope), always
+// with Cache-Control: no-store. A provider answers in its own envelope by
+// TokenConfig.ErrorFormat (an errors.Format: errors.Message for
+// {"message":"Unauthorized"}, a FormatFunc for a B2B envelope), or by
+// wrapping the handler in errors.Use, which is honoured unless the
+// format is errors.OAuth (whose token-endpoint form is §5.2). The
+// format sees the Kind (KindInvalidClient, KindInvalidGrant, …,
+// errors.PayloadTooLarge) and a client-safe message; the challenge stays
+// Basic, on 401 only. A refused request changes nothing: no token is
+// minted, no session started, no refresh token rotated; the one exception
+// is by design, a reused refresh token, which ends its family.
 //
 // Every store is an interface with a memory implementation here, for one
 // process and tests, and a PostgreSQL one in issuer/pgstore. Every type

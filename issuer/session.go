@@ -86,6 +86,11 @@ type SessionStore interface {
 	// End ends session sid at now, if it is live, and returns it;
 	// ErrNotFound if there is none.
 	End(ctx context.Context, sid string, now time.Time) (Session, error)
+	// Lookup returns the session of the refresh token hashed as token,
+	// presented for clientID at now, changing nothing: Rotate's refusals
+	// (ErrRefreshUnknown for another client's token), except that a used
+	// token's session is not ended here.
+	Lookup(ctx context.Context, clientID string, token TokenHash, now time.Time) (Session, error)
 }
 
 // SessionsConfig configures Sessions. The zero value keeps sessions in
@@ -227,6 +232,32 @@ func (s *Sessions) Refresh(ctx context.Context, clientID, refreshToken string) (
 	return RefreshToken{Token: next, ExpiresAt: exp, Session: sess}, nil
 }
 
+// Peek returns the session of refreshToken, presented by clientID,
+// without consuming the token or ending anything: the refusals of Refresh
+// (each an ErrInvalidGrant), for checks a token endpoint makes before it
+// rotates (the scope asked for, the account's IP allow-list).
+func (s *Sessions) Peek(ctx context.Context, clientID, refreshToken string) (Session, error) {
+	if len(refreshToken) != b64.EncodedLen(refreshTokenBytes) {
+		return Session{}, ErrRefreshUnknown
+	}
+	return s.cfg.Store.Lookup(ctx, clientID, HashRefreshToken(refreshToken), s.cfg.Now())
+}
+
+// Revoke ends the session of refreshToken if it is clientID's (RFC 7009:
+// revoking a refresh token ends its family), telling OnSessionEnded. It
+// returns ErrRefreshUnknown for a token it does not know or another
+// client's, and nil for a token of a session already ended or expired.
+func (s *Sessions) Revoke(ctx context.Context, clientID, refreshToken string) error {
+	sess, err := s.Peek(ctx, clientID, refreshToken)
+	if stderrors.Is(err, ErrRefreshUnknown) || err != nil && !stderrors.Is(err, ErrInvalidGrant) {
+		return err
+	}
+	if sess.ID == "" || !sess.EndedAt.IsZero() {
+		return nil
+	}
+	return s.End(ctx, sess.ID)
+}
+
 // End ends session sid (logout, a user revoking an app): its refresh
 // tokens are refused from now on, and OnSessionEnded is told.
 func (s *Sessions) End(ctx context.Context, sid string) error {
@@ -306,6 +337,29 @@ func (m *MemorySessionStore) Rotate(_ context.Context, clientID string, used, ne
 	}
 	m.tokens[next] = &memRefresh{sid: s.ID, expires: exp}
 	return *s, exp, nil
+}
+
+// Lookup implements SessionStore.Lookup.
+func (m *MemorySessionStore) Lookup(_ context.Context, clientID string, token TokenHash, now time.Time) (Session, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	rt := m.tokens[token]
+	if rt == nil {
+		return Session{}, ErrRefreshUnknown
+	}
+	s := m.sessions[rt.sid]
+	if s == nil || s.ClientID != clientID {
+		return Session{}, ErrRefreshUnknown
+	}
+	switch {
+	case rt.used:
+		return *s, ErrRefreshReused
+	case !s.EndedAt.IsZero():
+		return *s, ErrSessionEnded
+	case !now.Before(rt.expires) || !now.Before(s.ExpiresAt):
+		return *s, ErrRefreshExpired
+	}
+	return *s, nil
 }
 
 // End ends session sid.

@@ -1,19 +1,23 @@
 package issuer
 
 import (
+	"bytes"
 	"encoding/json"
 	stderrors "errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"mime"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
+
+	tgerrors "github.com/tollgate/tollgate/errors"
 )
 
-// DefaultTokenRequestBytes bounds a token request's body: 16 KiB.
+// DefaultTokenRequestBytes bounds a request body of
+// NewClientCredentialsHandler: 16 KiB.
 const DefaultTokenRequestBytes = 16 << 10
 
 // ClientCredentialsConfig configures NewClientCredentialsHandler.
@@ -36,62 +40,32 @@ type ClientCredentialsConfig struct {
 }
 
 // NewClientCredentialsHandler returns a token endpoint for the
-// client_credentials grant (RFC 6749 §4.4): a POST of
-// application/x-www-form-urlencoded grant_type=client_credentials and an
-// optional space-separated scope, the client authenticated by HTTP Basic
-// (client_secret_basic, id and secret form-encoded as §2.3.1 says) or by
-// client_id and client_secret in the body (client_secret_post), never
-// both. The answer is §5.1's JSON (access_token, token_type "Bearer",
-// expires_in, scope) with Cache-Control: no-store.
+// client_credentials grant alone (RFC 6749 §4.4), reading only
+// application/x-www-form-urlencoded bodies of at most MaxBodyBytes (16
+// KiB): NewTokenHandler with Grants client_credentials. See
+// NewTokenHandler for the endpoint that serves several grants and body
+// formats.
 //
-// Refusals are §5.2's JSON error, with no-store too: invalid_request (400:
-// another method is 405, a body over MaxBodyBytes 413, another content
-// type, a parameter given twice, no grant_type, two ways of
-// authentication), invalid_client (401 with a Basic challenge: no, unknown
-// or wrong credentials, a disabled client), unsupported_grant_type,
-// unauthorized_client (the client may not use the grant), invalid_scope
-// (a scope the client does not have) and, when a store or the minter
-// fails, temporarily_unavailable (503) or server_error (500), logged, the
-// cause never in the body. No response echoes a secret.
+// The client authenticates by HTTP Basic (client_secret_basic, id and
+// secret form-encoded as §2.3.1 says) or by client_id and client_secret in
+// the body (client_secret_post), never both. The answer is §5.1's JSON
+// (access_token, token_type "Bearer", expires_in, scope) with
+// Cache-Control: no-store. Refusals are §5.2's JSON error, with no-store
+// too: invalid_request (400: another method is 405, a body over
+// MaxBodyBytes 413, another content type, a parameter given twice, no
+// grant_type, two ways of authentication), invalid_client (401 with a
+// Basic challenge), unsupported_grant_type, unauthorized_client,
+// invalid_scope and, when a store or the minter fails,
+// temporarily_unavailable (503) or server_error (500), logged, the cause
+// never in the body.
 func NewClientCredentialsHandler(cfg ClientCredentialsConfig) (http.Handler, error) {
-	if cfg.Clients == nil || cfg.Minter == nil {
-		return nil, stderrors.New("issuer: ClientCredentialsConfig needs Clients and Minter")
-	}
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultTokenRequestBytes
 	}
-	if cfg.Realm == "" {
-		cfg.Realm = "token"
-	}
-	if cfg.Log == nil {
-		cfg.Log = slog.Default()
-	}
-	return &clientCredentials{cfg: cfg}, nil
-}
-
-type clientCredentials struct {
-	cfg ClientCredentialsConfig
-}
-
-// oauthError is an RFC 6749 §5.2 error response.
-type oauthError struct {
-	status      int
-	code        string
-	description string
-}
-
-func (h *clientCredentials) refuse(w http.ResponseWriter, e oauthError) {
-	hd := w.Header()
-	if e.status == http.StatusUnauthorized {
-		hd.Set("WWW-Authenticate", `Basic realm="`+h.cfg.Realm+`", charset="UTF-8"`)
-	}
-	if e.status == http.StatusMethodNotAllowed {
-		hd.Set("Allow", http.MethodPost)
-	}
-	writeJSON(w, e.status, struct {
-		Error       string `json:"error"`
-		Description string `json:"error_description,omitempty"`
-	}{e.code, e.description})
+	return NewTokenHandler(TokenConfig{
+		Clients: cfg.Clients, Minter: cfg.Minter, Grants: []string{GrantClientCredentials},
+		MaxBodyBytes: cfg.MaxBodyBytes, Realm: cfg.Realm, Log: cfg.Log, formOnly: true,
+	})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -105,135 +79,169 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(b)
 }
 
-func invalidRequest(desc string) oauthError {
-	return oauthError{http.StatusBadRequest, "invalid_request", desc}
+// params are a token or revocation request's parameters, each given once.
+type params struct {
+	v    map[string]string
+	json bool
 }
 
-var errInvalidClient = oauthError{http.StatusUnauthorized, "invalid_client", "client authentication failed"}
+func (p params) get(name string) string { return p.v[name] }
 
-func (h *clientCredentials) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	form, e := h.readForm(w, r)
-	if e != nil {
-		h.refuse(w, *e)
-		return
+func (p params) has(name string) bool {
+	_, ok := p.v[name]
+	return ok
+}
+
+// readParams reads the POSTed body, at most maxBytes, refusing what §3.2
+// does not allow: parameters in the URL or given twice. It reads
+// application/x-www-form-urlencoded and, unless formOnly,
+// multipart/form-data without files and a JSON object of strings.
+func readParams(w http.ResponseWriter, r *http.Request, maxBytes int64, formOnly bool) (params, *refusal) {
+	if len(r.URL.RawQuery) > 0 {
+		return params{}, invalidRequest("parameters belong in the body, not the URL")
 	}
-	id, secret, e := clientCredentialsOf(r, form)
-	if e != nil {
-		h.refuse(w, *e)
-		return
+	mt, mp, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	kind := ""
+	switch {
+	case err != nil:
+	case mt == "application/x-www-form-urlencoded":
+		kind = "form"
+	case formOnly:
+	case mt == "multipart/form-data" && mp["boundary"] != "":
+		kind = "multipart"
+	case mt == "application/json":
+		kind = "json"
 	}
-	switch gt := form.Get("grant_type"); gt {
-	case "":
-		h.refuse(w, invalidRequest("grant_type is missing"))
-		return
-	case GrantClientCredentials:
-	default:
-		h.refuse(w, oauthError{http.StatusBadRequest, "unsupported_grant_type", "only client_credentials is supported here"})
-		return
-	}
-	ctx := r.Context()
-	client, err := h.cfg.Clients.Authenticate(ctx, id, secret)
-	if err != nil {
-		if stderrors.Is(err, ErrInvalidClient) {
-			h.refuse(w, errInvalidClient)
-			return
+	if kind == "" {
+		if formOnly {
+			return params{}, invalidRequest("the body must be application/x-www-form-urlencoded")
 		}
-		h.cfg.Log.ErrorContext(ctx, "tollgate: token endpoint: client lookup failed", "error", err)
-		h.refuse(w, oauthError{http.StatusServiceUnavailable, "temporarily_unavailable", "try again later"})
-		return
+		return params{}, &refusal{http.StatusUnsupportedMediaType, "invalid_request", "the body must be a form, multipart/form-data or JSON", tgerrors.UnsupportedMediaType}
 	}
-	if !client.AllowsGrant(GrantClientCredentials) {
-		h.refuse(w, oauthError{http.StatusBadRequest, "unauthorized_client", "the client may not use client_credentials"})
-		return
-	}
-	scopes, err := client.GrantedScopes(strings.Fields(form.Get("scope")))
-	if err != nil {
-		h.refuse(w, oauthError{http.StatusBadRequest, "invalid_scope", "a requested scope is not the client's"})
-		return
-	}
-	at, err := h.cfg.Minter.Mint(ctx, AccessRequest{
-		ClientID: client.ID, Audience: client.Audience, Scopes: scopes,
-		Grant: GrantClientCredentials, Lifetime: client.AccessTokenLifetime,
-	})
-	if err != nil {
-		h.cfg.Log.ErrorContext(ctx, "tollgate: token endpoint: minting failed", "client_id", client.ID, "error", err)
-		h.refuse(w, oauthError{http.StatusInternalServerError, "server_error", "the token could not be issued"})
-		return
-	}
-	writeJSON(w, http.StatusOK, struct {
-		AccessToken string `json:"access_token"`
-		TokenType   string `json:"token_type"`
-		ExpiresIn   int64  `json:"expires_in"`
-		Scope       string `json:"scope,omitempty"`
-	}{at.Token.Reveal(), "Bearer", int64(at.Lifetime.Seconds()), strings.Join(scopes, " ")})
-}
-
-// readForm reads the POSTed form, refusing what §3.2 does not allow.
-func (h *clientCredentials) readForm(w http.ResponseWriter, r *http.Request) (url.Values, *oauthError) {
-	if r.Method != http.MethodPost {
-		return nil, &oauthError{http.StatusMethodNotAllowed, "invalid_request", "use POST"}
-	}
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/x-www-form-urlencoded" {
-		return nil, &oauthError{http.StatusBadRequest, "invalid_request", "the body must be application/x-www-form-urlencoded"}
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBytes))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if stderrors.As(err, &tooLarge) {
-			return nil, &oauthError{http.StatusRequestEntityTooLarge, "invalid_request", "the body is too large"}
+			return params{}, errTooLarge
 		}
-		return nil, &oauthError{http.StatusBadRequest, "invalid_request", "the body could not be read"}
+		return params{}, invalidRequest("the body could not be read")
 	}
-	form, err := url.ParseQuery(string(body))
-	if err != nil {
-		return nil, &oauthError{http.StatusBadRequest, "invalid_request", "the body is not a valid form"}
+	p, e := parseBody(kind, mp["boundary"], body)
+	if e != nil {
+		return params{}, e
 	}
-	for name, vs := range form {
-		if len(vs) > 1 {
-			return nil, &oauthError{http.StatusBadRequest, "invalid_request", fmt.Sprintf("parameter %q is repeated", safeName(name))}
+	return p, nil
+}
+
+func parseBody(kind, boundary string, body []byte) (params, *refusal) {
+	p := params{v: map[string]string{}, json: kind == "json"}
+	add := func(name, value string) *refusal {
+		if _, dup := p.v[name]; dup {
+			return invalidRequest(fmt.Sprintf("parameter %q is repeated", safeName(name)))
+		}
+		p.v[name] = value
+		return nil
+	}
+	switch kind {
+	case "form":
+		form, err := url.ParseQuery(string(body))
+		if err != nil {
+			return params{}, invalidRequest("the body is not a valid form")
+		}
+		for name, vs := range form {
+			if len(vs) > 1 {
+				return params{}, invalidRequest(fmt.Sprintf("parameter %q is repeated", safeName(name)))
+			}
+			p.v[name] = vs[0]
+		}
+	case "multipart":
+		mr := multipart.NewReader(bytes.NewReader(body), boundary)
+		for {
+			part, err := mr.NextPart()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return params{}, invalidRequest("the body is not valid multipart/form-data")
+			}
+			if part.FileName() != "" || part.FormName() == "" {
+				return params{}, invalidRequest("the body may hold form fields only")
+			}
+			v, err := io.ReadAll(part)
+			if err != nil {
+				return params{}, invalidRequest("the body is not valid multipart/form-data")
+			}
+			if e := add(part.FormName(), string(v)); e != nil {
+				return params{}, e
+			}
+		}
+	case "json":
+		dec := json.NewDecoder(bytes.NewReader(body))
+		if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+			return params{}, invalidRequest("the body must be a JSON object")
+		}
+		for dec.More() {
+			k, err := dec.Token()
+			if err != nil {
+				return params{}, invalidRequest("the body is not valid JSON")
+			}
+			v, err := dec.Token()
+			s, ok := v.(string)
+			if err != nil || !ok {
+				return params{}, invalidRequest(fmt.Sprintf("parameter %q must be a string", safeName(k.(string))))
+			}
+			if e := add(k.(string), s); e != nil {
+				return params{}, e
+			}
+		}
+		if t, err := dec.Token(); err != nil || t != json.Delim('}') {
+			return params{}, invalidRequest("the body is not valid JSON")
+		}
+		if _, err := dec.Token(); err != io.EOF {
+			return params{}, invalidRequest("the body holds more than one JSON value")
 		}
 	}
-	if len(r.URL.RawQuery) > 0 {
-		return nil, &oauthError{http.StatusBadRequest, "invalid_request", "parameters belong in the body, not the URL"}
-	}
-	return form, nil
+	return p, nil
 }
 
 // safeName keeps a client's parameter name out of the response unless it
 // is one of ours.
 func safeName(name string) string {
 	switch name {
-	case "grant_type", "scope", "client_id", "client_secret":
+	case "grant_type", "scope", "client_id", "client_secret", "username", "password", "refresh_token", "token", "token_type_hint":
 		return name
 	}
 	return "?"
 }
 
 // clientCredentialsOf returns the client's id and secret from HTTP Basic
-// or the body, refusing both at once and neither.
-func clientCredentialsOf(r *http.Request, form url.Values) (string, string, *oauthError) {
-	_, inBody := form["client_secret"]
+// or the body, and whether Basic was used, refusing both at once. No
+// secret at all is id "" (a client_id alone is left to the caller).
+func clientCredentialsOf(r *http.Request, p params) (id, secret string, basic bool, e *refusal) {
+	inBody := p.has("client_secret")
 	if r.Header.Get("Authorization") != "" {
 		if inBody {
-			return "", "", &oauthError{http.StatusBadRequest, "invalid_request", "authenticate the client one way only"}
+			return "", "", true, invalidRequest("authenticate the client one way only")
 		}
 		user, pass, ok := r.BasicAuth()
 		if !ok {
-			return "", "", &errInvalidClient
+			return "", "", true, errInvalidClient
 		}
 		id, err1 := url.QueryUnescape(user)
 		secret, err2 := url.QueryUnescape(pass)
-		if err1 != nil || err2 != nil {
-			return "", "", &errInvalidClient
+		if err1 != nil || err2 != nil || id == "" {
+			return "", "", true, errInvalidClient
 		}
-		if cid := form.Get("client_id"); cid != "" && cid != id {
-			return "", "", &oauthError{http.StatusBadRequest, "invalid_request", "client_id differs from the authenticated client"}
+		if cid := p.get("client_id"); cid != "" && cid != id {
+			return "", "", true, invalidRequest("client_id differs from the authenticated client")
 		}
-		return id, secret, nil
+		return id, secret, true, nil
 	}
-	if !inBody || form.Get("client_id") == "" {
-		return "", "", &errInvalidClient
+	if !inBody {
+		return "", "", false, nil
 	}
-	return form.Get("client_id"), form.Get("client_secret"), nil
+	if p.get("client_id") == "" {
+		return "", "", false, errInvalidClient
+	}
+	return p.get("client_id"), p.get("client_secret"), false, nil
 }

@@ -23,12 +23,12 @@ type ClientStore struct {
 func NewClientStore(pool *pgxpool.Pool) *ClientStore { return &ClientStore{pool: pool} }
 
 const (
-	getClientSQL = `SELECT id, name, secret_hash, grants, scopes, audience, access_lifetime, refresh_idle, refresh_absolute, disabled, created_at, secret_rotated_at
+	getClientSQL = `SELECT id, name, secret_hash, grants, scopes, audience, access_lifetime, refresh_idle, refresh_absolute, disabled, created_at, secret_rotated_at, grant_scopes
 FROM tollgate_issuer_clients WHERE id = $1`
-	createClientSQL = `INSERT INTO tollgate_issuer_clients (id, name, secret_hash, grants, scopes, audience, access_lifetime, refresh_idle, refresh_absolute, disabled, created_at, secret_rotated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING`
+	createClientSQL = `INSERT INTO tollgate_issuer_clients (id, name, secret_hash, grants, scopes, audience, access_lifetime, refresh_idle, refresh_absolute, disabled, created_at, secret_rotated_at, grant_scopes)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING`
 	updateClientSQL = `UPDATE tollgate_issuer_clients SET name = $2, secret_hash = $3, grants = $4, scopes = $5, audience = $6,
-	access_lifetime = $7, refresh_idle = $8, refresh_absolute = $9, disabled = $10, created_at = $11, secret_rotated_at = $12
+	access_lifetime = $7, refresh_idle = $8, refresh_absolute = $9, disabled = $10, created_at = $11, secret_rotated_at = $12, grant_scopes = $13
 WHERE id = $1`
 )
 
@@ -37,12 +37,15 @@ func (s *ClientStore) Client(ctx context.Context, id string) (issuer.Client, err
 	var c issuer.Client
 	var access, idle, abs int64
 	err := s.pool.QueryRow(ctx, getClientSQL, id).Scan(&c.ID, &c.Name, &c.SecretHash, &c.Grants, &c.Scopes, &c.Audience,
-		&access, &idle, &abs, &c.Disabled, &c.CreatedAt, &c.SecretRotatedAt)
+		&access, &idle, &abs, &c.Disabled, &c.CreatedAt, &c.SecretRotatedAt, &c.GrantScopes)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return issuer.Client{}, issuer.ErrNotFound
 	}
 	if err != nil {
 		return issuer.Client{}, fmt.Errorf("pgstore: reading a client: %w", err)
+	}
+	if len(c.GrantScopes) == 0 {
+		c.GrantScopes = nil
 	}
 	c.AccessTokenLifetime = time.Duration(access) * time.Microsecond
 	c.RefreshIdleLifetime = time.Duration(idle) * time.Microsecond
@@ -53,7 +56,14 @@ func (s *ClientStore) Client(ctx context.Context, id string) (issuer.Client, err
 func clientArgs(c issuer.Client) []any {
 	return []any{c.ID, c.Name, c.SecretHash, nonNil(c.Grants), nonNil(c.Scopes), nonNil(c.Audience),
 		c.AccessTokenLifetime.Microseconds(), c.RefreshIdleLifetime.Microseconds(), c.RefreshAbsoluteLifetime.Microseconds(),
-		c.Disabled, c.CreatedAt, c.SecretRotatedAt}
+		c.Disabled, c.CreatedAt, c.SecretRotatedAt, grantScopes(c.GrantScopes)}
+}
+
+func grantScopes(m map[string][]string) map[string][]string {
+	if m == nil {
+		return map[string][]string{}
+	}
+	return m
 }
 
 // CreateClient stores c, or returns issuer.ErrConflict if its id is taken.

@@ -35,6 +35,10 @@ const (
 FROM tollgate_issuer_refresh_tokens t JOIN tollgate_issuer_sessions s ON s.id = t.session_id
 WHERE t.hash = $1
 FOR UPDATE OF t, s`
+	lookupTokenSQL = `SELECT t.expires_at, t.used_at IS NOT NULL,
+	s.id, s.client_id, s.subject, s.scopes, s.audience, s.created_at, s.expires_at, s.idle_lifetime, s.ended_at
+FROM tollgate_issuer_refresh_tokens t JOIN tollgate_issuer_sessions s ON s.id = t.session_id
+WHERE t.hash = $1`
 	// rotateSQL is the common case in one statement and one round trip: a
 	// conditional UPDATE consumes the token only if it is unused, live and
 	// the client's, and its successor is inserted from what it returns.
@@ -168,6 +172,39 @@ func (st *SessionStore) locked(ctx context.Context, clientID string, used, next 
 		return s, time.Time{}, refusal
 	}
 	return s, exp, nil
+}
+
+// Lookup implements issuer.SessionStore.Lookup in one SELECT.
+func (st *SessionStore) Lookup(ctx context.Context, clientID string, token issuer.TokenHash, now time.Time) (issuer.Session, error) {
+	var s issuer.Session
+	var tokExp time.Time
+	var wasUsed bool
+	var idle int64
+	var endedAt *time.Time
+	err := st.pool.QueryRow(ctx, lookupTokenSQL, token[:]).Scan(&tokExp, &wasUsed,
+		&s.ID, &s.ClientID, &s.Subject, &s.Scopes, &s.Audience, &s.CreatedAt, &s.ExpiresAt, &idle, &endedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return issuer.Session{}, issuer.ErrRefreshUnknown
+	}
+	if err != nil {
+		return issuer.Session{}, fmt.Errorf("pgstore: reading a refresh token: %w", err)
+	}
+	if s.ClientID != clientID {
+		return issuer.Session{}, issuer.ErrRefreshUnknown
+	}
+	s.IdleLifetime = time.Duration(idle) * time.Microsecond
+	if endedAt != nil {
+		s.EndedAt = *endedAt
+	}
+	switch {
+	case wasUsed:
+		return s, issuer.ErrRefreshReused
+	case !s.EndedAt.IsZero():
+		return s, issuer.ErrSessionEnded
+	case !now.Before(tokExp) || !now.Before(s.ExpiresAt):
+		return s, issuer.ErrRefreshExpired
+	}
+	return s, nil
 }
 
 // End ends session sid at now, if it is live.

@@ -27,6 +27,7 @@ func vendor() issuer.Client {
 		ID: "vendor-1", Name: "Vendor", Grants: []string{issuer.GrantClientCredentials},
 		Scopes: []string{"orders:read", "inventory"}, Audience: []string{"orders-api"},
 		AccessTokenLifetime: time.Hour, RefreshIdleLifetime: 2 * time.Hour, RefreshAbsoluteLifetime: 96 * time.Hour,
+		GrantScopes: map[string][]string{issuer.GrantClientCredentials: {"inventory"}},
 	}
 }
 
@@ -50,7 +51,8 @@ func Clients(t *testing.T, newStore func(t *testing.T) issuer.ClientStore) {
 		want := vendor()
 		if got.ID != want.ID || got.Name != want.Name || !got.AllowsGrant(issuer.GrantClientCredentials) || got.AllowsGrant(issuer.GrantPassword) ||
 			len(got.Scopes) != 2 || got.Audience[0] != "orders-api" || got.AccessTokenLifetime != time.Hour ||
-			got.RefreshIdleLifetime != 2*time.Hour || got.RefreshAbsoluteLifetime != 96*time.Hour || got.CreatedAt.IsZero() {
+			got.RefreshIdleLifetime != 2*time.Hour || got.RefreshAbsoluteLifetime != 96*time.Hour || got.CreatedAt.IsZero() ||
+			len(got.GrantScopes) != 1 || len(got.GrantScopes[issuer.GrantClientCredentials]) != 1 || got.GrantScopes[issuer.GrantClientCredentials][0] != "inventory" {
 			t.Fatalf("client %+v", got)
 		}
 		if _, _, err := c.Create(ctx, vendor()); !errors.Is(err, issuer.ErrConflict) {

@@ -115,6 +115,43 @@ func Sessions(t *testing.T, newStore func(t *testing.T) issuer.SessionStore) {
 		refresh(t, s, next.Token)
 	})
 
+	t.Run("PeekTellsATokensSessionAndChangesNothing", func(t *testing.T) {
+		s, c, e := setup(t, newStore(t))
+		first := start(t, s)
+		got, err := s.Peek(context.Background(), "app", first.Token.Reveal())
+		if err != nil || got.ID != first.Session.ID || got.Subject != "user-1" || len(got.Scopes) != 1 {
+			t.Fatalf("session %+v, err %v", got, err)
+		}
+		_, err = s.Peek(context.Background(), "other", first.Token.Reveal())
+		wantErr(t, err, issuer.ErrRefreshUnknown)
+		next := refresh(t, s, first.Token) // Peek consumed nothing
+		// A used token is reuse, but Peek ends nothing.
+		got, err = s.Peek(context.Background(), "app", first.Token.Reveal())
+		wantErr(t, err, issuer.ErrRefreshReused)
+		if got.ID != first.Session.ID || e.count() != 0 {
+			t.Fatalf("session %+v, %d ended", got, e.count())
+		}
+		c.Add(25 * time.Hour)
+		_, err = s.Peek(context.Background(), "app", next.Token.Reveal())
+		wantErr(t, err, issuer.ErrRefreshExpired)
+	})
+
+	t.Run("RevokingARefreshTokenEndsItsSessionForItsClientOnly", func(t *testing.T) {
+		s, _, e := setup(t, newStore(t))
+		first := start(t, s)
+		if err := s.Revoke(context.Background(), "other", first.Token.Reveal()); !errors.Is(err, issuer.ErrRefreshUnknown) || e.count() != 0 {
+			t.Fatalf("another client's revocation: %v, %d ended", err, e.count())
+		}
+		if err := s.Revoke(context.Background(), "app", first.Token.Reveal()); err != nil || e.count() != 1 {
+			t.Fatalf("revocation: %v, %d ended", err, e.count())
+		}
+		if err := s.Revoke(context.Background(), "app", first.Token.Reveal()); err != nil || e.count() != 1 {
+			t.Fatalf("second revocation: %v, %d ended", err, e.count())
+		}
+		_, err := s.Refresh(context.Background(), "app", first.Token.Reveal())
+		wantErr(t, err, issuer.ErrSessionEnded)
+	})
+
 	t.Run("AReusedTokenEndsTheWholeFamily", func(t *testing.T) {
 		s, c, e := setup(t, newStore(t))
 		first := start(t, s)
