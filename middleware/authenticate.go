@@ -97,7 +97,7 @@ type authenticator struct {
 	headerName    string
 	extractor     Extractor
 	skip          func(*http.Request) bool
-	preflight     bool
+	preflight     http.Handler
 	optional      bool
 }
 
@@ -143,12 +143,16 @@ func Authenticate(v Verifier, opts ...Option) func(http.Handler) http.Handler {
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if (a.skip != nil && a.skip(r)) || (a.preflight && isPreflight(r)) {
+			if a.skip != nil && a.skip(r) {
 				next.ServeHTTP(w, r)
 				return
 			}
+			if a.preflight != nil && isPreflight(r) {
+				a.preflight.ServeHTTP(w, r)
+				return
+			}
 			p, outsideHeader, err := a.authenticate(r)
-			if err != nil && err.Kind == tgerrors.MissingToken && a.optional {
+			if err == errMissingToken && a.optional { // no credential at all, not a refusal
 				next.ServeHTTP(w, r)
 				return
 			}

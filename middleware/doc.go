@@ -44,7 +44,7 @@
 // # Routes without a token
 //
 // SkipPaths and SkipIf let health checks and metrics through without a
-// token; AllowCORSPreflight lets a CORS preflight through; Optional admits
+// token; AllowCORSPreflight answers a CORS preflight with your CORS handler; Optional admits
 // a request that carries no credential at all as anonymous, still refusing
 // a bad one. None of them gives the request a principal, so a scope, type
 // or tenant check behind Authenticate still refuses it. FromHeader reads

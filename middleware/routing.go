@@ -20,28 +20,38 @@ func SkipIf(skip func(r *http.Request) bool) Option {
 }
 
 // SkipPaths is SkipIf for requests whose URL path is exactly one of paths
-// ("/healthz", "/metrics"), compared byte for byte with r.URL.Path: no
-// prefix, no pattern, no trailing-slash variant. A path a router would
-// route elsewhere after cleaning ("/healthz/../admin") is not skipped.
+// ("/healthz", "/metrics"), compared byte for byte with the path as the
+// client sent it (r.URL.EscapedPath), which is what routers match: no
+// prefix, no pattern, no trailing-slash variant, no percent-encoded
+// spelling. A path a router would route elsewhere ("/healthz/../admin",
+// "/docs%2Fopenapi.json", which ServeMux routes to a "/{name}" pattern) is
+// not skipped.
 func SkipPaths(paths ...string) Option {
 	set := make(map[string]struct{}, len(paths))
 	for _, p := range paths {
 		set[p] = struct{}{}
 	}
 	return SkipIf(func(r *http.Request) bool {
-		_, ok := set[r.URL.Path]
+		_, ok := set[r.URL.EscapedPath()]
 		return ok
 	})
 }
 
-// AllowCORSPreflight admits a CORS preflight request without a token: an
-// OPTIONS request with an Origin header and an Access-Control-Request-Method
-// header (the Fetch standard's preflight; browsers never send credentials
-// on it). Put the CORS middleware after Authenticate, or before it: either
-// way the preflight gets its answer instead of a 401. An OPTIONS request
-// without those headers still needs a token. Off by default.
-func AllowCORSPreflight() Option {
-	return func(a *authenticator) { a.preflight = true }
+// AllowCORSPreflight answers a CORS preflight request, which browsers send
+// without credentials, with preflight instead of a 401: an OPTIONS request
+// with an Origin header and an Access-Control-Request-Method header (the
+// Fetch standard's preflight). The preflight never reaches the next
+// handler, so a handler registered for every method cannot run without a
+// token; give your CORS middleware's preflight answer, e.g.
+// cors(http.NotFoundHandler()) for a middleware that answers preflights
+// itself. A nil preflight answers 204 No Content with no CORS headers (the
+// browser then refuses the cross-origin call). An OPTIONS request without
+// those headers still needs a token. Off by default.
+func AllowCORSPreflight(preflight http.Handler) Option {
+	if preflight == nil {
+		preflight = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	}
+	return func(a *authenticator) { a.preflight = preflight }
 }
 
 func isPreflight(r *http.Request) bool {
@@ -50,7 +60,8 @@ func isPreflight(r *http.Request) bool {
 }
 
 // Optional admits a request that carries no credential at all, without a
-// principal, so one route can serve both anonymous and signed-in callers
+// principal (only that: a verifier that answers missing_token for a token
+// it was given does not make the request anonymous), so one route can serve both anonymous and signed-in callers
 // (principal.From reports whether there is one). A request that carries a
 // credential is treated exactly as without Optional: a bad, expired or
 // revoked token is refused, never downgraded to anonymous. A request whose

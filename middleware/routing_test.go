@@ -1,6 +1,7 @@
 package middleware_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -45,13 +46,13 @@ func TestRoutingOptionsAdmitOnlyWhatTheyName(t *testing.T) {
 			request("HEAD", "/orders"), 200, true, false},
 		{"a predicate that does not match skips nothing", []middleware.Option{middleware.SkipIf(func(r *http.Request) bool { return r.Method == "HEAD" })},
 			request("GET", "/orders"), 401, false, false},
-		{"a CORS preflight passes when allowed", []middleware.Option{middleware.AllowCORSPreflight()},
-			request("OPTIONS", "/orders", preflight...), 200, true, false},
+		{"a CORS preflight is answered when allowed, never reaching the handler", []middleware.Option{middleware.AllowCORSPreflight(nil)},
+			request("OPTIONS", "/orders", preflight...), 204, false, false},
 		{"a CORS preflight needs a token by default", nil,
 			request("OPTIONS", "/orders", preflight...), 401, false, false},
-		{"an OPTIONS request without the preflight headers needs a token", []middleware.Option{middleware.AllowCORSPreflight()},
+		{"an OPTIONS request without the preflight headers needs a token", []middleware.Option{middleware.AllowCORSPreflight(nil)},
 			request("OPTIONS", "/orders", "Origin", "https://shop.example"), 401, false, false},
-		{"a GET with preflight headers is no preflight", []middleware.Option{middleware.AllowCORSPreflight()},
+		{"a GET with preflight headers is no preflight", []middleware.Option{middleware.AllowCORSPreflight(nil)},
 			request("GET", "/orders", preflight...), 401, false, false},
 		{"optional admits a request without any credential", []middleware.Option{middleware.Optional()},
 			request("GET", "/orders"), 200, true, false},
@@ -153,5 +154,55 @@ func TestALoggingLayerBelowErrorsUseSeesThePrincipalAfterNextReturns(t *testing.
 	h.ServeHTTP(httptest.NewRecorder(), request("GET", "/orders", "Authorization", "Bearer good-token"))
 	if logged != "m1" {
 		t.Fatalf("the logging layer saw subject %q", logged)
+	}
+}
+
+// A percent-encoded path is not the skipped path: ServeMux routes
+// "/docs%2Fopenapi.json" to a "/{resource}" pattern, which must stay guarded.
+func TestSkipPathsMatchesThePathAsRoutersSeeIt(t *testing.T) {
+	mux := http.NewServeMux()
+	reachedGuarded := false
+	mux.HandleFunc("GET /docs/openapi.json", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(200) })
+	mux.HandleFunc("GET /{resource}", func(w http.ResponseWriter, r *http.Request) { reachedGuarded = true })
+	h := middleware.Authenticate(newFake(), middleware.SkipPaths("/docs/openapi.json"), middleware.OnRefusal(nil))(mux)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/docs/openapi.json", nil))
+	if rec.Code != 200 {
+		t.Fatalf("the skipped path: %d", rec.Code)
+	}
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/docs%2Fopenapi.json", nil))
+	if reachedGuarded || rec.Code != 401 {
+		t.Fatalf("an encoded slash reached the guarded route without a token: %d", rec.Code)
+	}
+}
+
+// Optional makes only a request without any credential anonymous: a verifier
+// that answers missing_token for a token it was given does not.
+func TestOptionalDoesNotDowngradeAVerifiersRefusal(t *testing.T) {
+	v := middleware.VerifierFunc(func(ctx context.Context, token string) (*principal.Principal, error) {
+		return nil, tgerrors.New(tgerrors.MissingToken, "no such key")
+	})
+	o := run(t, middleware.Authenticate(v, middleware.Optional(), middleware.OnRefusal(nil)),
+		request("GET", "/orders", "Authorization", "Bearer forged-token"))
+	if o.reached {
+		t.Fatalf("a refused token reached the handler as anonymous (%d)", o.rec.Code)
+	}
+}
+
+// A preflight never reaches a handler registered for every method.
+func TestAPreflightNeverReachesAMethodAgnosticHandler(t *testing.T) {
+	mux := http.NewServeMux()
+	ran := false
+	mux.HandleFunc("/admin/purge", func(w http.ResponseWriter, r *http.Request) { ran = true })
+	cors := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Access-Control-Allow-Origin", "https://shop.example")
+		w.WriteHeader(http.StatusNoContent)
+	})
+	h := middleware.Authenticate(newFake(), middleware.AllowCORSPreflight(cors), middleware.OnRefusal(nil))(mux)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, request("OPTIONS", "/admin/purge", "Origin", "https://shop.example", "Access-Control-Request-Method", "POST"))
+	if ran || rec.Code != 204 || rec.Header().Get("Access-Control-Allow-Origin") == "" {
+		t.Fatalf("ran %v status %d headers %v", ran, rec.Code, rec.Header())
 	}
 }
