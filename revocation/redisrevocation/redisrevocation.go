@@ -305,6 +305,11 @@ func (s *Store) Revoked(ctx context.Context, token string, p *principal.Principa
 		version = "0"
 	}
 	if err := s.syncRulesBounded(ctx, epoch, version); err != nil {
+		// What Redis already said still holds, and so does the last copy
+		// of the rules where the outage policy admits the rest.
+		if revoked || (s.failOpen && s.rules.Match(p, s.now)) {
+			return true, nil
+		}
 		return s.unreachable(ctx, err)
 	}
 	if s.state.Load() != healthy {

@@ -2,6 +2,8 @@ package redisrevocation
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	stderrors "errors"
 	"fmt"
 	"strconv"
@@ -12,17 +14,21 @@ import (
 	"github.com/tollgate/tollgate/revocation"
 )
 
-// Rules (revocation.Rule: subjects, clients and grants revoked whole) live in one hash, {prefix}rules, one field per rule, beside a
-// version counter, {prefix}rules:v, that every change increments. Each Store
-// keeps a local copy of the hash and matches rules against it, in memory.
-// Every check reads the version in the MGET it makes anyway; a version (or
-// epoch) other than the copy's makes that check reload the hash first, one
-// reload at a time per Store, under the check's timeout. A rule thus takes
-// effect on every replica from its next check on, and costs a check no
-// round trip of its own.
+// Rules (revocation.Rule: subjects, clients and grants revoked whole)
+// live in one hash, {prefix}rules, one field per rule, beside a version,
+// {prefix}rules:v, that every change sets to a fresh random value. Each
+// Store keeps a local copy of the hash and matches rules against it, in
+// memory. Every check reads the version in the MGET it makes anyway; a
+// version (or epoch) other than the copy's makes that check reload the hash
+// first, one reload at a time per Store, under the check's timeout. A rule
+// thus takes effect on every replica from its next check on, and costs a
+// check no round trip of its own. A missing version key with an empty
+// local copy is taken for "no rules" without a reload.
 
 // addRule widens (or writes) the rule of field ARGV[1] to the window
-// ARGV[2] ARGV[3] and increments the version. Windows are "before until" in
+// ARGV[2] ARGV[3] and sets the version to ARGV[4], a fresh random value:
+// a counter could come back to a value a replica holds (a restore from an
+// older snapshot under the same epoch) with other rules behind it. Windows are "before until" in
 // Unix milliseconds, 0 for none, as revocation.Window.Widen merges them.
 var addRule = redis.NewScript(`
 local b = tonumber(ARGV[2])
@@ -36,14 +42,36 @@ if cur then
   if u ~= 0 and (cu == 0 or cu > u) then u = cu end
 end
 redis.call('HSET', KEYS[1], ARGV[1], string.format('%.0f %.0f', b, u))
-return redis.call('INCR', KEYS[2])
+redis.call('SET', KEYS[2], ARGV[4])
+return 1
 `)
 
-// liftRule removes the rule of field ARGV[1] and increments the version.
+// liftRule removes the rule of field ARGV[1] and sets the version to
+// ARGV[2], a fresh random value.
 var liftRule = redis.NewScript(`
 redis.call('HDEL', KEYS[1], ARGV[1])
-return redis.call('INCR', KEYS[2])
+redis.call('SET', KEYS[2], ARGV[2])
+return 1
 `)
+
+// dropEnded removes each field ARGV[2i-1] that still holds the value
+// ARGV[2i] it was read with: a rule written again since (by another
+// replica, between the read and this) is kept.
+var dropEnded = redis.NewScript(`
+for i = 1, #ARGV, 2 do
+  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i+1] then
+    redis.call('HDEL', KEYS[1], ARGV[i])
+  end
+end
+return 1
+`)
+
+// newVersion returns a fresh random rules version.
+func newVersion() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
 
 // loadRules returns the epoch (KEYS[3]), the version and every rule, read at
 // one moment.
@@ -66,7 +94,7 @@ func (s *Store) RevokeRule(ctx context.Context, r revocation.Rule) error {
 		return nil
 	}
 	keys := []string{s.rulesKey, s.versionKey}
-	if err := addRule.Run(ctx, s.client, keys, ruleField(r.Key()), w.Before, w.Until).Err(); err != nil {
+	if err := addRule.Run(ctx, s.client, keys, ruleField(r.Key()), w.Before, w.Until, newVersion()).Err(); err != nil {
 		return fmt.Errorf("redisrevocation: revoking a rule: %w", err)
 	}
 	s.rules.Add(r.Key(), w)
@@ -79,7 +107,7 @@ func (s *Store) LiftRule(ctx context.Context, r revocation.Rule) error {
 	if err := r.Validate(); err != nil {
 		return err
 	}
-	if err := liftRule.Run(ctx, s.client, []string{s.rulesKey, s.versionKey}, ruleField(r.Key())).Err(); err != nil {
+	if err := liftRule.Run(ctx, s.client, []string{s.rulesKey, s.versionKey}, ruleField(r.Key()), newVersion()).Err(); err != nil {
 		return fmt.Errorf("redisrevocation: lifting a rule: %w", err)
 	}
 	s.rules.Lift(r.Key())
@@ -165,7 +193,7 @@ func (s *Store) syncRules(ctx context.Context, epoch, version string) error {
 	flat, _ := res[2].([]any)
 	set := make(map[revocation.RuleKey]revocation.Window, len(flat)/2)
 	now := s.now().UnixMilli()
-	var ended []string
+	var ended []any // field, value read, ...
 	for i := 0; i+1 < len(flat); i += 2 {
 		f, _ := flat[i].(string)
 		v, _ := flat[i+1].(string)
@@ -177,7 +205,7 @@ func (s *Store) syncRules(ctx context.Context, epoch, version string) error {
 			return fmt.Errorf("loading rules: field %q: %w", f, err)
 		}
 		if w.Ended(now) {
-			ended = append(ended, f)
+			ended = append(ended, f, v)
 		} else {
 			set[k] = w
 		}
@@ -188,7 +216,7 @@ func (s *Store) syncRules(ctx context.Context, epoch, version string) error {
 		// Ended rules match nothing; dropping them keeps the hash as
 		// small as the rules in force. Best effort: the next reload
 		// tries again.
-		_ = s.client.HDel(ctx, s.rulesKey, ended...).Err()
+		_ = dropEnded.Run(ctx, s.client, []string{s.rulesKey}, ended...).Err()
 	}
 	return nil
 }
