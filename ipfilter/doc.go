@@ -42,8 +42,9 @@
 // per-IP rate limit of its own. List your proxies in TrustedProxies
 // instead. Where it can, tollgate detects it: net/http always writes
 // RemoteAddr as "ip:port", those middlewares write a bare address, so a
-// bare RemoteAddr on a request that carries a forwarding header leaves the
-// request without a client IP (refused by an allow or deny list, ClientIP
+// bare RemoteAddr on a request that carries a forwarding header, or one
+// the header's text contains port and all (what a middleware copying the
+// header unchecked writes), leaves the request without a client IP (refused by an allow or deny list, ClientIP
 // false, no per-IP key) and logs a warning at most once a minute.
 // Config.PortlessRemoteAddr opts out, for servers that really write bare
 // addresses.

@@ -29,19 +29,28 @@ import (
 var forwardingHeaders = [...]string{"X-Forwarded-For", "X-Real-Ip", "Forwarded", "True-Client-Ip", "Cf-Connecting-Ip", "X-Client-Ip"}
 
 // rewrittenRemoteAddr reports whether r's RemoteAddr looks rewritten from a
-// header anyone can send: net/http always writes "ip:port", while "real IP"
-// middlewares write the bare address they took from a forwarding header.
-// A bare address on a request that carries such a header is taken for
-// that, unless Config.PortlessRemoteAddr says the server really writes bare
-// addresses.
-func rewrittenRemoteAddr(r *http.Request) bool {
+// header anyone can send: net/http always writes the connection's own
+// "ip:port", while "real IP" middlewares write what they took from a
+// forwarding header, usually a bare address (chi's RealIP), sometimes the
+// header's text as it came ("10.0.0.1:1", which gorilla's ProxyHeaders
+// copies unchecked). So on a request that carries such a header, a bare
+// RemoteAddr, or one that the header's text contains, is taken for
+// rewritten; a bare one is believed only with Config.PortlessRemoteAddr.
+// No proxy writes its own peer's ip:port into these headers.
+func rewrittenRemoteAddr(r *http.Request, portless bool) bool {
 	s := r.RemoteAddr
-	if s == "" || s[0] == '[' || strings.Count(s, ":") == 1 {
-		return false // empty, or carrying a port
+	if s == "" {
+		return false
+	}
+	bare := s[0] != '[' && strings.Count(s, ":") != 1
+	if bare && portless {
+		return false // the server writes bare addresses; its adapter's headers may repeat them
 	}
 	for _, h := range forwardingHeaders {
-		if len(r.Header[h]) > 0 {
-			return true
+		for _, v := range r.Header[h] {
+			if bare || strings.Contains(v, s) {
+				return true
+			}
 		}
 	}
 	return false
@@ -60,7 +69,7 @@ func logRewrite(r *http.Request) {
 // is not an address or looks rewritten from a header (see
 // rewrittenRemoteAddr) and portless is not allowed.
 func peer(r *http.Request, portless bool) (netip.Addr, bool) {
-	if !portless && rewrittenRemoteAddr(r) {
+	if rewrittenRemoteAddr(r, portless) {
 		logRewrite(r)
 		return netip.Addr{}, false
 	}

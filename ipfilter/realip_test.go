@@ -88,3 +88,28 @@ func TestPortlessRemoteAddrOptsIntoBareAddresses(t *testing.T) {
 		t.Fatalf("status %d reached %v", o.rec.Code, o.reached)
 	}
 }
+
+// A middleware that copies the header's text as it came, port included,
+// is caught too: the header holds the connection's own ip:port.
+func TestARemoteAddrCopiedWithItsPortFromAHeaderIsUnknown(t *testing.T) {
+	for _, c := range []struct{ header, value, remote string }{
+		{"X-Forwarded-For", "10.0.0.1:1", "10.0.0.1:1"},
+		{"X-Forwarded-For", "[2001:db8::1]:1", "[2001:db8::1]:1"},
+		{"Forwarded", `for="[::1]:80"`, "[::1]:80"},
+		{"X-Real-IP", "192.0.2.9:443", "192.0.2.9:443"},
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header.Set(c.header, c.value)
+		r.RemoteAddr = c.remote
+		if a, ok := ClientIP(r); ok {
+			t.Errorf("%s: %q: RemoteAddr %q copied from the header is taken as the peer %v", c.header, c.value, c.remote, a)
+		}
+	}
+	// A proxy's own connection with the client it names: believed.
+	r := httptest.NewRequest("GET", "/", nil)
+	r.Header.Set("X-Forwarded-For", "198.51.100.7")
+	r.RemoteAddr = "10.0.0.5:34567"
+	if a, ok := ClientIP(r); !ok || a.String() != "10.0.0.5" {
+		t.Fatalf("a real proxied request: %v %v", a, ok)
+	}
+}
