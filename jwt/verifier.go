@@ -524,7 +524,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*principal.Princip
 			v.cache.Remove(token)
 		}
 	}
-	return v.verify(ctx, token)
+	return v.verify(ctx, token, nil)
 }
 
 // Remembered answers a token from the cache only: the principal of a token
