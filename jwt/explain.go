@@ -228,7 +228,11 @@ func (v *Verifier) describe(token string, tr *trace) map[StepName]string {
 		d[StepSignature] = fmt.Sprintf("%s signature verifies", h.alg)
 	}
 	now := v.now()
-	d[StepExpiry] = fmt.Sprintf("exp %s, %s from now (leeway %v)", tc.exp.UTC().Format(time.RFC3339), tc.exp.Sub(now).Round(time.Second), v.leeway)
+	if left := tc.exp.Sub(now).Round(time.Second); left > 0 {
+		d[StepExpiry] = fmt.Sprintf("exp %s, in %v (leeway %v)", tc.exp.UTC().Format(time.RFC3339), left, v.leeway)
+	} else {
+		d[StepExpiry] = fmt.Sprintf("exp %s, %v ago, within the leeway of %v", tc.exp.UTC().Format(time.RFC3339), -left, v.leeway)
+	}
 	d[StepNotBefore] = "no nbf"
 	if tc.hasNBF {
 		d[StepNotBefore] = fmt.Sprintf("nbf %s (leeway %v)", tc.nbf.UTC().Format(time.RFC3339), v.leeway)

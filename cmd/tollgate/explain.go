@@ -84,7 +84,11 @@ func runExplain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	ex := v.Explain(ctx, token)
 	for _, s := range ex.Steps {
-		fmt.Fprintf(stdout, "%-4s  %-18s  %s\n", s.Outcome, s.Name, s.Detail)
+		detail := s.Detail
+		if s.Outcome == jwt.NotReached {
+			detail = "not reached"
+		}
+		fmt.Fprintf(stdout, "%-4s  %-18s  %s\n", s.Outcome, s.Name, detail)
 	}
 	fmt.Fprintln(stdout, verdict(ex.Principal, ex.Err))
 	if ex.Err != nil {
