@@ -144,3 +144,17 @@ func TestRequireKeysAtStartRefusesToStartWithoutKeys(t *testing.T) {
 		}
 	})
 }
+
+func TestRequireKeysAtStartGivesUpAfterFetchTimeout(t *testing.T) {
+	clock := newTestClock()
+	iss := newIssuer(t, clock)
+	iss.SetStalled(true)
+	defer iss.SetStalled(false)
+	_, err := NewVerifier(context.Background(), Config{
+		Issuers: []Issuer{jwksIssuer(iss)}, RequireKeysAtStart: true, FetchTimeout: 50 * time.Millisecond,
+		Now: clock.Now, OnRefreshError: func(string, error) {},
+	})
+	if !stderrors.Is(err, ErrKeysNotReady) || !strings.Contains(err.Error(), iss.URL()+": keys not loaded") {
+		t.Fatalf("NewVerifier with a stalled key set = %v, want ErrKeysNotReady naming %s", err, iss.URL())
+	}
+}
