@@ -233,3 +233,45 @@ func TestExplainUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestExplainWithAJWKSURLAndNoIssuerTrustsTheTokensIssOnlyWithThoseKeys(t *testing.T) {
+	iss, other := authtest.NewIssuer(t), authtest.NewIssuer(t)
+	token := iss.Mint(map[string]any{"sub": "user-1", "aud": "orders-api"})
+	code, stdout, stderr := runCmd("", "explain", "-token", token, "-jwks", iss.JWKSURL(), "-aud", "orders-api")
+	if code != 0 || !strings.Contains(stdout, "no -issuer: the token's own iss") {
+		t.Errorf("exit %d\n%s%s", code, stdout, stderr)
+	}
+	forged := other.Mint(map[string]any{"iss": iss.URL(), "sub": "user-1", "aud": "orders-api"})
+	code, stdout, _ = runCmd("", "explain", "-token", forged, "-jwks", iss.JWKSURL(), "-aud", "orders-api")
+	if code != 1 || !hasLine(strings.Split(stdout, "\n"), "FAIL  key ") {
+		t.Errorf("a token of another issuer's keys: exit %d\n%s", code, stdout)
+	}
+}
+
+func TestExplainRefusesAKeyFileWithPrivateKeys(t *testing.T) {
+	dir := t.TempDir()
+	code, stdout, _ := runCmd("", "keys", "-out", "-")
+	if code != 0 {
+		t.Fatal(code)
+	}
+	// A JWK with its private half: what a careless copy of a signing key
+	// would look like.
+	pemStart := strings.Index(stdout, "-----BEGIN")
+	name := filepath.Join(dir, "priv.pem")
+	if err := os.WriteFile(name, []byte(stdout[pemStart:]), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	k, err := jwk.Import(readPKCS8(t, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(map[string]any{"keys": []any{k}})
+	set := filepath.Join(dir, "jwks.json")
+	if err := os.WriteFile(set, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runCmd("", "explain", "-token", "a.b.c", "-issuer", "https://issuer.example", "-jwks", set)
+	if code != 2 || !strings.Contains(stderr, "private key material") {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+}
