@@ -4,9 +4,14 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	stderrors "errors"
 	"fmt"
 	"time"
 )
+
+// errProbeActive is Ready's error for an endpoint that calls the probe's
+// random token active.
+var errProbeActive = stderrors.New("introspect: readiness probe: the endpoint calls a token that was never issued active")
 
 // ReadyWindow is how recent the endpoint's last usable answer must be for
 // Ready to trust it without a probe.
@@ -30,8 +35,12 @@ func (c *Client) Ready(ctx context.Context) error {
 	defer cancel()
 	var b [32]byte
 	_, _ = rand.Read(b[:])
-	if _, err := c.fetch(ctx, base64.RawURLEncoding.EncodeToString(b[:])); err != nil {
+	answer, err := c.fetch(ctx, base64.RawURLEncoding.EncodeToString(b[:]))
+	if err != nil {
 		return fmt.Errorf("introspect: readiness probe: %w", err)
+	}
+	if active, _ := answer["active"].(bool); active {
+		return errProbeActive
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package introspect
 
 import (
 	"context"
+	stderrors "errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -74,6 +75,10 @@ func TestReadyAfterAFailedCallProbes(t *testing.T) {
 	ep.setResponse(answer(`not json`))
 	if err := c.Ready(ctx); err == nil {
 		t.Fatal("Ready with an endpoint answering garbage = nil")
+	}
+	ep.setResponse(answer(`{"active":true,"sub":"anyone"}`))
+	if err := c.Ready(ctx); !stderrors.Is(err, errProbeActive) {
+		t.Fatalf("Ready with an endpoint that calls any token active = %v, want errProbeActive", err)
 	}
 }
 
