@@ -205,6 +205,8 @@ type Client struct {
 	// failing is set by a failed call and cleared, with a log line, by the
 	// next usable answer.
 	failing atomic.Bool
+	// answered is the Now().UnixNano() of the last usable answer, for Ready.
+	answered atomic.Int64
 
 	active  *lru.Cache[tokenKey, activeEntry]
 	refused *lru.Cache[tokenKey, refusedEntry]
@@ -448,6 +450,9 @@ func (c *Client) run(ctx context.Context, key tokenKey, token string, cl *call) 
 		c.refused.Add(key, refusedEntry{kind: err.Kind, cause: err.Err, expires: now.Add(c.negativeTTL)})
 	}
 	cl.p, cl.err = p, err
+	if err == nil || err.Kind != tgerrors.Unavailable {
+		c.answered.Store(now.UnixNano())
+	}
 	c.mu.Lock()
 	delete(c.inflight, key)
 	c.mu.Unlock()

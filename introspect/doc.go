@@ -203,4 +203,12 @@
 // Discover builds a Client from an issuer URL alone, reading the
 // introspection_endpoint from the server's OpenID Connect Discovery or RFC
 // 8414 metadata, whose issuer must equal the one given exactly.
+//
+// # Readiness
+//
+// Client.Ready, for a readiness probe (see package health), is nil while
+// the endpoint gave a usable answer within ReadyWindow (30 seconds) and no
+// call failed since; otherwise it introspects a random token no one issued,
+// with the client's credentials, under the probe's deadline, and passes if
+// the endpoint calls it inactive.
 package introspect

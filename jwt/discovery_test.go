@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tollgate/tollgate/authtest"
 	tgerrors "github.com/tollgate/tollgate/errors"
 	"github.com/tollgate/tollgate/internal/discovery"
 )
@@ -160,18 +161,29 @@ func TestDiscoveryRecoversUnderTheCooldownRules(t *testing.T) {
 		t.Errorf("metadata requests = %d, want 2 (start-up, then one for the token)", got)
 	}
 
+	// Without a usable key set no cooldown holds: the next token finds the
+	// metadata fixed.
 	m.setDoc(func(base string) string { return metadata(base, keys.JWKSURL()) })
-	clock.Advance(59 * time.Second)
-	p, err = v.Verify(context.Background(), token)
-	wantRefusal(t, p, err, tgerrors.Unavailable, errJWKSUnavailable)
-	if got := m.requests.Load(); got != 2 {
-		t.Errorf("metadata requests within the cooldown = %d, want 2", got)
-	}
-
-	clock.Advance(time.Second)
 	mustVerify(t, v, token)
 	if got := m.requests.Load(); got != 3 {
-		t.Errorf("metadata requests after the cooldown = %d, want 3", got)
+		t.Errorf("metadata requests = %d, want 3", got)
+	}
+
+	// With one, a token of an unknown kid fetches once per cooldown, which
+	// the fetch that found the keys started.
+	unknown := keys.Mint(claims(map[string]any{"iss": m.URL, "exp": clock.Now().Add(2 * time.Hour).Unix()}), authtest.WithKID("unknown"))
+	for range 2 {
+		p, err = v.Verify(context.Background(), unknown)
+		wantRefusal(t, p, err, tgerrors.InvalidToken, errJWTNoKey)
+	}
+	if got := m.requests.Load(); got != 3 {
+		t.Errorf("metadata requests for unknown kids within the cooldown = %d, want 3", got)
+	}
+	clock.Advance(time.Minute)
+	p, err = v.Verify(context.Background(), unknown)
+	wantRefusal(t, p, err, tgerrors.InvalidToken, errJWTNoKey)
+	if got := m.requests.Load(); got != 4 {
+		t.Errorf("metadata requests after the cooldown = %d, want 4", got)
 	}
 }
 

@@ -66,6 +66,23 @@
 // URL's origin (scheme, host and port) unless jwt.Config.JWKSRedirectHosts
 // lists another host, and never go from https to http.
 //
+// # Readiness and outages
+//
+// NewVerifier starts even when an issuer's keys cannot be loaded within
+// Config.FetchTimeout, that issuer's tokens being Unavailable (503) until a
+// fetch succeeds; Config.RequireKeysAtStart (false by default) makes it
+// return an error naming the issuers instead. Verifier.Ready, for a
+// readiness probe (see package health), names each issuer whose key set is
+// not loaded or is stale, and fetches such a set first. While an issuer
+// has no usable key set the unknown-kid cooldown does not hold, so the
+// first token after the key set answers again is served.
+//
+// # Explaining a verdict
+//
+// Verifier.Explain runs Verify's own checks on a token and tells each one,
+// in order, with what it saw or why it refused, and the verdict Verify
+// gives; `tollgate explain` (cmd/tollgate) prints it.
+//
 // # Roles and typed claims
 //
 // Issuer.RoleClaims names the claims roles or groups are read from (none

@@ -91,8 +91,10 @@ func (r *jwksSource) stale(now time.Time) bool {
 }
 
 // fetchNow returns the fetch in flight, or starts one. Unless force is set,
-// a fetch is started only if no token caused one within the cooldown; it
-// returns nil then, and the caller must not wait.
+// a fetch is started only if no token caused one within the cooldown, or if
+// the source has no usable set (so that the first token after an outage
+// finds the keys back, instead of waiting out a cooldown the outage
+// started); it returns nil then, and the caller must not wait.
 func (r *jwksSource) fetchNow(force bool) *jwksFetch {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -104,7 +106,7 @@ func (r *jwksSource) fetchNow(force bool) *jwksFetch {
 	}
 	now := r.now()
 	if !force {
-		if !r.lastTokenFetch.IsZero() && now.Sub(r.lastTokenFetch) < r.cooldown {
+		if !r.lastTokenFetch.IsZero() && now.Sub(r.lastTokenFetch) < r.cooldown && r.usable(now) {
 			return nil
 		}
 		r.lastTokenFetch = now

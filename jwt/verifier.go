@@ -103,7 +103,10 @@ type Config struct {
 	// issuer's key set caused by tokens (an unknown "kid", or no usable key
 	// set). Requests that arrive while such a fetch is in flight wait for it;
 	// requests that arrive during the cooldown after it are refused at once.
-	// Zero means 30 seconds.
+	// The cooldown holds only while the issuer has a usable key set: without
+	// one (never fetched, or stale) each token starts a fetch or joins the
+	// one in flight, so the first token after an outage is served as soon as
+	// the key set answers again. Zero means 30 seconds.
 	UnknownKIDCooldown time.Duration
 
 	// StaleLimit is how long a key set keeps verifying tokens past the time
@@ -130,6 +133,13 @@ type Config struct {
 	// OnRefreshError is called, from the fetching goroutine, each time a
 	// key-set fetch fails. Nil means a warning through slog.Default().
 	OnRefreshError func(issuer string, err error)
+
+	// RequireKeysAtStart makes NewVerifier return an error wrapping
+	// ErrKeysNotReady, naming each issuer (or tenant) whose key set it could
+	// not load within FetchTimeout, instead of starting with that issuer's
+	// tokens refused as Unavailable until a fetch succeeds. False, the
+	// default, starts anyway; Ready then reports the issuer.
+	RequireKeysAtStart bool
 }
 
 // Issuer is one trusted token issuer and the rules its tokens must meet.
@@ -338,9 +348,14 @@ var defaultClientIDClaims = []string{"client_id", "azp", "cid", "appid"}
 // whose kid is not in the set (or that arrives while the issuer has no
 // usable set) causes one fetch, shared by every request that needs it; those
 // requests wait for it, at most FetchTimeout or until their own context
-// ends. Such fetches happen at most once per UnknownKIDCooldown; during the
-// cooldown these tokens are refused at once, so a flood of made-up kids costs
-// the issuer one fetch per cooldown and no request waits on a timer. A fetch
+// ends. While the issuer has a usable key set, such fetches happen at most
+// once per UnknownKIDCooldown; during the cooldown these tokens are refused
+// at once, so a flood of made-up kids costs the issuer one fetch per
+// cooldown and no request waits on a timer. Without a usable set no
+// cooldown holds (one fetch at a time, shared), so service comes back with
+// the first token after the key set does. Ready reports the issuers whose
+// sets are not usable; Config.RequireKeysAtStart refuses to start without
+// them. A fetch
 // that fails (network error, timeout, non-200, a body over MaxJWKSBytes, bad
 // JSON, a key of an unknown type or whose material is no key, no key left
 // that can be trusted) leaves the last good set in place until StaleLimit
@@ -415,7 +430,8 @@ type jwtIssuer struct {
 // NewVerifier checks cfg, fetches every issuer's JWKS once (after its
 // discovery metadata, for an issuer that has no JWKSURL; waiting at
 // most FetchTimeout; a failure is reported through OnRefreshError, not
-// returned, and the issuer's tokens are Unavailable until a fetch succeeds),
+// returned unless Config.RequireKeysAtStart is set, and the issuer's tokens
+// are Unavailable until a fetch succeeds),
 // and starts the background refresh, which runs until Close or until ctx is
 // done. It returns an error, and starts nothing, if cfg is invalid.
 func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
@@ -449,6 +465,10 @@ func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
 	}
 	for i, r := range v.remotes {
 		_ = r.wait(ctx, fetches[i])
+	}
+	if err := v.keysProblem(v.now()); err != nil && c.RequireKeysAtStart {
+		v.Close()
+		return nil, fmt.Errorf("jwt: NewVerifier: %w", err)
 	}
 	for _, r := range v.remotes {
 		v.wg.Add(1)
@@ -504,7 +524,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*principal.Princip
 			v.cache.Remove(token)
 		}
 	}
-	return v.verify(ctx, token)
+	return v.verify(ctx, token, nil)
 }
 
 // Remembered answers a token from the cache only: the principal of a token

@@ -238,12 +238,14 @@ func (is *jwtIssuer) acceptsAudience(aud []string) bool {
 
 // verify is the full path for a token the cache does not answer. Checks that
 // need no key come first, so that a token refused anyway never costs a key
-// lookup, a fetch or a signature check.
-func (v *Verifier) verify(ctx context.Context, token string) (*principal.Principal, error) {
+// lookup, a fetch or a signature check. tr, nil but for Explain, records
+// each check passed (see explain.go).
+func (v *Verifier) verify(ctx context.Context, token string, tr *trace) (*principal.Principal, error) {
 	d1, d2, err := splitCompact(token)
 	if err != nil {
 		return nil, refuseInvalid(err)
 	}
+	tr.passed(StepShape)
 	hm, err := decodeObject(token[:d1])
 	if err != nil {
 		return nil, refuseInvalid(fmt.Errorf("header: %w", err))
@@ -252,62 +254,77 @@ func (v *Verifier) verify(ctx context.Context, token string) (*principal.Princip
 	if err != nil {
 		return nil, refuseInvalid(err)
 	}
+	tr.passed(StepHeader)
 	claims, err := decodeObject(token[d1+1 : d2])
 	if err != nil {
 		return nil, refuseInvalid(fmt.Errorf("claims: %w", err))
 	}
+	tr.passed(StepClaims)
 	iss, _ := claims["iss"].(string)
 	is, remote, err := v.issuerOf(iss, claims)
 	if err != nil {
 		return nil, err
 	}
+	tr.passed(StepIssuer)
 	alg := is.algorithm(h.alg)
 	if alg == nil {
 		return nil, refuseInvalid(fmt.Errorf("%w: %q", errJWTAlgorithm, h.alg))
 	}
+	tr.passed(StepAlgorithm)
 	if is.requiredTyp != "" && normalizeTyp(h.typ) != is.requiredTyp {
 		return nil, refuseInvalid(fmt.Errorf("%w: %q", errJWTType, h.typ))
 	}
+	tr.passed(StepType)
 	if why := is.kinds.NotAccessTyp(h.typ); why != "" {
 		return nil, refuseInvalid(fmt.Errorf("%w: %s", errJWTTokenKind, why))
 	}
 	if why := is.kinds.NotAccessToken(claims); why != "" {
 		return nil, refuseInvalid(fmt.Errorf("%w: %s", errJWTTokenKind, why))
 	}
+	tr.passed(StepTokenKind)
 	tc, err := readClaims(claims)
 	if err != nil {
 		return nil, refuseInvalid(err)
 	}
+	tr.passed(StepRegisteredClaims)
 	tc.issuer = iss
 	if !is.acceptsAudience(tc.audience) && !is.acceptsClient(claims) {
 		return nil, refuseInvalid(fmt.Errorf("%w: %q", errJWTAudience, tc.audience))
 	}
+	tr.passed(StepAudience)
 	sig, err := strictB64.DecodeString(token[d2+1:])
 	if err != nil {
 		return nil, refuseInvalid(fmt.Errorf("%w: signature: %v", errJWTMalformed, err))
 	}
+	tr.passed(StepSignatureEncoding)
 
 	key, gen, err := v.key(ctx, is, remote, h, alg)
 	if err != nil {
 		return nil, err
 	}
+	tr.foundKey(key)
 	if !verifySignature(alg, key, token[:d2], sig) {
 		return nil, refuseInvalid(errJWTSignature)
 	}
+	tr.passed(StepSignature)
 
 	now := v.now()
 	if !now.Before(tc.exp.Add(v.leeway)) {
 		return nil, refuseExpired(fmt.Errorf("%w at %v", errJWTExpired, tc.exp))
 	}
+	tr.passed(StepExpiry)
 	if tc.hasNBF && now.Add(v.leeway).Before(tc.nbf) {
 		return nil, refuseInvalid(fmt.Errorf("%w: nbf %v", errJWTNotYetValid, tc.nbf))
 	}
+	tr.passed(StepNotBefore)
 	if tc.hasIAT && tc.iat.After(now.Add(v.leeway)) {
 		return nil, refuseInvalid(fmt.Errorf("%w: iat %v", errJWTIssuedInFuture, tc.iat))
 	}
+	tr.passed(StepIssuedAt)
 	if err := is.checkLifetime(&tc, now, v.leeway); err != nil {
 		return nil, refuseInvalid(err)
 	}
+	tr.passed(StepLifetime)
 
 	x, err := is.extras(token[d1+1:d2], claims)
 	if err != nil {

@@ -124,4 +124,8 @@
 // master's switch is tripped, so that decisions are back on Redis within a
 // reload of the failover, with the client built as above and no other
 // setting.
+//
+// Store.Ready, for a readiness probe (see package health), PINGs the
+// server, or every master of a Cluster, within the probe's deadline and
+// Timeout + ConnectTimeout.
 package redisstore

@@ -119,4 +119,8 @@
 // Unlike revocation.Memory, a check must hash every token (other replicas
 // may revoke by hash at any time); a SHA-256 costs far less than the round
 // trip.
+//
+// Store.Ready, for a readiness probe (see package health), is one EXISTS of
+// the epoch key: an error when Redis does not answer within the probe's
+// deadline (and Timeout), ErrNoEpoch when it answers without the list.
 package redisrevocation
