@@ -48,7 +48,7 @@ func newSetup(t *testing.T) *setup {
 		t.Fatal(err)
 	}
 	v, err := jwt.NewVerifier(context.Background(), jwt.Config{
-		Issuers: []jwt.Issuer{{Issuer: s.iss.URL(), JWKSURL: s.iss.JWKSURL(), Audiences: []string{audience}, Algorithms: []string{"RS256"}}},
+		Issuers:  []jwt.Issuer{{Issuer: s.iss.URL(), JWKSURL: s.iss.JWKSURL(), Audiences: []string{audience}, Algorithms: []string{"RS256"}}},
 		Observer: s.obs,
 	})
 	if err != nil {
