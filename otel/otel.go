@@ -32,15 +32,17 @@
 // and marked Error when it failed.
 //
 // No attribute carries a token, a key, an IP or a rate-limit key. The
-// instruments' attribute sets of the cached path (cache hits, allowed
-// decisions, revocation checks) are built ahead, so that recording a request
-// that is let through allocates no more than the SDK does for a bound
-// measurement.
+// events of a request that is let through (a token-cache look-up, a
+// revocation check, a rate-limit decision) cost an atomic add each and no
+// allocation: their counters are observable ones, read when the metric
+// reader collects. A limit's allowed and refused counts appear once it has
+// decided a request; refused ones once one was refused.
 package otel
 
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	gotel "go.opentelemetry.io/otel"
@@ -84,9 +86,6 @@ type recorder struct {
 	now    func() time.Time
 
 	refusals       metric.Int64Counter
-	cacheLookups   metric.Int64Counter
-	decisions      metric.Int64Counter
-	revocations    metric.Int64Counter
 	introspections metric.Int64Counter
 	introDuration  metric.Float64Histogram
 	jwksFetches    metric.Int64Counter
@@ -98,13 +97,19 @@ type recorder struct {
 	storeChanges   metric.Int64Counter
 	storeFallback  metric.Int64Gauge
 
-	// Options built ahead for the events of an admitted request.
-	hit, miss   []metric.AddOption
-	revocation  map[string][]metric.AddOption
-	mu          sync.RWMutex
-	allowedOpts map[string][]metric.AddOption
-	refusedOpts map[string][]metric.AddOption
+	// The events of an admitted request (a token-cache look-up, a
+	// revocation check, a rate-limit decision) are counted here, with an
+	// atomic add each, and reported by observable counters when the
+	// reader collects: the SDK's own bookkeeping of a measurement then
+	// stays off the request path.
+	hits, misses atomic.Int64
+	mu           sync.RWMutex
+	revocations  map[string]*atomic.Int64  // by outcome
+	decisions    map[string]*decisionCount // by limit name
 }
+
+// decisionCount is one limit's decisions.
+type decisionCount struct{ allowed, refused atomic.Int64 }
 
 // New makes the instruments and returns the Observer that records to them.
 func New(cfg Config) (*observe.Observer, error) {
@@ -118,17 +123,14 @@ func New(cfg Config) (*observe.Observer, error) {
 	m := mp.Meter(ScopeName)
 	r := &recorder{
 		tracer: tp.Tracer(ScopeName), now: cfg.Now,
-		hit:         addOptions(KeyCacheResult.String("hit")),
-		miss:        addOptions(KeyCacheResult.String("miss")),
-		revocation:  map[string][]metric.AddOption{},
-		allowedOpts: map[string][]metric.AddOption{},
-		refusedOpts: map[string][]metric.AddOption{},
+		revocations: map[string]*atomic.Int64{},
+		decisions:   map[string]*decisionCount{},
 	}
 	if r.now == nil {
 		r.now = time.Now
 	}
 	for _, o := range []string{observe.OutcomeOK, observe.OutcomeRevoked, observe.OutcomeError} {
-		r.revocation[o] = addOptions(KeyOutcome.String(o))
+		r.revocations[o] = new(atomic.Int64)
 	}
 	var errs []error
 	counter := func(name, unit, desc string) metric.Int64Counter {
@@ -147,9 +149,13 @@ func New(cfg Config) (*observe.Observer, error) {
 		return g
 	}
 	r.refusals = counter("tollgate.refusals", "{request}", "Requests refused, by layer and kind.")
-	r.cacheLookups = counter("tollgate.token_cache.lookups", "{lookup}", "Look-ups in the verifier's cache of verified tokens.")
-	r.decisions = counter("tollgate.ratelimit.decisions", "{request}", "Rate-limit decisions, by configured limit name.")
-	r.revocations = counter("tollgate.revocation.checks", "{check}", "Revocation checks, by outcome.")
+	observable := func(name, unit, desc string, cb metric.Int64Callback) {
+		_, err := m.Int64ObservableCounter(name, metric.WithUnit(unit), metric.WithDescription(desc), metric.WithInt64Callback(cb))
+		errs = append(errs, err)
+	}
+	observable("tollgate.token_cache.lookups", "{lookup}", "Look-ups in the verifier's cache of verified tokens.", r.observeCache)
+	observable("tollgate.ratelimit.decisions", "{request}", "Rate-limit decisions, by configured limit name.", r.observeDecisions)
+	observable("tollgate.revocation.checks", "{check}", "Revocation checks, by outcome.", r.observeRevocations)
 	r.introspections = counter("tollgate.introspection.lookups", "{lookup}", "Introspection look-ups, by outcome and cache result.")
 	r.introDuration = histogram("tollgate.introspection.duration", "Latency of calls to the introspection endpoint.")
 	r.jwksFetches = counter("tollgate.jwks.fetches", "{fetch}", "Key-set fetches, by issuer and outcome.")
@@ -179,10 +185,6 @@ func New(cfg Config) (*observe.Observer, error) {
 	}, nil
 }
 
-func addOptions(kvs ...attribute.KeyValue) []metric.AddOption {
-	return []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(kvs...))}
-}
-
 func (r *recorder) refused(ctx context.Context, ref observe.Refusal) {
 	attrs := []attribute.KeyValue{KeyLayer.String(ref.Layer), KeyKind.String(ref.Kind)}
 	r.refusals.Add(ctx, 1, metric.WithAttributes(attrs...))
@@ -191,39 +193,80 @@ func (r *recorder) refused(ctx context.Context, ref observe.Refusal) {
 	span.End()
 }
 
-func (r *recorder) tokenCache(ctx context.Context, hit bool) {
+func (r *recorder) tokenCache(_ context.Context, hit bool) {
 	if hit {
-		r.cacheLookups.Add(ctx, 1, r.hit...)
+		r.hits.Add(1)
 	} else {
-		r.cacheLookups.Add(ctx, 1, r.miss...)
+		r.misses.Add(1)
 	}
 }
 
-func (r *recorder) rateLimit(ctx context.Context, d observe.RateLimitDecision) {
-	byName, decision := r.allowedOpts, "allowed"
-	if !d.Allowed {
-		byName, decision = r.refusedOpts, "refused"
-	}
+func (r *recorder) rateLimit(_ context.Context, d observe.RateLimitDecision) {
 	r.mu.RLock()
-	opts, ok := byName[d.Limit]
+	c, ok := r.decisions[d.Limit]
 	r.mu.RUnlock()
 	if !ok {
 		r.mu.Lock()
-		if opts, ok = byName[d.Limit]; !ok {
-			opts = addOptions(KeyLimit.String(d.Limit), KeyDecision.String(decision))
-			byName[d.Limit] = opts
+		if c, ok = r.decisions[d.Limit]; !ok {
+			c = new(decisionCount)
+			r.decisions[d.Limit] = c
 		}
 		r.mu.Unlock()
 	}
-	r.decisions.Add(ctx, 1, opts...)
+	if d.Allowed {
+		c.allowed.Add(1)
+	} else {
+		c.refused.Add(1)
+	}
 }
 
-func (r *recorder) revocationCheck(ctx context.Context, c observe.RevocationCheck) {
-	if opts, ok := r.revocation[c.Outcome]; ok {
-		r.revocations.Add(ctx, 1, opts...)
-		return
+func (r *recorder) revocationCheck(_ context.Context, c observe.RevocationCheck) {
+	r.mu.RLock()
+	n, ok := r.revocations[c.Outcome]
+	r.mu.RUnlock()
+	if !ok {
+		r.mu.Lock()
+		if n, ok = r.revocations[c.Outcome]; !ok {
+			n = new(atomic.Int64)
+			r.revocations[c.Outcome] = n
+		}
+		r.mu.Unlock()
 	}
-	r.revocations.Add(ctx, 1, metric.WithAttributes(KeyOutcome.String(c.Outcome)))
+	n.Add(1)
+}
+
+var (
+	hitSet  = attribute.NewSet(KeyCacheResult.String("hit"))
+	missSet = attribute.NewSet(KeyCacheResult.String("miss"))
+)
+
+func (r *recorder) observeCache(_ context.Context, o metric.Int64Observer) error {
+	o.Observe(r.hits.Load(), metric.WithAttributeSet(hitSet))
+	o.Observe(r.misses.Load(), metric.WithAttributeSet(missSet))
+	return nil
+}
+
+func (r *recorder) observeDecisions(_ context.Context, o metric.Int64Observer) error {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for name, c := range r.decisions {
+		o.Observe(c.allowed.Load(), metric.WithAttributes(KeyLimit.String(name), KeyDecision.String("allowed")))
+		if n := c.refused.Load(); n > 0 {
+			o.Observe(n, metric.WithAttributes(KeyLimit.String(name), KeyDecision.String("refused")))
+		}
+	}
+	return nil
+}
+
+func (r *recorder) observeRevocations(_ context.Context, o metric.Int64Observer) error {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for outcome, n := range r.revocations {
+		if v := n.Load(); v > 0 {
+			o.Observe(v, metric.WithAttributes(KeyOutcome.String(outcome)))
+		}
+	}
+	return nil
 }
 
 func (r *recorder) introspection(ctx context.Context, c observe.IntrospectionCall) {
