@@ -23,6 +23,7 @@ import (
 	"github.com/tollgate/tollgate/middleware"
 	"github.com/tollgate/tollgate/observe"
 	tgotel "github.com/tollgate/tollgate/otel"
+	"github.com/tollgate/tollgate/principal"
 	"github.com/tollgate/tollgate/ratelimit"
 	"github.com/tollgate/tollgate/scopes"
 )
@@ -286,5 +287,35 @@ func TestObservingAnAdmittedRequestAddsNoAllocation(t *testing.T) {
 	}
 	if got := s.sum(t, "tollgate.token_cache.lookups", "tollgate.cache.result=hit"); got < 500 {
 		t.Errorf("%g cache hits recorded", got)
+	}
+}
+
+type revocationFunc func() (bool, error)
+
+func (f revocationFunc) Revoked(context.Context, string, *principal.Principal) (bool, error) {
+	return f()
+}
+
+func TestRevocationChecksAreCountedByOutcome(t *testing.T) {
+	s := newSetup(t)
+	revoked := false
+	chain := middleware.Chain(
+		tgerrors.Use(tgerrors.OAuth, tgerrors.WithObserver(s.obs)),
+		middleware.Authenticate(s.verifier(t, nil), middleware.OnRefusal(nil),
+			middleware.WithRevocation(revocationFunc(func() (bool, error) { return revoked, nil }))),
+	)(&handler{})
+	token := s.iss.Mint(map[string]any{"sub": "m-1", "aud": audience})
+	if got := serve(chain, token); got != 200 {
+		t.Fatalf("status %d", got)
+	}
+	revoked = true
+	if got := serve(chain, token); got != 401 {
+		t.Fatalf("revoked: status %d", got)
+	}
+	if got := s.sum(t, "tollgate.revocation.checks", "tollgate.outcome=ok"); got != 1 {
+		t.Errorf("ok checks %g", got)
+	}
+	if got := s.sum(t, "tollgate.revocation.checks", "tollgate.outcome=revoked"); got != 1 {
+		t.Errorf("revoked checks %g", got)
 	}
 }
