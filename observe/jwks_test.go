@@ -86,3 +86,41 @@ func TestJWKSFetchesAreReportedAndARecoveryAfterFailures(t *testing.T) {
 		t.Errorf("recoveries %+v, want %+v", rec.recoveries, wantRec)
 	}
 }
+
+func TestAFailedFetchPastTheStaleLimitReportsTheSetStale(t *testing.T) {
+	clk := &clock{now: time.Unix(1_800_000_000, 0)}
+	iss := authtest.NewIssuer(t, authtest.WithClock(clk.Now))
+	rec := &recorder{}
+	v, err := jwt.NewVerifier(context.Background(), jwt.Config{
+		Issuers: []jwt.Issuer{{
+			Issuer: iss.URL(), JWKSURL: iss.JWKSURL(), Audiences: []string{audience}, Algorithms: []string{"RS256"},
+		}},
+		Now:                clk.Now,
+		RefreshInterval:    time.Minute,
+		MinRefreshInterval: time.Minute,
+		StaleLimit:         time.Minute,
+		OnRefreshError:     func(string, error) {},
+		Observer:           rec.observer(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	token := mint(iss, "s-1")
+	if _, err := v.Verify(context.Background(), token); err != nil {
+		t.Fatal(err)
+	}
+	iss.SetFailing(http.StatusServiceUnavailable)
+	clk.Advance(3 * time.Minute)
+	_, _ = v.Verify(context.Background(), mint(iss, "s-2"))
+
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.fetches) < 2 {
+		t.Fatalf("fetches %+v", rec.fetches)
+	}
+	last := rec.fetches[len(rec.fetches)-1]
+	if last.Outcome != observe.OutcomeError || !last.Stale || last.Age != 3*time.Minute {
+		t.Errorf("last fetch %+v, want a stale set 3m old after an error", last)
+	}
+}

@@ -18,6 +18,10 @@
 // allocates nor copies the request. Without an observer a layer's report is
 // that lookup and a nil check.
 //
+// The node is the cheapest carrier: errors.Use already makes it for the
+// format, so the observer rides in it for free, and one option at the top
+// of the chain reaches every layer below without an option on each.
+//
 // Background events, which happen outside any request (a JWKS refresh, an
 // introspection call's outcome, the Redis store falling back to memory),
 // go to the Observer of the component's configuration: jwt.Config.Observer,
