@@ -20,6 +20,7 @@ import (
 	"github.com/tollgate/tollgate/jwt"
 	"github.com/tollgate/tollgate/middleware"
 	"github.com/tollgate/tollgate/observe"
+	"github.com/tollgate/tollgate/principal"
 	tgprom "github.com/tollgate/tollgate/prometheus"
 	"github.com/tollgate/tollgate/ratelimit"
 	"github.com/tollgate/tollgate/scopes"
@@ -278,4 +279,39 @@ func mustVerifier(t *testing.T, iss *authtest.Issuer) *jwt.Verifier {
 	}
 	t.Cleanup(func() { _ = v.Close() })
 	return v
+}
+
+type revocationFunc func() (bool, error)
+
+func (f revocationFunc) Revoked(context.Context, string, *principal.Principal) (bool, error) {
+	return f()
+}
+
+func TestRevocationChecksAreCountedByOutcome(t *testing.T) {
+	s := newSetup(t)
+	revoked := false
+	chain := middleware.Chain(
+		tgerrors.Use(tgerrors.OAuth, tgerrors.WithObserver(s.obs)),
+		middleware.Authenticate(mustVerifier(t, s.iss), middleware.OnRefusal(nil),
+			middleware.WithRevocation(revocationFunc(func() (bool, error) { return revoked, nil }))),
+	)(&handler{})
+	token := s.iss.Mint(map[string]any{"sub": "m-1", "aud": audience})
+	for _, want := range []int{200, 401} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header.Set("Authorization", "Bearer "+token)
+		w := httptest.NewRecorder()
+		chain.ServeHTTP(w, r)
+		if w.Code != want {
+			t.Fatalf("status %d, want %d", w.Code, want)
+		}
+		revoked = true
+	}
+	for _, o := range []string{"ok", "revoked"} {
+		if got := value(t, s.reg, "tollgate_revocation_checks_total", "outcome="+o); got != 1 {
+			t.Errorf("%s checks: %g", o, got)
+		}
+	}
+	if got := value(t, s.reg, "tollgate_refusals_total", "kind=invalid_token,layer=authenticate"); got != 1 {
+		t.Errorf("revoked refusals: %g", got)
+	}
 }
