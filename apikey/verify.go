@@ -11,6 +11,7 @@ import (
 	"time"
 
 	tgerrors "github.com/tollgate/tollgate/errors"
+	"github.com/tollgate/tollgate/observe"
 	"github.com/tollgate/tollgate/principal"
 	"github.com/tollgate/tollgate/ratelimit"
 )
@@ -298,3 +299,7 @@ func (f *flight) do(d Digest, fn func() (*entry, error)) (*entry, error) {
 	close(c.done)
 	return c.e, c.err
 }
+
+// ObservedLayer names API keys as the layer that refused a token, for the
+// observer of middleware.Authenticate.
+func (k *Keys) ObservedLayer(string) string { return observe.LayerAPIKey }

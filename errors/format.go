@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tollgate/tollgate/internal/reqstate"
+	"github.com/tollgate/tollgate/observe"
 )
 
 // Format writes a refusal on the wire: status, headers and body. It must not
@@ -52,16 +53,42 @@ var (
 // it makes the request's one context node, which the layers below fill
 // without allocating as long as they are handed the same request (a
 // middleware between them that calls r.WithContext makes the next layer
-// start a node of its own). Use panics if f is nil.
-func Use(f Format) func(http.Handler) http.Handler {
+// start a node of its own). Options add what else the layers below share
+// (WithObserver). Use panics if f is nil.
+func Use(f Format, opts ...UseOption) func(http.Handler) http.Handler {
 	if f == nil {
 		panic("errors.Use: nil Format")
 	}
+	var u use
+	for _, o := range opts {
+		o(&u)
+	}
 	return func(next http.Handler) http.Handler {
+		if u.observer != nil {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				next.ServeHTTP(w, reqstate.SetObserver(reqstate.SetFormat(r, f), u.observer))
+			})
+		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			next.ServeHTTP(w, reqstate.SetFormat(r, f))
 		})
 	}
+}
+
+// UseOption configures Use.
+type UseOption func(*use)
+
+type use struct {
+	observer *observe.Observer
+}
+
+// WithObserver makes o the observer every tollgate layer below Use reports
+// its per-request events to (refusals, token-cache hits, rate-limit
+// decisions, revocation checks; see package observe). It travels in the
+// node Use makes, so it costs the layers one context lookup and no
+// allocation. A nil o reports nothing.
+func WithObserver(o *observe.Observer) UseOption {
+	return func(u *use) { u.observer = o }
 }
 
 // WithRealm returns f with realm as the realm of its challenges. For a

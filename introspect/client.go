@@ -16,6 +16,8 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/tollgate/tollgate/observe"
+
 	lru "github.com/hashicorp/golang-lru/v2"
 
 	tgerrors "github.com/tollgate/tollgate/errors"
@@ -172,6 +174,10 @@ type Config struct {
 	// write a line per token. No line carries a token. Nil means
 	// slog.Default().
 	Logger *slog.Logger
+
+	// Observer receives one observe.IntrospectionCall per lookup: a cache
+	// hit, or a call with its outcome and latency. Nil reports nothing.
+	Observer *observe.Observer
 }
 
 // Client is an RFC 7662 introspection client with a cache; it implements
@@ -196,6 +202,7 @@ type Client struct {
 	negativeTTL   time.Duration
 	maxCalls      int
 	now           func() time.Time
+	observer      *observe.Observer
 
 	logger *slog.Logger // nil: slog.Default() when the line is written
 	logs   *ratelog.Limiter
@@ -283,6 +290,7 @@ func New(cfg Config) (*Client, error) {
 		maxCalls:      orDefault(cfg.MaxConcurrentCalls, DefaultMaxConcurrentCalls),
 		now:           cfg.Now,
 		logger:        cfg.Logger,
+		observer:      cfg.Observer,
 		logEndpoint:   u.Redacted(),
 		inflight:      make(map[tokenKey]*call),
 	}
@@ -346,6 +354,7 @@ func (c *Client) Verify(ctx context.Context, token string) (*principal.Principal
 	}
 	key := hashToken(token)
 	if p, err, ok := c.cached(key); ok {
+		c.observeCached(ctx, err)
 		if err != nil {
 			return nil, err
 		}
@@ -437,8 +446,10 @@ func (c *Client) join(ctx context.Context, key tokenKey, token string) (*princip
 func (c *Client) run(ctx context.Context, key tokenKey, token string, cl *call) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.timeout)
 	defer cancel()
+	start := c.now()
 	p, err := c.introspect(ctx, token)
 	now := c.now()
+	c.observeCall(ctx, err, now.Sub(start))
 	switch {
 	case err == nil:
 		expires := now.Add(c.maxTTL)

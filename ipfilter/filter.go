@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"net/textproto"
 
+	"github.com/tollgate/tollgate/observe"
+
 	"github.com/tollgate/tollgate/errors"
 	"github.com/tollgate/tollgate/internal/reqstate"
 )
@@ -201,6 +203,7 @@ func New(cfg Config) func(http.Handler) http.Handler {
 				a = f.resolve(r)
 			}
 			if err := f.check(a); err != nil {
+				observe.Refuse(r.Context(), observe.LayerIPFilter, string(errors.IPDenied))
 				errors.Write(w, r, &errors.Error{Kind: errors.IPDenied, Err: err})
 				return
 			}

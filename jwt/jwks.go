@@ -39,6 +39,7 @@ type jwksSource struct {
 	client           *http.Client
 	now              func() time.Time
 	onError          func(issuer string, err error)
+	observed         jwksObserved // observe.go
 
 	fetchTimeout, cooldown, staleLimit time.Duration
 	refresh, minRefresh, maxRefresh    time.Duration
@@ -70,6 +71,7 @@ func newJWKSSource(issuer, url string, c *Config) *jwksSource {
 		fetchTimeout: c.FetchTimeout, cooldown: c.UnknownKIDCooldown, staleLimit: c.StaleLimit,
 		refresh: c.RefreshInterval, minRefresh: c.MinRefreshInterval, maxRefresh: c.MaxRefreshInterval,
 		maxBytes:    c.MaxJWKSBytes,
+		observed:    jwksObserved{o: c.Observer},
 		nextRefresh: c.MinRefreshInterval,
 	}
 }
@@ -196,6 +198,7 @@ func (r *jwksSource) key(ctx context.Context, kid string, hasKID bool, a *jwsAlg
 func (r *jwksSource) fetch() error {
 	ctx, cancel := context.WithTimeout(r.ctx, r.fetchTimeout)
 	defer cancel()
+	start := r.now()
 	url, err := r.keySetURL(ctx)
 	var set *keySet
 	var maxAge time.Duration
@@ -210,6 +213,7 @@ func (r *jwksSource) fetch() error {
 		if r.ctx.Err() == nil {
 			r.onError(r.issuer, err)
 		}
+		r.observed.failed(r, start, now)
 		return err
 	}
 	next := r.refresh
@@ -227,6 +231,7 @@ func (r *jwksSource) fetch() error {
 	r.mu.Lock()
 	r.nextRefresh = next
 	r.mu.Unlock()
+	r.observed.loaded(r, start, now)
 	return nil
 }
 

@@ -18,6 +18,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tollgate/tollgate/observe"
+
 	tgerrors "github.com/tollgate/tollgate/errors"
 	"github.com/tollgate/tollgate/internal/jose"
 	"github.com/tollgate/tollgate/principal"
@@ -140,6 +142,13 @@ type Config struct {
 	// tokens refused as Unavailable until a fetch succeeds. False, the
 	// default, starts anyway; Ready then reports the issuer.
 	RequireKeysAtStart bool
+
+	// Observer receives an observe.JWKSFetch after every key-set fetch
+	// (outcome, duration, key count, age and staleness of the set in use)
+	// and an observe.JWKSRecovery when an issuer's set loads again after
+	// failed fetches. Nil reports nothing. Per-request events (token-cache
+	// hits, refusals) go to the observer of errors.WithObserver instead.
+	Observer *observe.Observer
 }
 
 // Issuer is one trusted token issuer and the rules its tokens must meet.

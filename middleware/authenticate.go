@@ -6,6 +6,7 @@ import (
 
 	tgerrors "github.com/tollgate/tollgate/errors"
 	"github.com/tollgate/tollgate/internal/reqstate"
+	"github.com/tollgate/tollgate/observe"
 	"github.com/tollgate/tollgate/principal"
 )
 
@@ -151,13 +152,13 @@ func Authenticate(v Verifier, opts ...Option) func(http.Handler) http.Handler {
 				a.preflight.ServeHTTP(w, r)
 				return
 			}
-			p, outsideHeader, err := a.authenticate(r)
+			p, outsideHeader, layer, err := a.authenticate(r)
 			if err == errMissingToken && a.optional { // no credential at all, not a refusal
 				next.ServeHTTP(w, r)
 				return
 			}
 			if err != nil {
-				a.refuse(w, r, p, err)
+				a.refuse(w, r, p, layer, err)
 				return
 			}
 			if outsideHeader {
@@ -171,48 +172,74 @@ func Authenticate(v Verifier, opts ...Option) func(http.Handler) http.Handler {
 var errRevoked = tgerrors.New(tgerrors.InvalidToken, "")
 
 // authenticate returns the request's principal, and whether its token came
-// from outside the Authorization header (the query or a cookie).
-func (a *authenticator) authenticate(r *http.Request) (*principal.Principal, bool, *tgerrors.Error) {
+// from outside the Authorization header (the query or a cookie). A refusal
+// comes with the layer the observer is told refused it.
+func (a *authenticator) authenticate(r *http.Request) (*principal.Principal, bool, string, *tgerrors.Error) {
 	token, outsideHeader, terr := a.extractToken(r)
 	if terr != nil {
-		return nil, false, terr
+		return nil, false, observe.LayerAuthenticate, terr
 	}
-	p, err := a.verify(r, token)
-	return p, outsideHeader, err
+	p, layer, err := a.verify(r, token)
+	return p, outsideHeader, layer, err
 }
 
 // verify checks token: the verifier's cache, else the charset and the
-// verifier, then revocation.
-func (a *authenticator) verify(r *http.Request, token string) (*principal.Principal, *tgerrors.Error) {
+// verifier, then revocation. It reports the cache lookup and the
+// revocation check to the request's observer.
+func (a *authenticator) verify(r *http.Request, token string) (*principal.Principal, string, *tgerrors.Error) {
 	var p *principal.Principal
+	obs := observe.From(r.Context())
 	if a.remembering != nil {
 		p = a.remembering.Remembered(token)
+		obs.ReportTokenCache(r.Context(), p != nil)
 	}
 	if p == nil {
 		if !validToken(token) {
-			return nil, errBadToken
+			return nil, observe.LayerAuthenticate, errBadToken
 		}
 		var err error
 		if p, err = a.verifier.Verify(r.Context(), token); err != nil {
-			return nil, tgerrors.From(err)
+			return nil, verifierLayer(a.verifier, token), tgerrors.From(err)
 		}
 		if p == nil {
-			return nil, tgerrors.New(tgerrors.InvalidToken, "")
+			return nil, verifierLayer(a.verifier, token), tgerrors.New(tgerrors.InvalidToken, "")
 		}
 	}
 	if a.revocation != nil {
 		revoked, err := a.revocation.Revoked(r.Context(), token, p)
 		if err != nil {
-			return p, tgerrors.Wrap(tgerrors.Unavailable, "", err)
+			obs.ReportRevocation(r.Context(), observe.OutcomeError)
+			return p, observe.LayerAuthenticate, tgerrors.Wrap(tgerrors.Unavailable, "", err)
 		}
 		if revoked {
-			return p, errRevoked
+			obs.ReportRevocation(r.Context(), observe.OutcomeRevoked)
+			return p, observe.LayerAuthenticate, errRevoked
 		}
+		obs.ReportRevocation(r.Context(), observe.OutcomeOK)
 	}
-	return p, nil
+	return p, "", nil
 }
 
-func (a *authenticator) refuse(w http.ResponseWriter, r *http.Request, p *principal.Principal, e *tgerrors.Error) {
+// ObservedLayer is implemented by a Verifier that names the layer the
+// observer is told refused a token it refuses (introspect.Client says
+// observe.LayerIntrospect, apikey.Keys observe.LayerAPIKey). Other
+// verifiers' refusals are observe.LayerAuthenticate's.
+type ObservedLayer interface {
+	ObservedLayer(token string) string
+}
+
+// verifierLayer is the layer a refusal of token by v is reported as.
+func verifierLayer(v Verifier, token string) string {
+	if l, ok := v.(ObservedLayer); ok {
+		if layer := l.ObservedLayer(token); layer != "" {
+			return layer
+		}
+	}
+	return observe.LayerAuthenticate
+}
+
+func (a *authenticator) refuse(w http.ResponseWriter, r *http.Request, p *principal.Principal, layer string, e *tgerrors.Error) {
+	observe.From(r.Context()).ReportRefusal(r.Context(), layer, string(e.Kind))
 	if a.onRefusal != nil {
 		ref := Refusal{Kind: e.Kind, Err: e.Err}
 		if p != nil {

@@ -7,6 +7,7 @@ import (
 
 	tgerrors "github.com/tollgate/tollgate/errors"
 	"github.com/tollgate/tollgate/internal/jose"
+	"github.com/tollgate/tollgate/observe"
 	"github.com/tollgate/tollgate/principal"
 )
 
@@ -65,4 +66,17 @@ func (d *jwtOrOpaque) Remembered(token string) *principal.Principal {
 		return nil
 	}
 	return d.jwtCache.Remembered(token)
+}
+
+// ObservedLayer names the layer of the verifier token goes to, for the
+// observer (see ObservedLayer).
+func (d *jwtOrOpaque) ObservedLayer(token string) string {
+	v := d.opaque
+	if jose.Classify(token) == jose.CompactJWS {
+		v = d.jwt
+	}
+	if v == nil {
+		return observe.LayerAuthenticate
+	}
+	return verifierLayer(v, token)
 }

@@ -79,8 +79,12 @@
 // token was verified, the internal cause) to a hook; the default logs through
 // slog, at most one line per kind every 10 seconds, the next line of a kind
 // carrying the count dropped in between. The token itself is never
-// reported. To observe the refusals of every layer in one place, wrap the
-// format given to errors.Use.
+// reported. To observe the refusals of every layer in one place, give an
+// observe.Observer to errors.Use (errors.WithObserver): Authenticate,
+// RequireType and RequireTenant report to it each refusal with their layer
+// (a refusal by the verifier with the verifier's, see ObservedLayer), and
+// Authenticate each token-cache look-up and revocation check, without
+// allocating.
 //
 // # Cost
 //

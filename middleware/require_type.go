@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"slices"
 
+	"github.com/tollgate/tollgate/observe"
+
 	tgerrors "github.com/tollgate/tollgate/errors"
 	"github.com/tollgate/tollgate/principal"
 )
@@ -24,8 +26,10 @@ func RequireType(types ...string) func(http.Handler) http.Handler {
 			p, ok := principal.From(r.Context())
 			switch {
 			case !ok:
+				observe.Refuse(r.Context(), observe.LayerRequireType, string(errMissingToken.Kind))
 				tgerrors.Write(w, r, errMissingToken)
 			case !slices.Contains(types, p.Type()):
+				observe.Refuse(r.Context(), observe.LayerRequireType, string(errWrongType.Kind))
 				tgerrors.Write(w, r, errWrongType)
 			default:
 				next.ServeHTTP(w, r)

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/tollgate/tollgate/observe"
+
 	tgerrors "github.com/tollgate/tollgate/errors"
 	"github.com/tollgate/tollgate/principal"
 )
@@ -33,15 +35,18 @@ func RequireTenant(header, claim string) func(http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			p, ok := principal.From(r.Context())
 			if !ok {
+				observe.Refuse(r.Context(), observe.LayerRequireTenant, string(errMissingToken.Kind))
 				tgerrors.Write(w, r, errMissingToken)
 				return
 			}
 			values := r.Header[header]
 			if len(values) != 1 || values[0] == "" {
+				observe.Refuse(r.Context(), observe.LayerRequireTenant, string(missing.Kind))
 				tgerrors.Write(w, r, missing)
 				return
 			}
 			if want, ok := claimString(p, claim); !ok || values[0] != want {
+				observe.Refuse(r.Context(), observe.LayerRequireTenant, string(mismatch.Kind))
 				tgerrors.Write(w, r, mismatch)
 				return
 			}

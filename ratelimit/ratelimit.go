@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tollgate/tollgate/observe"
+
 	"github.com/tollgate/tollgate/errors"
 	"github.com/tollgate/tollgate/principal"
 )
@@ -225,6 +227,7 @@ func (l *limiter) serve(next http.Handler, w http.ResponseWriter, r *http.Reques
 		if own := l.cfg.LimitFor(r, p); len(own) > 0 {
 			var err error
 			if limits, err = normalize(own); err != nil {
+				observe.Refuse(r.Context(), observe.LayerRateLimit, string(errors.Unavailable))
 				errors.Write(w, r, errors.Wrap(errors.Unavailable, "", err))
 				return
 			}
@@ -232,6 +235,7 @@ func (l *limiter) serve(next http.Handler, w http.ResponseWriter, r *http.Reques
 		}
 	}
 	if len(limits) == 0 {
+		observe.Refuse(r.Context(), observe.LayerRateLimit, string(errors.Unavailable))
 		errors.Write(w, r, errors.Wrap(errors.Unavailable, "", stderrors.New("ratelimit: LimitFor returned no limits and Config.Limits is empty")))
 		return
 	}
@@ -255,10 +259,14 @@ func (l *limiter) serve(next http.Handler, w http.ResponseWriter, r *http.Reques
 		if e.Kind == errors.Unavailable && e.RetryAfter == 0 {
 			e = &errors.Error{Kind: errors.Unavailable, RetryAfter: time.Second, Err: err}
 		}
+		observe.Refuse(r.Context(), observe.LayerRateLimit, string(e.Kind))
 		errors.Write(w, r, e)
 		return
 	}
 	l.writeHeaders(w.Header(), d, limits, static)
+	if obs := observe.From(r.Context()); obs != nil {
+		observeDecision(r.Context(), obs, d, limits)
+	}
 	if !d.Allowed {
 		if l.cfg.OnLimited != nil {
 			l.cfg.OnLimited(r, key, d)

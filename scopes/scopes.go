@@ -41,6 +41,8 @@ import (
 	"net/http"
 	"slices"
 
+	"github.com/tollgate/tollgate/observe"
+
 	tgerrors "github.com/tollgate/tollgate/errors"
 	"github.com/tollgate/tollgate/principal"
 )
@@ -109,10 +111,12 @@ func (im Implications) guard(all bool, scopes []string) func(http.Handler) http.
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			p, ok := principal.From(r.Context())
 			if !ok {
+				observe.Refuse(r.Context(), observe.LayerScopes, string(errMissingToken.Kind))
 				tgerrors.Write(w, r, errMissingToken)
 				return
 			}
 			if !held(p, reqs) {
+				observe.Refuse(r.Context(), observe.LayerScopes, string(refusal.Kind))
 				tgerrors.Write(w, r, refusal)
 				return
 			}

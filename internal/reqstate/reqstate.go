@@ -1,5 +1,6 @@
 // Package reqstate carries what tollgate's layers hand down one request: the
-// error format, the client IP and the principal, in one context node.
+// error format, the observer, the client IP and the principal, in one
+// context node.
 //
 // Each layer storing its own context value would cost two allocations (the
 // node and the request copy r.WithContext makes) per layer. Instead the
@@ -41,6 +42,7 @@ type State struct {
 	format    any        // the errors.Format chosen by errors.Use
 	principal any        // the *principal.Principal Authenticate admitted
 	clientIP  netip.Addr // invalid: resolution failed closed
+	observer  any        // the *observe.Observer errors.Use was given
 
 	// A writer claims a field (CAS on claimed), writes it, then publishes it
 	// (published); readers look only at published fields. So a goroutine
@@ -54,6 +56,7 @@ const (
 	fieldFormat uint32 = 1 << iota
 	fieldPrincipal
 	fieldClientIP
+	fieldObserver
 )
 
 // Format returns the errors.Format chosen for the request, or nil.
@@ -80,6 +83,14 @@ func (s *State) ClientIP() (netip.Addr, bool) {
 		return netip.Addr{}, false
 	}
 	return s.clientIP, true
+}
+
+// Observer returns the *observe.Observer chosen for the request, or nil.
+func (s *State) Observer() any {
+	if s.published.Load()&fieldObserver == 0 {
+		return nil
+	}
+	return s.observer
 }
 
 type key struct{}
@@ -134,6 +145,8 @@ func (s *State) write(val value) {
 		s.principal = val.v
 	case fieldClientIP:
 		s.clientIP = val.addr
+	case fieldObserver:
+		s.observer = val.v
 	}
 	s.published.Or(val.field)
 }
@@ -153,6 +166,9 @@ func derive(ctx context.Context, val value) *node {
 		}
 		if a, ok := s.ClientIP(); ok {
 			n.state.clientIP, have = a, have|fieldClientIP
+		}
+		if o := s.Observer(); o != nil {
+			n.state.observer, have = o, have|fieldObserver
 		}
 		n.state.claimed.Store(have)
 		n.state.published.Store(have)
@@ -192,10 +208,20 @@ func SetClientIP(r *http.Request, addr netip.Addr) *http.Request {
 	return set(r, value{field: fieldClientIP, addr: addr})
 }
 
+// SetObserver records the observer for r and the layers below it.
+func SetObserver(r *http.Request, o any) *http.Request {
+	return set(r, value{field: fieldObserver, v: o})
+}
+
 // WithFormat returns a new context carrying f, like context.WithValue: ctx
 // and every context derived from it are left as they were.
 func WithFormat(ctx context.Context, f any) context.Context {
 	return derive(ctx, value{field: fieldFormat, v: f})
+}
+
+// WithObserver returns a new context carrying o, like WithFormat.
+func WithObserver(ctx context.Context, o any) context.Context {
+	return derive(ctx, value{field: fieldObserver, v: o})
 }
 
 // WithPrincipal returns a new context carrying p, like WithFormat.

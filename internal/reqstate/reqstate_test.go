@@ -128,3 +128,20 @@ func TestAReaderStartedAboveSeesAFieldAbsentOrWhole(t *testing.T) {
 		t.Error("the principal was not published")
 	}
 }
+
+func TestTheObserverGoesIntoTheNodeAndIntoCopies(t *testing.T) {
+	r := SetFormat(httptest.NewRequest("GET", "/", nil), "envelope")
+	if got := SetObserver(r, "obs"); got != r {
+		t.Fatal("the observer did not go into the request's node")
+	}
+	inner := SetPrincipal(SetPrincipal(r, "outer"), "inner")
+	if o := From(inner.Context()).Observer(); o != "obs" {
+		t.Errorf("a copy of the node has observer %v", o)
+	}
+	if o := From(WithObserver(context.Background(), "ctx")).Observer(); o != "ctx" {
+		t.Errorf("WithObserver gave %v", o)
+	}
+	if o := From(SetFormat(httptest.NewRequest("GET", "/", nil), "x").Context()).Observer(); o != nil {
+		t.Errorf("a node without an observer has %v", o)
+	}
+}

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tollgate/tollgate/observe"
+
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tollgate/tollgate/errors"
@@ -110,6 +112,12 @@ type Config struct {
 	// one key, as rarely. Default: slog.Default(). To route go-redis's own
 	// lines (failed dials) too, see LogRedisThroughSlog.
 	Logger *slog.Logger
+
+	// Observer receives an observe.StoreState each time a server's switch
+	// trips (State observe.StoreFallback: decisions follow the outage
+	// policy, the Fallback's or 503 with FailClosed) and each time it is
+	// back (observe.StoreRemote). Nil reports nothing.
+	Observer *observe.Observer
 
 	// Now is the clock for RetryInterval and the logs' intervals. Buckets
 	// themselves run on the Redis server's clock. Default: time.Now.
@@ -356,6 +364,7 @@ func (s *Store) succeeded(ctx context.Context, n *node) {
 	}
 	if n.br.downUntil.Load() != 0 && n.br.downUntil.Swap(0) != 0 {
 		s.stats.recoveries.Add(1)
+		s.cfg.Observer.ReportStoreState(observe.StoreState{Store: StoreName, State: observe.StoreRemote})
 		s.log.Log(ctx, s.cfg.Logger, slog.LevelInfo, "redisstore.recovered", "ratelimit: redis is back; limits are shared again", s.nodeAttrs(n)...)
 	}
 }
@@ -376,6 +385,7 @@ func (s *Store) failed(ctx context.Context, n *node, key string, limits []rateli
 	s.reloadSlots()
 	if n.br.fails.Add(1) >= int64(s.cfg.TripAfter) && n.br.downUntil.CompareAndSwap(0, s.cfg.Now().UnixNano()+s.retryNs) {
 		s.stats.trips.Add(1)
+		s.cfg.Observer.ReportStoreState(observe.StoreState{Store: StoreName, State: observe.StoreFallback})
 		policy := "failing open onto a local limiter"
 		if s.cfg.FailClosed {
 			policy = "failing closed with 503"
