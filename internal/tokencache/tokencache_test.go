@@ -2,6 +2,7 @@ package tokencache
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -178,4 +179,27 @@ func TestHitsNeedNoLockAgainstPuts(t *testing.T) {
 		c.Put(fmt.Sprintf("other-%d", i), &Entry[int]{Expires: t0.Add(time.Hour)})
 	}
 	wg.Wait()
+}
+
+func TestTokensAlikeAtBothEndsAreToldApart(t *testing.T) {
+	// Long tokens are bucketed by their ends; ones that differ only in the
+	// middle share a bucket and must still each get their own entry.
+	head, tail := strings.Repeat("h", 40), strings.Repeat("t", 40)
+	c := New[int](64)
+	for i := range 20 {
+		c.Put(head+fmt.Sprintf("middle-%02d", i)+tail, &Entry[int]{Value: i, Expires: t0.Add(time.Hour)})
+	}
+	for i := range 20 {
+		e := c.Get(head+fmt.Sprintf("middle-%02d", i)+tail, t0)
+		if e == nil || e.Value != i {
+			t.Fatalf("token %d: got %+v", i, e)
+		}
+	}
+	c.Remove(head + "middle-07" + tail)
+	if c.Get(head+"middle-07"+tail, t0) != nil || c.Get(head+"middle-08"+tail, t0) == nil {
+		t.Error("removing one token of a shared bucket did not remove exactly it")
+	}
+	if c.Get(head+"middle-99"+tail, t0) != nil {
+		t.Error("a token never put was answered")
+	}
 }
