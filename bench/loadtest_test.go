@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,11 +29,12 @@ import (
 // with
 //
 //	go test -run LoadTest -loadtest            # or TOLLGATE_LOADTEST=1
-//	go test -run LoadTest -loadtest -loadtest.duration 10s -loadtest.concurrency 16
+//	go test -run LoadTest -loadtest -loadtest.duration 10s -loadtest.concurrency 16 -loadtest.rounds 5
 var (
 	loadTestFlag        = flag.Bool("loadtest", false, "run TestLoadTest (also TOLLGATE_LOADTEST=1)")
 	loadTestDuration    = flag.Duration("loadtest.duration", 3*time.Second, "how long the load test drives each server")
 	loadTestConcurrency = flag.Int("loadtest.concurrency", 8, "requests the load test keeps in flight")
+	loadTestRounds      = flag.Int("loadtest.rounds", 3, "rounds of every server in turn; medians are reported")
 )
 
 // loadGenEnv, when set, makes the test binary the load generator rather
@@ -100,11 +102,41 @@ func TestLoadTest(t *testing.T) {
 		{"tollgate chain, 20k never-cached tokens", never, chain(1, nil)},
 		{"auth0 middleware, 20k tokens", never, auth0()},
 	}
-	t.Logf("%-46s %10s %14s", "server", "req/s", "CPU µs/req")
-	for _, s := range scenarios {
-		rps, cpu := driveServer(t, s.h, s.tokens)
-		t.Logf("%-46s %10.0f %14.1f", s.name, rps, cpu)
+	// Every round drives every server in turn, so that a ratio is taken
+	// between figures measured close together: on a shared machine the
+	// others' load changes from one minute to the next.
+	rps := make([][]float64, len(scenarios))
+	cpu := make([][]float64, len(scenarios))
+	for range *loadTestRounds {
+		for i, s := range scenarios {
+			r, c := driveServer(t, s.h, s.tokens)
+			rps[i], cpu[i] = append(rps[i], r), append(cpu[i], c)
+		}
 	}
+	t.Logf("%d rounds of %v each, %d connections; medians, CPU range in brackets", *loadTestRounds, *loadTestDuration, *loadTestConcurrency)
+	t.Logf("%-46s %10s %14s %16s", "server", "req/s", "CPU µs/req", "")
+	for i, s := range scenarios {
+		t.Logf("%-46s %10.0f %14.1f %16s", s.name, median(rps[i]), median(cpu[i]), fmt.Sprintf("(%.1f-%.1f)", slices.Min(cpu[i]), slices.Max(cpu[i])))
+	}
+	ratio := func(name string, a, b int) {
+		var rs []float64
+		for k := range cpu[a] {
+			rs = append(rs, cpu[a][k]/cpu[b][k])
+		}
+		t.Logf("%-46s %10s %14.2f× %16s", name, "", median(rs), fmt.Sprintf("(%.2f-%.2f)", slices.Min(rs), slices.Max(rs)))
+	}
+	ratio("CPU: chain, one token ÷ bare handler", 1, 0)
+	ratio("CPU: chain, 5k cached ÷ bare handler", 2, 0)
+	ratio("CPU: chain, never cached ÷ bare RSA", 5, 4)
+	ratio("CPU: auth0, one token ÷ chain, one token", 3, 1)
+}
+
+func median(xs []float64) float64 {
+	s := slices.Sorted(slices.Values(xs))
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 func mintTokens(prefix string, n int) []string {
