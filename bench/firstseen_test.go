@@ -19,9 +19,9 @@ import (
 const firstSeenPoolSize = 1024
 
 // firstSeenCacheSize is the tollgate verifier's CacheSize in the first-seen
-// benchmark: the smallest cache (1 is rounded up to one entry per shard,
-// 16 in all), so that every Verify misses, verifies in full, inserts its
-// token and evicts another, as a first-seen token does in production.
+// benchmark: the smallest cache (one entry), so that every Verify misses,
+// verifies in full, inserts its token and evicts another, as a first-seen
+// token does in production.
 const firstSeenCacheSize = 1
 
 // firstSeenTokens are RS256 tokens with the claims of theToken and a

@@ -31,6 +31,9 @@ const requiredScope = "integration.order"
 var issuer *authtest.Issuer
 
 func TestMain(m *testing.M) {
+	if os.Getenv(loadGenEnv) != "" {
+		os.Exit(runLoadGenerator())
+	}
 	var err error
 	issuer, err = authtest.NewLocalIssuer()
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
+	"crypto/sha256"
 	"encoding/json"
 	stderrors "errors"
 	"fmt"
@@ -56,6 +57,19 @@ type jwksSource struct {
 	inflight       *jwksFetch
 	lastTokenFetch time.Time     // when a token last caused a fetch
 	nextRefresh    time.Duration // when the background loop fetches next, after the last fetch
+
+	// last is what the previous successful download returned, for the
+	// conditional request and the unchanged-body check of the next one.
+	// Only the one fetch in flight (see fetchNow) reads or writes it.
+	last lastDownload
+}
+
+// lastDownload is what a download remembers of the body that made the
+// current set: the URL it came from, its validators and its SHA-256, so
+// that an unchanged set is neither downloaded nor parsed again.
+type lastDownload struct {
+	url, etag, lastModified string
+	sum                     [sha256.Size]byte
 }
 
 // jwksFetch is one fetch in flight; every request that needs it waits on
@@ -203,7 +217,7 @@ func (r *jwksSource) fetch() error {
 	var set *keySet
 	var maxAge time.Duration
 	if err == nil {
-		set, maxAge, err = r.download(ctx, url)
+		set, maxAge, err = r.download(ctx, url, r.set.Load())
 	}
 	now := r.now()
 	if err != nil {
@@ -221,7 +235,7 @@ func (r *jwksSource) fetch() error {
 		next = maxAge
 	}
 	next = min(max(next, r.minRefresh), r.maxRefresh)
-	if old := r.set.Load(); set.sameKeys(old) {
+	if old := r.set.Load(); set == old || set.sameKeys(old) {
 		set = old
 	} else {
 		set.gen = nextKeySetGen()
@@ -236,17 +250,38 @@ func (r *jwksSource) fetch() error {
 }
 
 // download fetches and parses the set. maxAge is -1 without a max-age.
-func (r *jwksSource) download(ctx context.Context, url string) (*keySet, time.Duration, error) {
+//
+// An unchanged set costs neither a parse nor a comparison of its keys: the
+// request carries the previous response's ETag and Last-Modified (If-None-
+// Match, If-Modified-Since), so a server that honours them answers 304 Not
+// Modified with no body, and a 200 whose body is byte for byte the previous
+// one (same SHA-256, same URL) is not parsed. Either way cur, the set in
+// use, is returned as it is.
+func (r *jwksSource) download(ctx context.Context, url string, cur *keySet) (*keySet, time.Duration, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, 0, err
 	}
 	req.Header.Set("Accept", "application/jwk-set+json, application/json")
+	known := cur != nil && r.last.url == url
+	if known {
+		if r.last.etag != "" {
+			req.Header.Set("If-None-Match", r.last.etag)
+		}
+		if r.last.lastModified != "" {
+			req.Header.Set("If-Modified-Since", r.last.lastModified)
+		}
+	}
 	resp, err := r.client.Do(req)
 	if err != nil {
 		return nil, 0, err
 	}
 	defer resp.Body.Close()
+	maxAge := cacheMaxAge(resp.Header.Get("Cache-Control"))
+	if resp.StatusCode == http.StatusNotModified && known {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+		return cur, maxAge, nil
+	}
 	if resp.StatusCode != http.StatusOK {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
 		return nil, 0, fmt.Errorf("GET %s: status %s", url, resp.Status)
@@ -258,6 +293,11 @@ func (r *jwksSource) download(ctx context.Context, url string) (*keySet, time.Du
 	if int64(len(body)) > r.maxBytes {
 		return nil, 0, fmt.Errorf("GET %s: key set larger than %d bytes", url, r.maxBytes)
 	}
+	last := lastDownload{url: url, etag: resp.Header.Get("ETag"), lastModified: resp.Header.Get("Last-Modified"), sum: sha256.Sum256(body)}
+	if known && last.sum == r.last.sum {
+		r.last = last
+		return cur, maxAge, nil
+	}
 	set, refused, err := parseJWKS(body)
 	if err != nil {
 		return nil, 0, fmt.Errorf("GET %s: %w", url, err)
@@ -265,7 +305,8 @@ func (r *jwksSource) download(ctx context.Context, url string) (*keySet, time.Du
 	for _, k := range refused {
 		slog.Default().Error("tollgate: JWKS key refused; it verifies nothing", "issuer", r.issuer, "kid", k.kid, "index", k.index, "reason", k.err)
 	}
-	return set, cacheMaxAge(resp.Header.Get("Cache-Control")), nil
+	r.last = last
+	return set, maxAge, nil
 }
 
 // cacheMaxAge reads max-age from a Cache-Control header: -1 if absent, 0 for

@@ -3,6 +3,7 @@ package jwt
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -100,5 +101,51 @@ func TestCacheHitAllocatesNothing(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Errorf("a cache hit allocates %.1f times, want 0", allocs)
+	}
+}
+
+func TestCachedPrincipalReadsEveryClaimOfItsToken(t *testing.T) {
+	// A principal keeps its token's claims encoded and decodes them on the
+	// first read; what it reads must be what the token carried, from every
+	// goroutine sharing the cached principal.
+	clock := newTestClock()
+	iss := newIssuer(t, clock)
+	v, _ := newVerifier(t, clock, Config{Issuers: []Issuer{jwksIssuer(iss)}})
+	token := iss.Mint(claims(map[string]any{
+		"org_id": "org-9",
+		"nested": map[string]any{"tier": "gold", "seats": 5},
+		"tags":   []string{"a", "b"},
+	}))
+	first := mustVerify(t, v, token)
+	p := v.Remembered(token)
+	if p != first {
+		t.Fatal("the token was not answered from the cache")
+	}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if got := p.StringClaim("org_id"); got != "org-9" {
+				t.Errorf("StringClaim(org_id) = %q", got)
+			}
+			nested, _ := p.Claim("nested")
+			if m, ok := nested.(map[string]any); !ok || m["tier"] != "gold" || m["seats"] != 5.0 {
+				t.Errorf("nested = %#v", nested)
+			}
+		}()
+	}
+	wg.Wait()
+	all := p.Claims()
+	for _, name := range []string{"sub", "aud", "iss", "exp", "iat", "org_id", "nested", "tags"} {
+		if _, ok := all[name]; !ok {
+			t.Errorf("claim %q missing from Claims (%v)", name, all)
+		}
+	}
+	if got := p.Subject(); got != "user-1" {
+		t.Errorf("Subject = %q", got)
+	}
+	if allocs := testing.AllocsPerRun(100, func() { p.StringClaim("org_id") }); allocs != 0 {
+		t.Errorf("StringClaim allocates %v times once the claims are decoded", allocs)
 	}
 }

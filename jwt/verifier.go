@@ -391,7 +391,8 @@ var defaultClientIDClaims = []string{"client_id", "azp", "cid", "appid"}
 // # Verified-token cache
 //
 // A token that verified is remembered, by its exact bytes, with the
-// principal built from it, in a bounded LRU (CacheSize entries). A later
+// principal built from it, in a bounded cache of exactly CacheSize entries
+// that evicts the tokens not read lately (see internal/tokencache). A later
 // request with the same token is answered from memory, without allocating
 // and in a few hundred nanoseconds at most, while the clock is
 // before the token's "exp" (no leeway is added: past exp the token goes

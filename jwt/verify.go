@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tollgate/tollgate/internal/jose"
+	"github.com/tollgate/tollgate/internal/lazyclaims"
 	"github.com/tollgate/tollgate/principal"
 )
 
@@ -330,7 +331,7 @@ func (v *Verifier) verify(ctx context.Context, token string, tr *trace) (*princi
 	if err != nil {
 		return nil, refuseInvalid(err)
 	}
-	p := is.principal(claims, &tc, x)
+	p := is.principal(claims, token[d1+1:d2], &tc, x)
 	if v.cache != nil && now.Before(tc.exp) {
 		v.cache.Put(token, &cacheEntry{Value: cachedToken{principal: p, issuer: is, remote: remote, gen: gen}, Expires: tc.exp})
 	}
@@ -352,7 +353,11 @@ func (v *Verifier) key(ctx context.Context, is *jwtIssuer, remote *jwksSource, h
 	return remote.key(ctx, h.kid, h.hasKID, a)
 }
 
-func (is *jwtIssuer) principal(claims map[string]any, tc *tokenTimes, x tokenExtras) *principal.Principal {
+// principal builds the token's principal. Its claims are kept as rawClaims,
+// the token's encoded claims, and decoded again on first use: the token is
+// held anyway (the verified-token cache keeps it as its key, a request as
+// its header), so they cost no memory until a claim is read.
+func (is *jwtIssuer) principal(claims map[string]any, rawClaims string, tc *tokenTimes, x tokenExtras) *principal.Principal {
 	p := principal.Fields{
 		Subject:   tc.subject,
 		Issuer:    tc.issuer,
@@ -385,5 +390,5 @@ func (is *jwtIssuer) principal(claims map[string]any, tc *tokenTimes, x tokenExt
 			}
 		}
 	}
-	return principal.New(p)
+	return lazyclaims.New(p, rawClaims, decodeObject).(*principal.Principal)
 }

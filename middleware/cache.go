@@ -21,8 +21,8 @@ const (
 // CacheConfig configures Cache. The zero value is ready to use: 10,000
 // tokens, each served for at most a minute and never past its expiry.
 type CacheConfig struct {
-	// Size bounds the cache, in tokens; the least recently used is
-	// evicted. Zero means DefaultCacheSize; a negative value disables the
+	// Size bounds the cache, in tokens, exactly; a token not read lately
+	// is evicted first (CLOCK, see internal/tokencache). Zero means DefaultCacheSize; a negative value disables the
 	// cache, so that every request reaches the wrapped verifier.
 	Size int
 

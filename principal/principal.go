@@ -13,7 +13,10 @@
 // are immutable), and every slice or map an accessor returns (Scopes,
 // Audience, Claims, a JSON object or array from Claim) is a fresh copy the
 // caller may keep or change. The hot-path readers (HasScope, HasAudience,
-// StringClaim, Subject, Type, …) copy nothing and allocate nothing.
+// StringClaim, Subject, Type, …) copy nothing and allocate nothing. (The
+// JWT verifier keeps a principal's claims as the token encodes them, which
+// costs no memory beyond the token; they are decoded once, on the first
+// read of a claim, so that first StringClaim or Claim allocates.)
 //
 // Scopes are parsed once, at verification, by ParseScopes, and checked with
 // HasScope without allocating. Roles (and groups) are kept apart from
@@ -33,8 +36,10 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/tollgate/tollgate/internal/lazyclaims"
 	"github.com/tollgate/tollgate/internal/reqstate"
 )
 
@@ -83,6 +88,39 @@ type Fields struct {
 // set.
 type Principal struct {
 	f Fields
+	// lazy, if set, holds the claims still encoded: f.Claims is unused
+	// and claims decodes them once (see internal/lazyclaims).
+	lazy *lazyClaims
+}
+
+// lazyClaims are a principal's claims as the token carried them, decoded
+// on first use.
+type lazyClaims struct {
+	raw     string
+	decode  func(string) (map[string]any, error)
+	once    sync.Once
+	decoded map[string]any
+}
+
+func init() {
+	lazyclaims.New = func(f any, raw string, decode func(string) (map[string]any, error)) any {
+		fields := f.(Fields)
+		fields.Claims = nil
+		return &Principal{f: fields, lazy: &lazyClaims{raw: raw, decode: decode}}
+	}
+}
+
+// claims are p's claims, decoded now if they were kept encoded. The map is
+// p's own: callers copy it or read it, never change it.
+func (p *Principal) claims() map[string]any {
+	l := p.lazy
+	if l == nil {
+		return p.f.Claims
+	}
+	l.once.Do(func() {
+		l.decoded, _ = l.decode(l.raw)
+	})
+	return l.decoded
 }
 
 // New returns the principal f describes. New takes ownership of f's slices
@@ -109,7 +147,7 @@ func (p *Principal) Fields() Fields {
 	f.Audience = slices.Clone(f.Audience)
 	f.Scopes = slices.Clone(f.Scopes)
 	f.Roles = slices.Clone(f.Roles)
-	f.Claims = copyObject(f.Claims)
+	f.Claims = copyObject(p.claims())
 	return f
 }
 
@@ -231,17 +269,19 @@ func (p *Principal) Claim(name string) (any, bool) {
 	if p == nil {
 		return nil, false
 	}
-	v, ok := p.f.Claims[name]
+	v, ok := p.claims()[name]
 	return copyValue(v), ok
 }
 
 // StringClaim returns the claim called name if it is a JSON string, and ""
-// otherwise. It does not allocate.
+// otherwise. It does not allocate, but for once: a principal whose
+// verifier kept its claims encoded (the JWT verifier does, for the tokens
+// it caches) decodes them the first time any claim is read.
 func (p *Principal) StringClaim(name string) string {
 	if p == nil {
 		return ""
 	}
-	s, _ := p.f.Claims[name].(string)
+	s, _ := p.claims()[name].(string)
 	return s
 }
 
@@ -251,7 +291,7 @@ func (p *Principal) Claims() map[string]any {
 	if p == nil {
 		return nil
 	}
-	return copyObject(p.f.Claims)
+	return copyObject(p.claims())
 }
 
 // copyValue returns v with every JSON object and array in it copied, so the

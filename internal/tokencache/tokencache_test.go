@@ -2,6 +2,7 @@ package tokencache
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -92,4 +93,113 @@ func TestConcurrentUse(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+func TestSizeNHoldsNEntries(t *testing.T) {
+	for _, size := range []int{1, 7, 16, 100, 1000} {
+		c := New[int](size)
+		for i := range size {
+			c.Put(fmt.Sprintf("token-%05d", i), &Entry[int]{Value: i, Expires: t0.Add(time.Hour)})
+		}
+		if n := c.Len(); n != size {
+			t.Errorf("size %d: Len = %d after %d distinct tokens", size, n, size)
+		}
+		for i := range size {
+			if c.Get(fmt.Sprintf("token-%05d", i), t0) == nil {
+				t.Errorf("size %d: token %d was evicted while the cache was not full", size, i)
+				break
+			}
+		}
+		c.Put("one-more", &Entry[int]{Expires: t0.Add(time.Hour)})
+		if n := c.Len(); n != size {
+			t.Errorf("size %d: Len = %d after one more, want %d", size, n, size)
+		}
+	}
+}
+
+func TestATokenInUseSurvivesAScanOfNewTokens(t *testing.T) {
+	c := New[int](64)
+	c.Put("hot-token", &Entry[int]{Expires: t0.Add(time.Hour)})
+	for i := range 64 * 20 {
+		if c.Get("hot-token", t0) == nil {
+			t.Fatalf("the token in use was evicted after %d new tokens", i)
+		}
+		c.Put(fmt.Sprintf("scan-%05d", i), &Entry[int]{Expires: t0.Add(time.Hour)})
+	}
+	if c.Get("scan-00000", t0) != nil {
+		t.Error("a token never read again outlived 20 sweeps of new tokens")
+	}
+}
+
+func TestPutReplacesTheTokensEntry(t *testing.T) {
+	c := New[string](4)
+	c.Put("token-1", &Entry[string]{Value: "old", Expires: t0.Add(time.Hour)})
+	c.Put("token-1", &Entry[string]{Value: "new", Expires: t0.Add(time.Hour)})
+	if n := c.Len(); n != 1 {
+		t.Errorf("Len = %d, want 1", n)
+	}
+	if e := c.Get("token-1", t0); e == nil || e.Value != "new" {
+		t.Errorf("Get = %+v, want the new entry", e)
+	}
+}
+
+func TestAnExpiredEntryFreesItsSlot(t *testing.T) {
+	c := New[int](2)
+	c.Put("short", &Entry[int]{Expires: t0.Add(time.Second)})
+	c.Put("long", &Entry[int]{Expires: t0.Add(time.Hour)})
+	if c.Get("short", t0.Add(time.Minute)) != nil {
+		t.Fatal("an expired entry was served")
+	}
+	c.Put("next", &Entry[int]{Expires: t0.Add(time.Hour)})
+	if c.Get("long", t0) == nil || c.Get("next", t0) == nil {
+		t.Error("the expired entry's slot was not reused: a live entry was evicted")
+	}
+}
+
+func TestHitsNeedNoLockAgainstPuts(t *testing.T) {
+	// Hits on one token from several goroutines while another goroutine
+	// inserts into the same table: run under -race, this checks that the
+	// lock-free Get only reads what Put published.
+	c := New[int](256)
+	c.Put("hot", &Entry[int]{Expires: t0.Add(time.Hour)})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 1000 {
+				if c.Get("hot", t0) == nil {
+					t.Error("hot token missed")
+					return
+				}
+			}
+		}()
+	}
+	for i := range 200 {
+		c.Put(fmt.Sprintf("other-%d", i), &Entry[int]{Expires: t0.Add(time.Hour)})
+	}
+	wg.Wait()
+}
+
+func TestTokensAlikeAtBothEndsAreToldApart(t *testing.T) {
+	// Long tokens are bucketed by their ends; ones that differ only in the
+	// middle share a bucket and must still each get their own entry.
+	head, tail := strings.Repeat("h", 40), strings.Repeat("t", 40)
+	c := New[int](64)
+	for i := range 20 {
+		c.Put(head+fmt.Sprintf("middle-%02d", i)+tail, &Entry[int]{Value: i, Expires: t0.Add(time.Hour)})
+	}
+	for i := range 20 {
+		e := c.Get(head+fmt.Sprintf("middle-%02d", i)+tail, t0)
+		if e == nil || e.Value != i {
+			t.Fatalf("token %d: got %+v", i, e)
+		}
+	}
+	c.Remove(head + "middle-07" + tail)
+	if c.Get(head+"middle-07"+tail, t0) != nil || c.Get(head+"middle-08"+tail, t0) == nil {
+		t.Error("removing one token of a shared bucket did not remove exactly it")
+	}
+	if c.Get(head+"middle-99"+tail, t0) != nil {
+		t.Error("a token never put was answered")
+	}
 }
