@@ -706,3 +706,45 @@ func newPool(t testing.TB, rawURL, schema string) *pgxpool.Pool {
 	t.Cleanup(pool.Close)
 	return pool
 }
+
+// A key rotation needs no restart and no JWKS fetch: the verifier reads
+// the ring in-process, so the next key is published a day after the first
+// signed, tokens of both verify, and new tokens carry the new kid.
+func TestKeysRotateWithoutARestart(t *testing.T) {
+	f := newFixture(t, func(c *config) { c.KeyStore = &issuer.MemoryKeyStore{} })
+	kid := func(token string) string {
+		header, _, _ := strings.Cut(token, ".")
+		raw, _ := base64.RawURLEncoding.DecodeString(header)
+		var h struct{ Kid string }
+		_ = json.Unmarshal(raw, &h)
+		return h.Kid
+	}
+	jwksKeys := func() int {
+		var set struct{ Keys []json.RawMessage }
+		_ = json.Unmarshal([]byte(f.do(t, "GET", "/.well-known/jwks.json", nil, "").body), &set)
+		return len(set.Keys)
+	}
+	before := f.appToken(t)
+
+	f.clk.Set(f.start.Add(22*time.Hour + time.Minute)) // the next key is due, published ahead
+	if err := f.m.Ring.Rotate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if n := jwksKeys(); n != 2 {
+		t.Fatalf("JWKS holds %d keys, want 2", n)
+	}
+	if kid(f.appToken(t)) != kid(before) {
+		t.Fatal("the next key signed before its time")
+	}
+
+	f.clk.Set(f.start.Add(24*time.Hour + time.Minute)) // the next key signs
+	after := f.appToken(t)
+	if kid(after) == kid(before) {
+		t.Fatal("the key did not rotate")
+	}
+	for name, token := range map[string]string{"before": before, "after": after} {
+		if got := f.do(t, "GET", "/v1/orders", bearer(token), ""); got.status != 200 {
+			t.Errorf("token from %s the rotation: %+v", name, got)
+		}
+	}
+}
