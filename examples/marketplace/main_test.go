@@ -214,6 +214,7 @@ func TestTheTokenEndpointGivesScopesPerGrant(t *testing.T) {
 	all := scopeStore + " " + scopeOrder + " " + scopeInventory
 	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte(demoApp+":"+f.secret))
 	mpHeader, mpBody := multipartBody(t, "grant_type", "client_credentials", "client_id", demoApp, "client_secret", f.secret)
+	mpRefreshHeader, mpRefreshBody := multipartBody(t, "grant_type", "refresh_token", "refresh_token", f.ownerRefreshToken(t), "client_id", demoApp, "client_secret", f.secret)
 	tests := []struct {
 		name      string
 		header    http.Header
@@ -230,6 +231,8 @@ func TestTheTokenEndpointGivesScopesPerGrant(t *testing.T) {
 			body:   "grant_type=client_credentials&scope=integration.order", scope: scopeOrder},
 		{name: "refresh_token in a form", header: formHeader,
 			body:  "grant_type=refresh_token&refresh_token=" + f.ownerRefreshToken(t) + "&client_id=" + demoApp + "&client_secret=" + f.secret,
+			scope: scopeStore, refreshed: true},
+		{name: "refresh_token in a multipart body (curl -F)", header: mpRefreshHeader, body: mpRefreshBody,
 			scope: scopeStore, refreshed: true},
 	}
 	for _, tt := range tests {
