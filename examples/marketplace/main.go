@@ -1,79 +1,188 @@
-// Marketplace guards an OAuth marketplace style API: integrations call it
-// with RS256 JWTs whose "kid" names a key in the marketplace's JWKS, whose
-// "scope" claim is a JSON array (integration.store, integration.order,
-// integration.inventory), and which live two days. Refusals are RFC 6750:
+// Marketplace is an OAuth marketplace style API, token side included:
+// integrations (OAuth clients) get tokens at POST /auth/v2/token and call
+// the store, order and inventory APIs with them.
+//
+//	go run ./examples/marketplace
+//
+// starts it on memory stores, registers a demo integration, stands in for
+// a store owner's consent by starting a refresh session for it (this
+// example serves no authorization page), prints the secret and the refresh
+// token once, and prints the curl commands of the whole flow.
+//
+// # Tokens
+//
+// The token endpoint serves two grants, with form or multipart (curl -F)
+// bodies, the client authenticating by Basic or client_id and
+// client_secret in the body:
+//
+//   - client_credentials: the integration acting for itself. It may get
+//     every scope of its registration: integration.store,
+//     integration.order and integration.inventory.
+//   - refresh_token: the integration acting for a store owner. The session
+//     holds integration.store alone: integration.order and
+//     integration.inventory are given only through client_credentials
+//     (issuer.Client.GrantScopes), so a user token never reads orders or
+//     inventory. The API checks the token type as well (the "grant_type"
+//     claim the minter adds): a user token is refused there even if it
+//     carried the scope.
+//
+// Access tokens are RS256 JWTs with a "kid" and the "scope" claim as a
+// JSON array, and live two days. A refresh token is single use: each
+// refresh returns its successor, which must be used within four days (the
+// idle lifetime); the session ends after issuer's default seven days. A
+// refresh token presented twice ends its whole family, and the access
+// tokens minted from it are refused from the next request on.
+//
+// The marketplace publishes RFC 8414 metadata at
+// /.well-known/oauth-authorization-server, its keys at
+// /.well-known/jwks.json, and RFC 7009 revocation at /auth/v2/revoke; it
+// verifies its own tokens in this process through jwt.Issuer.KeySource.
+//
+// # Refusals
+//
+// The API's are RFC 6750: a WWW-Authenticate challenge in the realm
+// "marketplace" and {"error","error_description"}:
 //
 //	WWW-Authenticate: Bearer realm="marketplace", error="insufficient_scope", error_description="…", scope="integration.order"
 //
-// Run it against the marketplace's issuer:
+// The scheme may be written "Bearer" or "bearer". The token endpoint's are
+// RFC 6749 §5.2's JSON (invalid_client with a Basic challenge,
+// invalid_grant, invalid_scope, …).
 //
-//	go run ./examples/marketplace \
-//		-issuer https://auth.marketplace.example \
-//		-jwks https://auth.marketplace.example/.well-known/jwks.json \
-//		-audience https://api.marketplace.example
+// # Stores
 //
-// Each route needs its scope. Changing inventory also needs a
-// client-credentials token (the integration acting for itself, with the
-// claim "grant_type": "client_credentials"): a token a store owner granted
-// may read inventory but not change it. The scheme may be written "Bearer"
-// or "bearer". A key rotation needs no restart: a token signed with a new
-// kid makes the verifier fetch the JWKS again, at most once per cooldown.
+// With -postgres URL the keys, sessions and clients live in PostgreSQL
+// (issuer/pgstore; the private keys sealed under the 32-byte
+// key-encryption key in $TOLLGATE_KEK, base64), so tokens and sessions
+// survive restarts and replicas share them. With -redis ADDR the
+// revocations (ended sessions, revoked tokens) and the rate limits are
+// shared through Redis (revocation/redisrevocation, ratelimit/redisstore).
 package main
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
+	stderrors "errors"
 	"flag"
+	"fmt"
+	"io"
 	"log"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+
 	tgerrors "github.com/tollgate/tollgate/errors"
+	"github.com/tollgate/tollgate/issuer"
+	"github.com/tollgate/tollgate/issuer/pgstore"
 	"github.com/tollgate/tollgate/jwt"
 	"github.com/tollgate/tollgate/middleware"
 	"github.com/tollgate/tollgate/principal"
+	"github.com/tollgate/tollgate/ratelimit"
+	"github.com/tollgate/tollgate/ratelimit/redisstore"
+	"github.com/tollgate/tollgate/revocation"
+	"github.com/tollgate/tollgate/revocation/redisrevocation"
 	"github.com/tollgate/tollgate/scopes"
 )
 
-// config is what the API must know about the marketplace's token issuer.
+// The marketplace's scopes.
+const (
+	scopeStore     = "integration.store"
+	scopeOrder     = "integration.order"
+	scopeInventory = "integration.inventory"
+)
+
+// The lifetimes the marketplace's documentation gives.
+const (
+	accessLifetime = 48 * time.Hour     // every access token
+	refreshIdle    = 4 * 24 * time.Hour // a refresh token, unused
+)
+
+// The demo integration and store owner registered at start.
+const (
+	demoApp   = "app-9"
+	demoOwner = "owner-5"
+)
+
+// tokenType is the "grant_type" claim's value of client-credentials tokens,
+// and the principal type they get; every other token is a user's.
+const (
+	typeApp  = "client_credentials"
+	typeUser = "user"
+)
+
+// config is the marketplace's configuration; the zero value of every store
+// is memory.
 type config struct {
-	Issuer   string           // the "iss" of the tokens
-	JWKSURL  string           // the issuer's public keys, looked up by kid
-	Audience string           // this API, as the tokens' "aud" names it
-	Now      func() time.Time // the clock; nil means time.Now
+	Issuer   string // the tokens' "iss" and the base of the endpoints' URLs
+	Audience string // the tokens' "aud": this API
+
+	// Algorithm of the signing keys; empty means RS256.
+	Algorithm    string
+	KeyStore     issuer.KeyStore     // nil: memory
+	SessionStore issuer.SessionStore // nil: memory
+	ClientStore  issuer.ClientStore  // nil: memory
+	Argon2       issuer.Argon2Params
+
+	// Revocations refuses the access tokens of ended sessions and revoked
+	// tokens; nil means a revocation.Memory. RevokeSession and RevokeID
+	// write to it.
+	Revocations revocationStore
+
+	RateStore          ratelimit.Store // nil: memory
+	TokenRate, APIRate ratelimit.Limit
+
+	Now func() time.Time // nil: time.Now
 }
 
-// newVerifier accepts the issuer's RS256 tokens meant for this API. Scopes
-// are read from the "scope" claim only; the "grant_type" claim tells a
-// client-credentials token from one a user granted (any other, or none).
-func newVerifier(ctx context.Context, c config) (*jwt.Verifier, error) {
-	return jwt.NewVerifier(ctx, jwt.Config{
-		Issuers: []jwt.Issuer{{
-			Issuer:      c.Issuer,
-			JWKSURL:     c.JWKSURL,
-			Audiences:   []string{c.Audience},
-			Algorithms:  []string{"RS256"},
-			ScopeClaims: []string{"scope"},
-			TokenType:   "user",
-			TypeClaim:   "grant_type",
-			TypeValues:  map[string]string{"client_credentials": "client_credentials"},
-		}},
-		Now: c.Now,
-	})
+// revocationStore is what the marketplace needs of a revocation list:
+// redisrevocation.Store is one, memoryRevocations adapts a
+// revocation.Memory.
+type revocationStore interface {
+	middleware.RevocationChecker
+	issuer.AccessTokenRevoker
+	RevokeSession(ctx context.Context, sid string, until time.Time) error
 }
 
-// handlers are the API's own handlers; newAPI puts each behind its guards.
+// memoryRevocations is a revocation.Memory as a revocationStore.
+type memoryRevocations struct{ *revocation.Memory }
+
+func (m memoryRevocations) RevokeSession(_ context.Context, sid string, until time.Time) error {
+	return m.Memory.RevokeSession(sid, until)
+}
+
+func (m memoryRevocations) RevokeID(_ context.Context, jti string, until time.Time) error {
+	return m.Memory.RevokeID(jti, until)
+}
+
+// marketplace is the API and what it was built from.
+type marketplace struct {
+	Handler  http.Handler
+	Ring     *issuer.KeyRing
+	Clients  *issuer.Clients
+	Sessions *issuer.Sessions
+	Verifier *jwt.Verifier
+}
+
+// Close releases the verifier.
+func (m *marketplace) Close() { m.Verifier.Close() }
+
+// handlers are the API's own handlers; newMarketplace puts each behind its
+// guards.
 type handlers struct {
 	getStore, listOrders, getInventory, setInventory http.Handler
 }
 
-var marketplace = handlers{
+var apiHandlers = handlers{
 	getStore: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, map[string]any{"store": r.PathValue("id")})
+		p, _ := principal.From(r.Context())
+		writeJSON(w, map[string]any{"store": r.PathValue("id"), "client_id": p.ClientID(), "subject": p.Subject()})
 	}),
 	listOrders: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, _ := principal.From(r.Context())
@@ -86,7 +195,7 @@ var marketplace = handlers{
 		var body struct {
 			Quantity *int `json:"quantity"`
 		}
-		if err := json.NewDecoder(r.Body).Decode(&body); err != nil || body.Quantity == nil || *body.Quantity < 0 {
+		if err := json.NewDecoder(io.LimitReader(r.Body, 4<<10)).Decode(&body); err != nil || body.Quantity == nil || *body.Quantity < 0 {
 			tgerrors.Write(w, r, tgerrors.New(tgerrors.Validation, "quantity must be a whole number, 0 or more"))
 			return
 		}
@@ -99,51 +208,264 @@ func writeJSON(w http.ResponseWriter, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// newAPI guards h: a bearer token v accepts, the scope each route names,
-// and a client-credentials token to change inventory. Refusals are RFC 6750
-// challenges in the realm "marketplace".
-func newAPI(v middleware.Verifier, h handlers) http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("GET /v1/stores/{id}", scopes.Require("integration.store")(h.getStore))
-	mux.Handle("GET /v1/orders", scopes.Require("integration.order")(h.listOrders))
-	mux.Handle("GET /v1/inventory/{sku}", scopes.Require("integration.inventory")(h.getInventory))
-	mux.Handle("PUT /v1/inventory/{sku}", middleware.Chain(
-		middleware.RequireType("client_credentials"),
-		scopes.Require("integration.inventory"),
-	)(h.setInventory))
+// newMarketplace builds the token side (keys, minter, sessions, clients,
+// the token, revocation, metadata and JWKS endpoints) and the API that
+// checks its tokens in-process.
+func newMarketplace(ctx context.Context, c config, h handlers) (*marketplace, error) {
+	if c.Algorithm == "" {
+		c.Algorithm = issuer.RS256
+	}
+	if c.Revocations == nil {
+		c.Revocations = memoryRevocations{revocation.NewMemory(revocation.MemoryConfig{Now: c.Now})}
+	}
+	ring, err := issuer.NewKeyRing(ctx, issuer.KeyRingConfig{
+		Store: c.KeyStore, Algorithm: c.Algorithm, MaxTokenLifetime: accessLifetime, Now: c.Now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	minter, err := issuer.NewMinter(issuer.MinterConfig{
+		Issuer: c.Issuer, Keys: ring, Lifetime: accessLifetime, ScopeArray: true, Now: c.Now,
+		// The grant, so the API tells the integration's own tokens from
+		// the ones a store owner granted.
+		ExtraClaims: func(_ context.Context, req *issuer.AccessRequest) (map[string]any, error) {
+			return map[string]any{"grant_type": req.Grant}, nil
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	revocations := c.Revocations
+	sessions, err := issuer.NewSessions(issuer.SessionsConfig{
+		Store: c.SessionStore, IdleLifetime: refreshIdle, AccessTokenLifetime: accessLifetime, Now: c.Now,
+		OnSessionEnded: func(ctx context.Context, sid string, until time.Time) {
+			if err := revocations.RevokeSession(ctx, sid, until); err != nil {
+				slog.ErrorContext(ctx, "marketplace: revoking an ended session's tokens failed", "sid", sid, "error", err)
+			}
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	clients, err := issuer.NewClients(issuer.ClientsConfig{Store: c.ClientStore, Argon2: c.Argon2, Now: c.Now})
+	if err != nil {
+		return nil, err
+	}
+	v, err := jwt.NewVerifier(ctx, jwt.Config{
+		Issuers: []jwt.Issuer{{
+			Issuer:      c.Issuer,
+			KeySource:   ring,
+			Audiences:   []string{c.Audience},
+			Algorithms:  []string{c.Algorithm},
+			RequiredTyp: "at+jwt",
+			ScopeClaims: []string{"scope"},
+			TokenType:   typeUser,
+			TypeClaim:   "grant_type",
+			TypeValues:  map[string]string{issuer.GrantClientCredentials: typeApp},
+		}},
+		Now: c.Now,
+	})
+	if err != nil {
+		return nil, err
+	}
 
-	return middleware.Chain(
-		tgerrors.Use(tgerrors.OAuthFormat{Realm: "marketplace"}),
-		middleware.Authenticate(v),
-	)(mux)
+	grants := []string{issuer.GrantClientCredentials, issuer.GrantRefreshToken}
+	token, err := issuer.NewTokenHandler(issuer.TokenConfig{
+		Clients: clients, Minter: minter, Sessions: sessions, Grants: grants, Realm: "marketplace",
+	})
+	if err != nil {
+		return nil, err
+	}
+	revoke, err := issuer.NewRevocationHandler(issuer.RevocationConfig{
+		Clients: clients, Sessions: sessions, Verifier: v, Revoker: revocations, Realm: "marketplace",
+	})
+	if err != nil {
+		return nil, err
+	}
+	metadata, err := issuer.NewMetadataHandler(issuer.MetadataConfig{
+		Issuer:             c.Issuer,
+		TokenEndpoint:      c.Issuer + "/auth/v2/token",
+		RevocationEndpoint: c.Issuer + "/auth/v2/revoke",
+		JWKSURI:            c.Issuer + "/.well-known/jwks.json",
+		GrantTypes:         grants,
+		Scopes:             []string{scopeStore, scopeOrder, scopeInventory},
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	tokenLimit := ratelimit.New(ratelimit.Config{
+		Limits: []ratelimit.Limit{c.TokenRate},
+		Key:    ratelimit.FirstKey(issuer.KeyByTokenClient, ratelimit.KeyByIP),
+		Store:  c.RateStore, Now: c.Now,
+	})
+	apiLimit := ratelimit.New(ratelimit.Config{Limits: []ratelimit.Limit{c.APIRate}, Store: c.RateStore, Now: c.Now})
+	authenticate := middleware.Authenticate(v, middleware.WithRevocation(revocations))
+	// store routes take any token with the scope; order and inventory
+	// routes the integration's own token (client_credentials) as well.
+	store := func(h http.Handler) http.Handler {
+		return middleware.Chain(authenticate, apiLimit, scopes.Require(scopeStore))(h)
+	}
+	integration := func(scope string, h http.Handler) http.Handler {
+		return middleware.Chain(authenticate, apiLimit, scopes.Require(scope), middleware.RequireType(typeApp))(h)
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle("/auth/v2/token", tokenLimit(token)) // 405 for other methods, by the handler
+	mux.Handle("/auth/v2/revoke", tokenLimit(revoke))
+	mux.Handle("GET /.well-known/oauth-authorization-server", metadata)
+	mux.Handle("GET /.well-known/jwks.json", issuer.NewJWKSHandler(ring, ring.CacheMaxAge()))
+	mux.Handle("GET /v1/stores/{id}", store(h.getStore))
+	mux.Handle("/v1/stores/{id}", tgerrors.MethodNotAllowed(http.MethodGet))
+	mux.Handle("GET /v1/orders", integration(scopeOrder, h.listOrders))
+	mux.Handle("/v1/orders", tgerrors.MethodNotAllowed(http.MethodGet))
+	mux.Handle("GET /v1/inventory/{sku}", integration(scopeInventory, h.getInventory))
+	mux.Handle("PUT /v1/inventory/{sku}", integration(scopeInventory, h.setInventory))
+	mux.Handle("/v1/inventory/{sku}", tgerrors.MethodNotAllowed(http.MethodGet, http.MethodPut))
+	mux.Handle("/", tgerrors.NotFound)
+
+	return &marketplace{
+		Handler:  tgerrors.Use(tgerrors.OAuthFormat{Realm: "marketplace"})(mux),
+		Ring:     ring,
+		Clients:  clients,
+		Sessions: sessions,
+		Verifier: v,
+	}, nil
+}
+
+// integrationClient is the registration of an integration: every scope,
+// the order and inventory ones through client_credentials only; refresh
+// tokens live four days unused.
+func integrationClient(id, audience string) issuer.Client {
+	return issuer.Client{
+		ID: id, Name: "Demo integration",
+		Grants:              []string{issuer.GrantClientCredentials, issuer.GrantRefreshToken},
+		Scopes:              []string{scopeStore, scopeOrder, scopeInventory},
+		GrantScopes:         map[string][]string{issuer.GrantClientCredentials: {scopeOrder, scopeInventory}},
+		Audience:            []string{audience},
+		RefreshIdleLifetime: refreshIdle,
+	}
+}
+
+// registerIntegration registers cl, or gives it a new secret if it is
+// registered already (a restart on PostgreSQL), and returns the secret:
+// the one time it is seen.
+func registerIntegration(ctx context.Context, clients *issuer.Clients, cl issuer.Client) (issuer.Token, error) {
+	_, secret, err := clients.Create(ctx, cl)
+	if stderrors.Is(err, issuer.ErrConflict) {
+		if err := clients.Update(ctx, cl); err != nil {
+			return "", err
+		}
+		return clients.RegenerateSecret(ctx, cl.ID)
+	}
+	return secret, err
+}
+
+// ownerGrants stands in for a store owner's consent: it starts a refresh
+// session of the integration for owner, with the scopes a user's grant
+// may hold (integration.store; never the client_credentials-only ones),
+// and returns its first refresh token.
+func ownerGrants(ctx context.Context, m *marketplace, clientID, owner string) (issuer.RefreshToken, error) {
+	cl, err := m.Clients.Client(ctx, clientID)
+	if err != nil {
+		return issuer.RefreshToken{}, err
+	}
+	granted, err := cl.GrantScopesFor(issuer.GrantRefreshToken, nil)
+	if err != nil {
+		return issuer.RefreshToken{}, err
+	}
+	return m.Sessions.Start(ctx, issuer.SessionRequest{
+		ClientID: cl.ID, Subject: owner, Scopes: granted, Audience: cl.Audience,
+		AbsoluteLifetime: cl.RefreshAbsoluteLifetime, IdleLifetime: cl.RefreshIdleLifetime,
+	})
+}
+
+// kekFrom decodes the base64 key-encryption key, never echoing it.
+func kekFrom(s string) ([]byte, error) {
+	if s == "" {
+		return nil, stderrors.New("-postgres needs a key-encryption key: 32 bytes, base64, in $TOLLGATE_KEK or -kek")
+	}
+	k, err := base64.StdEncoding.DecodeString(s)
+	if err != nil || len(k) != pgstore.KEKSize {
+		return nil, fmt.Errorf("the key-encryption key must be %d bytes, base64-encoded", pgstore.KEKSize)
+	}
+	return k, nil
 }
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to serve the API on")
-	issuer := flag.String("issuer", "", "token issuer, exactly as the tokens' iss claim (required)")
-	jwks := flag.String("jwks", "", "the issuer's JWKS URL (default: <issuer>/.well-known/jwks.json)")
-	audience := flag.String("audience", "", "this API's audience, as the tokens' aud claim (required)")
+	iss := flag.String("issuer", "", "the tokens' iss and the endpoints' base URL (default: http://<addr>)")
+	audience := flag.String("audience", "https://api.marketplace.example", "the tokens' aud")
+	pgURL := flag.String("postgres", "", "PostgreSQL URL for the keys, sessions and clients (default: memory)")
+	kek := flag.String("kek", "", "key-encryption key for -postgres, 32 bytes base64 (default: $TOLLGATE_KEK)")
+	redisAddr := flag.String("redis", "", "Redis address for the revocations and rate limits (default: memory)")
 	flag.Parse()
-	if *issuer == "" || *audience == "" {
-		flag.Usage()
-		os.Exit(2)
-	}
-	if *jwks == "" {
-		*jwks = strings.TrimSuffix(*issuer, "/") + "/.well-known/jwks.json"
+	if *iss == "" {
+		*iss = "http://" + *addr
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	v, err := newVerifier(ctx, config{Issuer: *issuer, JWKSURL: *jwks, Audience: *audience})
+
+	c := config{
+		Issuer: *iss, Audience: *audience,
+		TokenRate: ratelimit.Limit{Name: "token", Events: 10, Per: time.Minute},
+		APIRate:   ratelimit.Limit{Name: "api", Events: 100, Per: time.Minute},
+	}
+	if *pgURL != "" {
+		if *kek == "" {
+			*kek = os.Getenv("TOLLGATE_KEK")
+		}
+		key, err := kekFrom(*kek)
+		if err != nil {
+			log.Fatal(err)
+		}
+		pool, err := pgxpool.New(ctx, *pgURL)
+		if err != nil {
+			log.Fatal("postgres: ", err)
+		}
+		defer pool.Close()
+		if err := pgstore.Migrate(ctx, pool); err != nil {
+			log.Fatal("postgres: ", err)
+		}
+		if c.KeyStore, err = pgstore.NewKeyStore(pool, key); err != nil {
+			log.Fatal(err)
+		}
+		c.SessionStore, c.ClientStore = pgstore.NewSessionStore(pool), pgstore.NewClientStore(pool)
+	}
+	if *redisAddr != "" {
+		rdb := redis.NewClient(&redis.Options{Addr: *redisAddr, ContextTimeoutEnabled: true})
+		defer rdb.Close()
+		revoked := redisrevocation.New(rdb, redisrevocation.Config{})
+		// A new Redis holds no list yet: start one. (A fleet whose Redis
+		// may lose its data sets Config.Republish from its own records.)
+		if err := revoked.Restore(ctx); err != nil {
+			log.Fatal("redis: ", err)
+		}
+		c.Revocations = revoked
+		c.RateStore = redisstore.New(redisstore.Config{Client: rdb})
+	}
+
+	m, err := newMarketplace(ctx, c, apiHandlers)
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer v.Close()
+	defer m.Close()
+	go m.Ring.Run(ctx)
 
-	srv := &http.Server{Addr: *addr, Handler: newAPI(v, marketplace), ReadHeaderTimeout: 10 * time.Second}
+	secret, err := registerIntegration(ctx, m.Clients, integrationClient(demoApp, *audience))
+	if err != nil {
+		log.Fatal(err)
+	}
+	rt, err := ownerGrants(ctx, m, demoApp, demoOwner)
+	if err != nil {
+		log.Fatal(err)
+	}
+	printWalkthrough(os.Stdout, "http://"+*addr, demoApp, secret.Reveal(), rt.Token.Reveal())
+
+	srv := &http.Server{Addr: *addr, Handler: m.Handler, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
-	log.Printf("marketplace API on http://%s", *addr)
 	select {
 	case err := <-errc:
 		log.Fatal(err)
@@ -154,4 +476,44 @@ func main() {
 	if err := srv.Shutdown(shutdown); err != nil {
 		log.Print(err)
 	}
+}
+
+// printWalkthrough prints the demo integration's secret and the owner's
+// first refresh token (this once) and the flow as curl commands.
+func printWalkthrough(w io.Writer, base, id, secret, refresh string) {
+	fmt.Fprintf(w, `marketplace API on %[1]s
+
+demo integration %[2]s, secret (shown once): %[3]s
+store owner %[5]s granted it integration.store; refresh token (single use): %[4]s
+
+pick() { sed -E "s/.*\"$1\":\"([^\"]+)\".*/\\1/"; }
+
+# 1. the integration's own token (client_credentials, 2 days): every scope
+APP=$(curl -s %[1]s/auth/v2/token -d grant_type=client_credentials \
+  -d client_id=%[2]s -d client_secret=%[3]s | pick access_token)
+curl -s %[1]s/v1/orders -H "Authorization: Bearer $APP"
+curl -s %[1]s/v1/inventory/sku-3 -H "Authorization: Bearer $APP"
+curl -s -X PUT %[1]s/v1/inventory/sku-3 -H "Authorization: Bearer $APP" -d '{"quantity":4}'
+
+# 2. the owner's token (refresh_token, multipart like curl -F): integration.store only
+RESP=$(curl -s %[1]s/auth/v2/token -F grant_type=refresh_token -F refresh_token=%[4]s \
+  -F client_id=%[2]s -F client_secret=%[3]s)
+OWNER=$(echo "$RESP" | pick access_token); NEXT=$(echo "$RESP" | pick refresh_token)
+curl -s %[1]s/v1/stores/12 -H "Authorization: bearer $OWNER"
+curl -si %[1]s/v1/orders -H "Authorization: Bearer $OWNER"        # 403 insufficient_scope
+
+# 3. a refresh token is single use: presenting it again ends the family
+curl -s %[1]s/auth/v2/token -d grant_type=refresh_token -d refresh_token=%[4]s \
+  -d client_id=%[2]s -d client_secret=%[3]s                      # 400 invalid_grant
+curl -s %[1]s/auth/v2/token -d grant_type=refresh_token -d refresh_token=$NEXT \
+  -d client_id=%[2]s -d client_secret=%[3]s                      # 400 invalid_grant: the family ended
+curl -si %[1]s/v1/stores/12 -H "Authorization: Bearer $OWNER"     # 401 invalid_token: revoked
+
+# 4. Basic authentication and a narrower scope
+curl -s %[1]s/auth/v2/token -d grant_type=client_credentials -d scope=integration.store -u %[2]s:%[3]s
+
+# the authorization server's metadata and keys
+curl -s %[1]s/.well-known/oauth-authorization-server
+curl -s %[1]s/.well-known/jwks.json
+`, base, id, secret, refresh, demoOwner)
 }
