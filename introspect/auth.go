@@ -159,6 +159,15 @@ func (a ClientAuth) GoString() string { return "introspect.ClientAuth(" + a.Stri
 // secret.
 func (a ClientAuth) LogValue() slog.Value { return slog.StringValue(a.String()) }
 
+// String, GoString and Format of a compiled clientAuth show no secret, so
+// that printing a struct holding one (a *Client) shows none either.
+func (a clientAuth) String() string {
+	return ClientAuth{method: a.method, clientID: a.clientID}.String()
+}
+
+// GoString implements fmt.GoStringer.
+func (a clientAuth) GoString() string { return a.String() }
+
 // clientAuth is a ClientAuth checked and compiled by New.
 type clientAuth struct {
 	method authMethod

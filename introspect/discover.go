@@ -41,3 +41,12 @@ func Discover(ctx context.Context, issuer string, cfg Config) (*Client, error) {
 	cfg.Endpoint = md.IntrospectionEndpoint
 	return New(cfg)
 }
+
+// String describes the client by its endpoint and its authentication
+// method, never a secret: printing a *Client with %v or %+v shows this.
+func (c *Client) String() string {
+	return "introspect.Client(" + c.logEndpoint + ", " + ClientAuth{method: c.auth.method, clientID: c.auth.clientID}.String() + ")"
+}
+
+// GoString is String, so that %#v shows no secret either.
+func (c *Client) GoString() string { return c.String() }

@@ -2,8 +2,11 @@ package jwt
 
 import (
 	"encoding/json"
+	stderrors "errors"
 	"fmt"
 	"slices"
+	"strings"
+	"unicode"
 
 	"github.com/tollgate/tollgate/principal"
 )
@@ -34,6 +37,13 @@ type ClaimsDecoder func(payload []byte) (any, error)
 //	c, ok := principal.ClaimsAs[orderClaims](p) // no map walk, no allocation
 func DecodeClaims[T any]() ClaimsDecoder {
 	return func(payload []byte) (any, error) {
+		// encoding/json matches member names to fields without regard to
+		// case, and takes the last: {"org_id":"A","ORG_ID":"B"} would read
+		// as B here and as A through StringClaim. Such a payload is
+		// refused, so that one token has one reading.
+		if err := caseFoldedTwice(payload); err != nil {
+			return nil, err
+		}
 		var t T
 		if err := json.Unmarshal(payload, &t); err != nil {
 			return nil, err
@@ -76,4 +86,55 @@ func checkRoleClaims(paths []string) error {
 		return fmt.Errorf("an empty path in RoleClaims")
 	}
 	return nil
+}
+
+var errCaseFolded = stderrors.New("claims hold two members whose names differ only in case")
+
+// caseFoldedTwice refuses a JSON payload with two member names, in one
+// object at any depth, that are equal under case folding.
+func caseFoldedTwice(payload []byte) error {
+	var v any
+	if err := json.Unmarshal(payload, &v); err != nil {
+		return err
+	}
+	var walk func(v any) error
+	walk = func(v any) error {
+		switch v := v.(type) {
+		case map[string]any:
+			seen := make(map[string]struct{}, len(v))
+			for k, m := range v {
+				f := foldKey(k)
+				if _, dup := seen[f]; dup {
+					return errCaseFolded
+				}
+				seen[f] = struct{}{}
+				if err := walk(m); err != nil {
+					return err
+				}
+			}
+		case []any:
+			for _, m := range v {
+				if err := walk(m); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	return walk(v)
+}
+
+// foldKey maps every rune of s to the smallest rune of its Unicode case
+// orbit, as encoding/json's case-insensitive match does (K, k and the Kelvin
+// sign are one; s and ſ are one).
+func foldKey(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		least := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			least = min(least, f)
+		}
+		b.WriteRune(least)
+	}
+	return b.String()
 }

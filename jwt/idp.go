@@ -137,6 +137,12 @@ func compileIdentityProvider(is Issuer, ji *jwtIssuer) error {
 	if err != nil || u.Host == "" || !strings.Contains(afterScheme, "/") {
 		return fmt.Errorf("Issuer must hold %s in the path of an absolute URL, as in https://login.microsoftonline.com/%s/v2.0", TenantPlaceholder, TenantPlaceholder)
 	}
+	if len(is.ClientIDs) > 0 && ji.tenants == nil {
+		// Any tenant can register an application and mint tokens for its
+		// own API issued to a listed client (a public one, say): with
+		// every tenant admitted, ClientIDs would accept them.
+		return stderrors.New("ClientIDs on an Issuer that admits every tenant would accept tokens any tenant mints for its own APIs: list the accepted Tenants, or use Audiences")
+	}
 	if (jwksPerTenant || usesDiscovery(is)) && ji.tenants == nil {
 		return stderrors.New("each tenant has its own key set (JWKSURL holds " + TenantPlaceholder + ", or keys are discovered): list the accepted Tenants, so that tokens of unknown tenants cause no fetch, or set JWKSURL to the key set every tenant shares")
 	}

@@ -32,15 +32,15 @@ var ErrRoleClaim = stderrors.New("role claim malformed or ambiguous")
 //	urn:zitadel:iam:org:project:roles      ZITADEL (an object: its keys are the roles)
 //	https://example.com/roles              an Auth0 namespaced claim
 //
-// Within an object, the whole remaining path is tried first as one member
-// name, so a claim whose name has dots in it (Auth0's
-// "https://example.com/roles") is found as it is. Only if there is no such
-// member is the path split at a dot into a member that holds an object and
-// the rest of the path, looked up in that object the same way. Every dot is
-// tried, so a segment may contain dots too (a Keycloak client ID such as
-// "orders.api" in resource_access.orders.api.roles); if two different ways
-// of splitting the path both name a claim, the path is ambiguous and the
-// token is refused (ErrRoleClaim) rather than read one way.
+// Within an object, the whole remaining path is tried as one member name,
+// so a claim whose name has dots in it (Auth0's
+// "https://example.com/roles") is found as it is, and the path is also split
+// at each dot into a member that holds an object and the rest of the path,
+// looked up in that object the same way, so a segment may contain dots too
+// (a Keycloak client ID such as "orders.api" in
+// resource_access.orders.api.roles). If two of these readings (the whole
+// name, or two different splits) both name a claim, the path is ambiguous
+// and the token is refused (ErrRoleClaim) rather than read one way.
 //
 // # Values
 //
@@ -108,11 +108,13 @@ func ParseRoles(claims map[string]any, paths ...string) ([]string, error) {
 
 // lookupPath finds the claim path names in obj, as ParseRoles describes.
 func lookupPath(obj map[string]any, path string) (any, bool, error) {
-	if v, ok := obj[path]; ok {
-		return v, true, nil
-	}
 	var found any
 	n := 0
+	if v, ok := obj[path]; ok {
+		// The whole path as one name; a split that also names a claim
+		// makes it ambiguous, below.
+		found, n = v, 1
+	}
 	for i := 0; i < len(path); i++ {
 		if path[i] != '.' {
 			continue

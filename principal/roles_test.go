@@ -28,7 +28,7 @@ func TestParseRoles(t *testing.T) {
 		{"custom nested claim", `{"ext":{"roles":["a"]}}`, []string{"ext.roles"}, []string{"a"}, false},
 		{"ZITADEL: the keys of an object are the roles, sorted", `{"urn:zitadel:iam:org:project:roles":{"writer":{"123":"acme.zitadel.cloud"},"admin":{"123":"acme.zitadel.cloud"}}}`, []string{"urn:zitadel:iam:org:project:roles"}, []string{"admin", "writer"}, false},
 		{"Auth0 namespaced claim: the dotted name is one claim", `{"https://example.com/roles":["editor"]}`, []string{"https://example.com/roles"}, []string{"editor"}, false},
-		{"a whole dotted name wins over nesting", `{"a.b":["top"],"a":{"b":["nested"]}}`, []string{"a.b"}, []string{"top"}, false},
+		{"a whole dotted name and a nested path together: ambiguous, refused", `{"a.b":["top"],"a":{"b":["nested"]}}`, []string{"a.b"}, nil, true},
 		{"a single string is one role, not split at spaces", `{"groups":"Domain Admins"}`, []string{"groups"}, []string{"Domain Admins"}, false},
 		{"several paths: merged in order, duplicates dropped", `{"roles":["a","b"],"groups":["b","c"]}`, []string{"roles", "groups"}, []string{"a", "b", "c"}, false},
 		{"absent claim: no roles", `{"sub":"x"}`, []string{"roles", "realm_access.roles"}, nil, false},
