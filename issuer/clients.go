@@ -107,6 +107,25 @@ func (c *Client) GrantScopesFor(grant string, requested []string) ([]string, err
 	return slices.Compact(slices.Clone(requested)), nil
 }
 
+// refreshGives reports whether a refresh may carry scope on: the client is
+// registered for it, and GrantScopes lets some grant that has refresh
+// tokens give it (any grant but client_credentials).
+func (c *Client) refreshGives(scope string) bool {
+	if !slices.Contains(c.Scopes, scope) {
+		return false
+	}
+	restricted := false
+	for g, scopes := range c.GrantScopes {
+		if slices.Contains(scopes, scope) {
+			if g != GrantClientCredentials {
+				return true
+			}
+			restricted = true
+		}
+	}
+	return !restricted
+}
+
 // grantGives reports whether grant may give scope under GrantScopes.
 func (c *Client) grantGives(grant, scope string) bool {
 	restricted := false

@@ -490,10 +490,19 @@ func (h *tokenHandler) refresh(r *http.Request, client *Client, p params, resp *
 		h.cfg.Log.ErrorContext(ctx, "tollgate: token endpoint: refresh failed", "client_id", client.ID, "error", err)
 		return errUnavailable
 	}
-	scopes := sess.Scopes
+	// A refresh gives only what the session holds and the client may still
+	// get through a grant that has refresh tokens: a scope the client lost
+	// since, or one its registration gives through client_credentials
+	// alone, is dropped (refused if asked for by name).
+	var scopes []string
+	for _, s := range sess.Scopes {
+		if client.refreshGives(s) {
+			scopes = append(scopes, s)
+		}
+	}
 	if len(requested) > 0 {
 		for _, s := range requested {
-			if !slices.Contains(sess.Scopes, s) {
+			if !slices.Contains(scopes, s) {
 				return errInvalidScope
 			}
 		}

@@ -427,3 +427,21 @@ func TestRefusalsAreWrittenInTheProvidersFormatWhenItAsks(t *testing.T) {
 		})
 	}
 }
+
+// A refresh never carries a scope the client may get through
+// client_credentials alone, even from a session that was started with it.
+func TestARefreshDropsScopesOnlyClientCredentialsMayGive(t *testing.T) {
+	g := newGrants(t)
+	rt, err := g.sessions.Start(context.Background(), issuer.SessionRequest{
+		ClientID: "market", Subject: "owner-1", Audience: []string{"orders-api"},
+		Scopes: []string{"catalog", "integration.order"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := g.ok(g.do(req{body: form("grant_type", "refresh_token", "refresh_token", rt.Token.Reveal()), basic: "market"}))
+	if got.Scope != "catalog" {
+		t.Fatalf("a refreshed user token carries scope %q; integration.order is for client_credentials alone", got.Scope)
+	}
+	g.refused(g.do(req{body: form("grant_type", "refresh_token", "refresh_token", got.RefreshToken, "scope", "integration.order"), basic: "market"}), 400, "invalid_scope")
+}
