@@ -59,13 +59,20 @@ func (r Rule) Validate() error {
 	return nil
 }
 
-// RuleKey is what identifies a rule: its Subject and Client.
+// RuleKey is what identifies a rule: its Subject and Client; or, for an
+// ended session kept in the same set (redisrevocation does), its Session
+// alone (see SessionKey).
 type RuleKey struct {
-	Subject, Client string
+	Session, Subject, Client string
 }
 
+// SessionKey is the key under which a store that keeps ended sessions in
+// its Rules files the session sid: every token whose "sid" claim is sid is
+// revoked while the window holds.
+func SessionKey(sid string) RuleKey { return RuleKey{Session: sid} }
+
 // Key returns r's key.
-func (r Rule) Key() RuleKey { return RuleKey{r.Subject, r.Client} }
+func (r Rule) Key() RuleKey { return RuleKey{Subject: r.Subject, Client: r.Client} }
 
 // Window is a rule's reach in Unix milliseconds: tokens issued before
 // Before (0: every token) are revoked until Until (0: until lifted). Stores
@@ -114,9 +121,9 @@ type Rules struct {
 	set   map[RuleKey]Window
 	count atomic.Int64
 
-	// subjects, clients and grants count the rules of each shape, so
-	// Match looks up only the shapes that exist.
-	subjects, clients, grants int
+	// sessions, subjects, clients and grants count the rules of each
+	// shape, so Match looks up only the shapes that exist.
+	sessions, subjects, clients, grants int
 }
 
 // NewRules returns an empty set.
@@ -153,7 +160,7 @@ func (rs *Rules) Replace(set map[RuleKey]Window) {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	rs.set = set
-	rs.subjects, rs.clients, rs.grants = 0, 0, 0
+	rs.sessions, rs.subjects, rs.clients, rs.grants = 0, 0, 0, 0
 	rs.count.Store(0)
 	for k := range set {
 		rs.counted(k, 1)
@@ -176,6 +183,8 @@ func (rs *Rules) Sweep(nowMillis int64) {
 // must be held.
 func (rs *Rules) counted(k RuleKey, d int) {
 	switch {
+	case k.Session != "":
+		rs.sessions += d
 	case k.Subject != "" && k.Client != "":
 		rs.grants += d
 	case k.Subject != "":
@@ -203,6 +212,11 @@ func (rs *Rules) Match(p *principal.Principal, now func() time.Time) bool {
 	hit := func(k RuleKey) bool {
 		w, ok := rs.set[k]
 		return ok && (w.Before == 0 || iat < w.Before) && !w.Ended(now().UnixMilli())
+	}
+	if rs.sessions > 0 {
+		if sid := p.StringClaim("sid"); sid != "" && hit(RuleKey{Session: sid}) {
+			return true
+		}
 	}
 	if rs.subjects > 0 && sub != "" && hit(RuleKey{Subject: sub}) {
 		return true

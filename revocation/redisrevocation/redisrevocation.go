@@ -233,18 +233,6 @@ func (s *Store) RevokeToken(ctx context.Context, token string, until time.Time) 
 	return s.set(ctx, s.tokenKey(token), until)
 }
 
-// RevokeSession revokes every token whose "sid" claim is sid: the access
-// tokens of an ended refresh session (logout, refresh-token reuse; see
-// issuer.SessionsConfig.OnSessionEnded), until until (when the last of
-// them expires; zero for ever) plus the Leeway. The write is bounded by
-// ctx.
-func (s *Store) RevokeSession(ctx context.Context, sid string, until time.Time) error {
-	if sid == "" {
-		return errEmptyID
-	}
-	return s.set(ctx, s.sessionKey(sid), until)
-}
-
 func (s *Store) set(ctx context.Context, key string, until time.Time) error {
 	var err error
 	if until.IsZero() {
@@ -272,13 +260,10 @@ func (s *Store) set(ctx context.Context, key string, until time.Time) error {
 // decides: by default Revoked returns an *errors.Error of kind Unavailable
 // and the caller must refuse the request; with FailOpen it returns false.
 func (s *Store) Revoked(ctx context.Context, token string, p *principal.Principal) (bool, error) {
-	var buf [5]string
+	var buf [4]string
 	keys := append(buf[:0], s.epochKey, s.versionKey, s.tokenKey(token))
 	if p != nil && p.TokenID() != "" {
 		keys = append(keys, s.idKey(p.TokenID()))
-	}
-	if sid := p.StringClaim("sid"); sid != "" {
-		keys = append(keys, s.sessionKey(sid))
 	}
 	vals, err := s.mget(ctx, keys)
 	if err != nil {
@@ -320,7 +305,10 @@ func (s *Store) Revoked(ctx context.Context, token string, p *principal.Principa
 
 // syncRulesBounded runs syncRules under the check's timeout.
 func (s *Store) syncRulesBounded(ctx context.Context, epoch, version string) error {
-	if l := s.loaded.Load(); l != nil && l.epoch == epoch && l.version == version {
+	if l := s.loaded.Load(); l != nil && (l.epoch == epoch || l.epoch == "") && l.version == version {
+		if l.epoch == "" {
+			s.loaded.Store(&loadedState{epoch, version})
+		}
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
@@ -558,7 +546,5 @@ func parseInfo(info string) map[string]string {
 }
 
 func (s *Store) idKey(jti string) string { return s.tag + "jti:" + jti }
-
-func (s *Store) sessionKey(sid string) string { return s.tag + "sid:" + sid }
 
 func (s *Store) tokenKey(token string) string { return s.tag + "tok:" + revocation.TokenHash(token) }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -42,16 +43,18 @@ if cur then
   if u ~= 0 and (cu == 0 or cu > u) then u = cu end
 end
 redis.call('HSET', KEYS[1], ARGV[1], string.format('%.0f %.0f', b, u))
+local old = redis.call('GET', KEYS[2]) or '0'
 redis.call('SET', KEYS[2], ARGV[4])
-return 1
+return old
 `)
 
 // liftRule removes the rule of field ARGV[1] and sets the version to
 // ARGV[2], a fresh random value.
 var liftRule = redis.NewScript(`
 redis.call('HDEL', KEYS[1], ARGV[1])
+local old = redis.call('GET', KEYS[2]) or '0'
 redis.call('SET', KEYS[2], ARGV[2])
-return 1
+return old
 `)
 
 // dropEnded removes each field ARGV[2i-1] that still holds the value
@@ -93,12 +96,53 @@ func (s *Store) RevokeRule(ctx context.Context, r revocation.Rule) error {
 	if w.Ended(s.now().UnixMilli()) {
 		return nil
 	}
-	keys := []string{s.rulesKey, s.versionKey}
-	if err := addRule.Run(ctx, s.client, keys, ruleField(r.Key()), w.Before, w.Until, newVersion()).Err(); err != nil {
-		return fmt.Errorf("redisrevocation: revoking a rule: %w", err)
+	return s.addRule(ctx, r.Key(), w)
+}
+
+// RevokeSession revokes, on every replica, every token whose "sid" claim is
+// sid: the access tokens of an ended refresh session (logout, refresh-token
+// reuse; see issuer.SessionsConfig.OnSessionEnded), until until (when the
+// last of them expires; zero for ever) plus the Leeway. Ended sessions are
+// kept with the rules, so a check matches them in memory, without a key of
+// their own to read. The write is bounded by ctx.
+func (s *Store) RevokeSession(ctx context.Context, sid string, until time.Time) error {
+	if sid == "" {
+		return errEmptyID
 	}
-	s.rules.Add(r.Key(), w)
+	w := revocation.WindowOf(revocation.Rule{Subject: sid, Until: until}, s.leeway)
+	if w.Ended(s.now().UnixMilli()) {
+		return nil
+	}
+	return s.addRule(ctx, revocation.SessionKey(sid), w)
+}
+
+// addRule writes the rule k (widening one there) and applies it to the
+// local copy; the copy stays current if no other change came between.
+func (s *Store) addRule(ctx context.Context, k revocation.RuleKey, w revocation.Window) error {
+	version := newVersion()
+	old, err := addRule.Run(ctx, s.client, []string{s.rulesKey, s.versionKey}, ruleField(k), w.Before, w.Until, version).Text()
+	if err != nil {
+		return fmt.Errorf("redisrevocation: revoking: %w", err)
+	}
+	s.rules.Add(k, w)
+	s.advanced(old, version)
 	return nil
+}
+
+// advanced moves the local copy's version from old to version after a
+// change this Store made and applied itself, if the copy was at old: then
+// it holds exactly what Redis holds, and the next check need not reload.
+func (s *Store) advanced(old, version string) {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	switch l := s.loaded.Load(); {
+	case l != nil && l.version == old:
+		s.loaded.Store(&loadedState{l.epoch, version})
+	case l == nil && old == "0" && s.rules.Len() == 1:
+		// The first rule ever, on a Store that has not checked yet: the
+		// copy is the whole set. The epoch is learnt at the next check.
+		s.loaded.Store(&loadedState{"", version})
+	}
 }
 
 // LiftRule removes, on every replica, the rule with r's Subject and Client, whatever its Before and Until: a suspended subject or client is
@@ -107,10 +151,13 @@ func (s *Store) LiftRule(ctx context.Context, r revocation.Rule) error {
 	if err := r.Validate(); err != nil {
 		return err
 	}
-	if err := liftRule.Run(ctx, s.client, []string{s.rulesKey, s.versionKey}, ruleField(r.Key()), newVersion()).Err(); err != nil {
+	version := newVersion()
+	old, err := liftRule.Run(ctx, s.client, []string{s.rulesKey, s.versionKey}, ruleField(r.Key()), version).Text()
+	if err != nil {
 		return fmt.Errorf("redisrevocation: lifting a rule: %w", err)
 	}
 	s.rules.Lift(r.Key())
+	s.advanced(old, version)
 	return nil
 }
 
@@ -119,6 +166,8 @@ func (s *Store) LiftRule(ctx context.Context, r revocation.Rule) error {
 // subject or client can spell another rule's field.
 func ruleField(k revocation.RuleKey) string {
 	switch {
+	case k.Session != "":
+		return "s:" + k.Session
 	case k.Subject != "" && k.Client != "":
 		return "g:" + strconv.Itoa(len(k.Subject)) + ":" + k.Subject + k.Client
 	case k.Subject != "":
@@ -145,6 +194,8 @@ func parseRule(field, value string) (revocation.RuleKey, revocation.Window, erro
 	}
 	rest := field[2:]
 	switch field[0] {
+	case 's':
+		k.Session = rest
 	case 'u':
 		k.Subject = rest
 	case 'c':
@@ -167,7 +218,10 @@ func parseRule(field, value string) (revocation.RuleKey, revocation.Window, erro
 // for one reload.
 func (s *Store) syncRules(ctx context.Context, epoch, version string) error {
 	want := loadedState{epoch, version}
-	if l := s.loaded.Load(); l != nil && *l == want {
+	if l := s.loaded.Load(); l != nil && (*l == want || l.epoch == "" && l.version == version) {
+		if l.epoch == "" {
+			s.loaded.Store(&want)
+		}
 		return nil
 	}
 	if version == "0" && s.rules.Len() == 0 {

@@ -41,3 +41,37 @@ func TestStoreRevokesTheTokensOfASessionBySidInOneRoundTrip(t *testing.T) {
 		t.Fatal("the empty sid was revoked")
 	}
 }
+
+// A session ended through one replica is refused by another from its next
+// check, matched in memory: one reload, then one round trip a check, as
+// before the session ended.
+func TestAnEndedSessionIsRefusedOnEveryReplica(t *testing.T) {
+	a, _, _ := testStore(t, Config{})
+	b, _, rtB := testStore(t, Config{Prefix: a.tag[1 : len(a.tag)-1]})
+	ctx := context.Background()
+	tok := func(sid string) *principal.Principal {
+		return principal.New(principal.Fields{Subject: "u1", Claims: map[string]any{"sid": sid}})
+	}
+	if got, err := b.Revoked(ctx, opaque, tok("s1")); err != nil || got {
+		t.Fatalf("before: %v %v", got, err)
+	}
+	if err := a.RevokeSession(ctx, "s1", time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	before := rtB.n.Load()
+	if got, err := b.Revoked(ctx, opaque, tok("s1")); err != nil || !got {
+		t.Fatalf("the other replica: %v %v", got, err)
+	}
+	// The check and the reload; a server that has not run the reload
+	// script yet answers NOSCRIPT first, one round trip more.
+	if n := rtB.n.Load() - before; n != 2 && n != 3 {
+		t.Fatalf("the check that found the change took %d round trips, want 2 (3 the first time the script runs)", n)
+	}
+	before = rtB.n.Load()
+	if got, err := b.Revoked(ctx, opaque, tok("s2")); err != nil || got {
+		t.Fatalf("another session: %v %v", got, err)
+	}
+	if n := rtB.n.Load() - before; n != 1 {
+		t.Fatalf("a later check took %d round trips, want 1", n)
+	}
+}
