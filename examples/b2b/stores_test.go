@@ -2,9 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -33,9 +37,17 @@ func postgresURL(t *testing.T) string {
 
 var schemas atomic.Int64
 
-// schemaURL creates a schema of the test's own, dropped at cleanup, and
+// schemaPools creates a schema of the test's own, dropped at cleanup, and
 // returns a pool factory on it: each call is a new process's pool.
 func schemaPools(t *testing.T) func() *pgxpool.Pool {
+	t.Helper()
+	_, pools := newSchema(t)
+	return pools
+}
+
+// newSchema is schemaPools, with the URL of the schema, as -postgres
+// would be given it.
+func newSchema(t *testing.T) (string, func() *pgxpool.Pool) {
 	t.Helper()
 	base := postgresURL(t)
 	schema := fmt.Sprintf("b2b_%d_%d", time.Now().UnixNano(), schemas.Add(1))
@@ -50,7 +62,11 @@ func schemaPools(t *testing.T) func() *pgxpool.Pool {
 	t.Cleanup(func() {
 		_, _ = admin.Exec(context.Background(), "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
 	})
-	return func() *pgxpool.Pool {
+	sep := "?"
+	if strings.Contains(base, "?") {
+		sep = "&"
+	}
+	return base + sep + "search_path=" + schema, func() *pgxpool.Pool {
 		cfg, err := pgxpool.ParseConfig(base)
 		if err != nil {
 			t.Fatal(err)
@@ -144,4 +160,53 @@ func TestAReuseOnOneReplicaIsRefusedByAnotherWithRedis(t *testing.T) {
 	}
 	a.refused(a.do(refreshReq(tk.Refresh, strangerIP)), 401, badRefresh, basic)
 	b.refused(b.do(productsReq(next.Access, strangerIP)), 401, refusal("UnauthorizedError", "UNAUTHORIZED", "The access token is invalid"), bearer)
+}
+
+// The program's own start with -postgres: it refuses to start without a
+// key-encryption key, and a token it issued is accepted by the next start.
+func TestStartWithPostgresKeepsTokensAcrossARestart(t *testing.T) {
+	u, _ := newSchema(t)
+	t.Setenv("B2B_KEY_ENCRYPTION_KEY", "")
+	if _, err := start(t.Context(), "127.0.0.1:0", u, "", io.Discard); err == nil || !strings.Contains(err.Error(), "B2B_KEY_ENCRYPTION_KEY") {
+		t.Fatalf("started without a key-encryption key: %v", err)
+	}
+	t.Setenv("B2B_KEY_ENCRYPTION_KEY", base64.StdEncoding.EncodeToString(testKEK))
+	var out strings.Builder
+	ctx, stop := context.WithCancel(t.Context()) // the first process's life
+	first, err := start(ctx, "127.0.0.1:0", u, "", &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "state in PostgreSQL") {
+		t.Fatalf("the guide: %s", out.String())
+	}
+	e := &env{t: t, clock: &clock{t: time.Now()}, api: first.api}
+	globex := ""
+	for _, line := range strings.Split(out.String(), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "globex" {
+			globex = f[1]
+		}
+	}
+	w := e.do(request{method: "POST", path: "/auth/login", from: "127.0.0.1", body: `{"username":"globex","password":"` + globex + `"}`})
+	var body struct {
+		Data tokenData `json:"data"`
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &body); w.Code != 200 || err != nil {
+		t.Fatalf("login: %d %s", w.Code, w.Body)
+	}
+	stop()
+	first.close()
+
+	second, err := start(t.Context(), "127.0.0.1:0", u, "", io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(second.close)
+	e.api = second.api
+	if w := e.do(productsReq(body.Data.AccessToken, "127.0.0.1")); w.Code != 200 {
+		t.Fatalf("the access token after a restart: %d %s", w.Code, w.Body)
+	}
+	if w := e.do(refreshReq(body.Data.RefreshToken, "127.0.0.1")); w.Code != 200 {
+		t.Fatalf("the refresh token after a restart: %d %s", w.Code, w.Body)
+	}
 }
