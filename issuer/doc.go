@@ -46,7 +46,8 @@
 //     first-party login (the password grant, §4.3: the provider's
 //     LoginFunc checks the password, tollgate mints the tokens and starts
 //     a refresh session; TokenConfig.Accounts checks the account's IP
-//     allow-list before the password, and again on refresh) and
+//     allow-list before the password, and again on refresh, by the
+//     username the session keeps as Session.Account) and
 //     refresh_token (§6: rotation through Sessions; a reused token ends
 //     its family; another client's token is invalid_grant and does not
 //     rotate; scope may narrow, never widen). It reads form, multipart

@@ -55,6 +55,11 @@ type Session struct {
 	ID       string
 	ClientID string
 	Subject  string
+	// Account is the account name the login used (the username of the
+	// password grant), kept because the subject Login returns may differ
+	// from it: a refresh checks the account's IP allow-list by it. Every
+	// rotation keeps it. Empty for a session not started by a login.
+	Account  string
 	Scopes   []string
 	Audience []string
 	// CreatedAt is when the first refresh token was issued; ExpiresAt is
@@ -127,6 +132,8 @@ type SessionsConfig struct {
 type SessionRequest struct {
 	ClientID string
 	Subject  string
+	// Account is the account name the login used (Session.Account).
+	Account  string
 	Scopes   []string
 	Audience []string
 	// AbsoluteLifetime and IdleLifetime, if set, are the client's and
@@ -201,7 +208,7 @@ func (s *Sessions) Start(ctx context.Context, req SessionRequest) (RefreshToken,
 	}
 	now := s.cfg.Now()
 	sess := Session{
-		ID: randomString(16), ClientID: req.ClientID, Subject: req.Subject,
+		ID: randomString(16), ClientID: req.ClientID, Subject: req.Subject, Account: req.Account,
 		Scopes: slices.Clone(req.Scopes), Audience: slices.Clone(req.Audience),
 		CreatedAt: now, ExpiresAt: now.Add(abs), IdleLifetime: idle,
 	}

@@ -71,10 +71,12 @@ type TokenConfig struct {
 	// Accounts, if set, is the accounts' IP allow-lists (ipfilter): a login
 	// is refused before its password is checked, and a refresh before its
 	// token rotates, when the client IP is not in the account's list. The
-	// account is the username at login and the session's subject at
-	// refresh, so a Login that returns another subject than the username
-	// needs an AccountLookup that knows both. The refusal is invalid_grant
-	// (errors.IPDenied, 403, in a provider's format).
+	// account is the username, at login and at refresh alike: the session
+	// keeps the username its login used (Session.Account), whatever
+	// subject Login returned. (A session stored without one, from before
+	// issuer/pgstore's migration 0005, is checked by its subject.) The
+	// refusal is invalid_grant (errors.IPDenied, 403, in a provider's
+	// format).
 	Accounts ipfilter.AccountLookup
 	// ClientIP resolves the client IP for Accounts; nil means
 	// ipfilter.ClientIP (the address an ipfilter layer above resolved, or
@@ -450,7 +452,7 @@ func (h *tokenHandler) login(r *http.Request, client *Client, p params, resp *to
 		return errServer
 	}
 	rt, err := h.cfg.Sessions.Start(ctx, SessionRequest{
-		ClientID: client.ID, Subject: subject, Scopes: scopes, Audience: client.Audience,
+		ClientID: client.ID, Subject: subject, Account: username, Scopes: scopes, Audience: client.Audience,
 		AbsoluteLifetime: client.RefreshAbsoluteLifetime, IdleLifetime: client.RefreshIdleLifetime,
 	})
 	if err != nil {
@@ -508,7 +510,11 @@ func (h *tokenHandler) refresh(r *http.Request, client *Client, p params, resp *
 		}
 		scopes = slices.Compact(slices.Clone(requested))
 	}
-	if e := h.allowedFrom(r, sess.Subject); e != nil {
+	account := sess.Account
+	if account == "" {
+		account = sess.Subject
+	}
+	if e := h.allowedFrom(r, account); e != nil {
 		return e
 	}
 	rt, err := h.cfg.Sessions.Refresh(ctx, client.ID, token)

@@ -86,11 +86,10 @@ func newGrants(t *testing.T, tweak ...func(*issuer.TokenConfig)) *grants {
 		}
 		g.secrets[cl.ID] = s.Reveal()
 	}
-	// The account is the username at login and the subject at refresh.
-	for _, account := range []string{"alice", "user-alice"} {
-		if err := g.accounts.Set(account, "203.0.113.0/24"); err != nil {
-			t.Fatal(err)
-		}
+	// The account is the username, at login and at refresh; Login
+	// returns another subject ("user-alice"), which has no list.
+	if err := g.accounts.Set("alice", "203.0.113.0/24"); err != nil {
+		t.Fatal(err)
 	}
 	g.cfg = issuer.TokenConfig{
 		Clients: g.clients, Minter: g.minter, Sessions: g.sessions, Grants: all, Accounts: g.accounts,
@@ -444,4 +443,36 @@ func TestARefreshDropsScopesOnlyClientCredentialsMayGive(t *testing.T) {
 		t.Fatalf("a refreshed user token carries scope %q; integration.order is for client_credentials alone", got.Scope)
 	}
 	g.refused(g.do(req{body: form("grant_type", "refresh_token", "refresh_token", got.RefreshToken, "scope", "integration.order"), basic: "market"}), 400, "invalid_scope")
+}
+
+// The account whose allow-list guards a refresh is the one the login
+// named, not the subject Login returned: no list is kept by subject here.
+func TestARefreshIsCheckedAgainstTheLoginsAccountAllowListNotTheSubjects(t *testing.T) {
+	accounts := &ipfilter.MemoryAccounts{}
+	if err := accounts.Set("acme", "203.0.113.0/24"); err != nil {
+		t.Fatal(err)
+	}
+	g := newGrants(t, func(c *issuer.TokenConfig) {
+		c.Accounts = accounts
+		c.Login = func(_ context.Context, username, password string) (string, error) {
+			if username == "acme" && password == "correct horse" {
+				return "user-42", nil
+			}
+			return "", issuer.ErrBadCredentials
+		}
+	})
+	login := form("grant_type", "password", "username", "acme", "password", "correct horse")
+	b := g.ok(g.do(req{body: login, basic: "b2b-app", remote: "203.0.113.9:1"}))
+	refresh := form("grant_type", "refresh_token", "refresh_token", b.RefreshToken)
+	g.refused(g.do(req{body: refresh, basic: "b2b-app", remote: "198.51.100.7:1"}), 400, "invalid_grant")
+	if g.store.rotations.Load() != 0 {
+		t.Fatal("rotated from an address outside the account's list")
+	}
+	// From inside the list it rotates, and its successor keeps the account.
+	n := g.ok(g.do(req{body: refresh, basic: "b2b-app", remote: "203.0.113.9:1"}))
+	g.refused(g.do(req{body: form("grant_type", "refresh_token", "refresh_token", n.RefreshToken), basic: "b2b-app", remote: "198.51.100.7:1"}), 400, "invalid_grant")
+	if g.store.rotations.Load() != 1 {
+		t.Fatalf("%d rotations, want 1", g.store.rotations.Load())
+	}
+	g.ok(g.do(req{body: form("grant_type", "refresh_token", "refresh_token", n.RefreshToken), basic: "b2b-app", remote: "203.0.113.9:1"}))
 }

@@ -1,380 +1,233 @@
-// Command b2b is a B2B API in the envelope style, guarded by tollgate.
+// Command b2b is a B2B API in the envelope style: its own login, refresh
+// and logout, tokens minted by package issuer and checked by tollgate in
+// the same process, and a per-account IP allow-list on every route.
 //
-// An account logs in with POST /login {"username","password"} and gets a JWT
-// access token (1 hour) and a refresh token (7 days), both signed with HS256
-// under the API's own secret. POST /token/refresh {"refresh_token"} returns a
-// new access token. POST /logout revokes the access token it is called with,
-// by its "jti", and the session's refresh token: the next request with either
-// is refused. A refresh token is never accepted as an access token, nor an
-// access token as a refresh token: each kind has its own "typ" header
-// ("at+jwt", "rt+jwt") and audience, and its own verifier.
+//	POST /auth/login    {"username","password"}  → access (1 h) + refresh (7 d)
+//	POST /auth/refresh  {"refresh_token"}        → a new pair; the old refresh token is spent
+//	POST /auth/logout   Bearer access token      → the session ends
+//	GET  /api/v1/products  Bearer access token
 //
-// An account may have its own IP allow-list, and it covers login and refresh
-// too: the account is read from the login body or the refresh token, and an
-// address outside its list is refused with 403 before the password or token
-// is looked at. The addresses on the static deny list are refused with 403
-// before anything else, on every route.
+// Answers are {"success":true,"data":…}; a login or refresh answers
+// {"access_token","refresh_token","access_expires_at","refresh_expires_at",
+// "client_id"}. Every refusal is {"success":false,"error":{"name","code",
+// "message"}}: 401 UnauthorizedError for a missing, invalid, expired or
+// revoked token, a wrong password or a bad refresh token; 403
+// ForbiddenError for an address outside the account's allow-list (checked
+// before the password at login, before the token rotates at refresh, and
+// after the token on the API) or on the static deny list (before anything
+// else); 400 ValidationException and SyntaxError for bad bodies; 404 and
+// 405 for other paths and methods.
 //
-// Every refusal is an errors.Envelope body,
-// {"error":{"name":"UnauthorizedError","code":"UNAUTHORIZED","message":"…"}}:
-// 401 UnauthorizedError for a missing, invalid, expired or revoked token or a
-// wrong password, 403 ForbiddenError for an address not allowed, 400
-// ValidationException/VALIDATION_FAILURE for a login without a username or
-// password, 400 SyntaxError/SYNTAX_ERROR for a body that is not JSON.
+// The access token is an ES256 JWT (RFC 9068) signed by an issuer.KeyRing
+// and verified through jwt.Issuer.KeySource, without HTTP. The refresh
+// token is opaque, stored as its SHA-256, and single use: each refresh
+// rotates it, and presenting a spent one again is taken as theft (RFC 9700
+// §4.14.2): the whole session ends, and its access tokens are refused by
+// their "sid" through the revocation list. Logout ends the session the
+// same way. Passwords are stored as argon2id hashes.
 //
-// tollgate only verifies tokens; this service mints its own with jwx, the
-// JOSE library tollgate's verifier already depends on, and verifies them
-// exactly as any other issuer's.
-//
-// Run it with
+// By default everything is in memory and nothing needs setting up:
 //
 //	go run ./examples/b2b
 //
-// and try the curl commands it prints.
+// prints the demo accounts' passwords (once) and curl commands for the
+// whole flow. With -postgres URL (or B2B_POSTGRES_URL) the signing keys
+// (sealed with AES-256-GCM under the key-encryption key in
+// B2B_KEY_ENCRYPTION_KEY, 32 bytes in base64) and the refresh sessions are
+// kept in PostgreSQL, so tokens survive a restart and every replica
+// accepts them; with -redis ADDR (or B2B_REDIS_ADDR) the revocation list
+// is shared in Redis, so a logout or a reused refresh token is seen by
+// every replica and survives a restart.
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/subtle"
-	"encoding/json"
-	stderrors "errors"
+	"encoding/base64"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v3/jwa"
-	"github.com/lestrrat-go/jwx/v3/jws"
-	jwxjwt "github.com/lestrrat-go/jwx/v3/jwt"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
 
-	tgerrors "github.com/tollgate/tollgate/errors"
 	"github.com/tollgate/tollgate/ipfilter"
-	"github.com/tollgate/tollgate/jwt"
-	"github.com/tollgate/tollgate/middleware"
-	"github.com/tollgate/tollgate/principal"
-	"github.com/tollgate/tollgate/revocation"
+	"github.com/tollgate/tollgate/issuer/pgstore"
+	"github.com/tollgate/tollgate/revocation/redisrevocation"
 )
-
-const (
-	issuer          = "https://b2b.example"
-	accessAudience  = "b2b-api"
-	refreshAudience = "b2b-api/token/refresh"
-	accessLifetime  = time.Hour
-	refreshLifetime = 7 * 24 * time.Hour
-)
-
-// config is what the API is built from.
-type config struct {
-	// Secret signs and verifies every token (HS256); at least 32 bytes.
-	Secret []byte
-	// Passwords are the accounts' passwords. A real service keeps password
-	// hashes (bcrypt, argon2id), never passwords.
-	Passwords map[string]string
-	// Accounts holds each account's own IP allow-list.
-	Accounts *ipfilter.MemoryAccounts
-	// TrustedProxies are the load balancers whose X-Forwarded-For is
-	// believed; Deny the addresses no one may call from.
-	TrustedProxies, Deny []string
-	// Now is the clock of every layer; nil means time.Now.
-	Now func() time.Time
-	// Instrument, if set, wraps each application handler below every guard
-	// (metrics, tracing).
-	Instrument func(http.Handler) http.Handler
-}
-
-// server holds what the handlers share: the two verifiers and the list of
-// revoked tokens.
-type server struct {
-	config
-	access, refresh *jwt.Verifier
-	revoked         *revocation.Memory
-}
-
-// newAPI builds the guarded API. The verifiers stop when ctx is done.
-func newAPI(ctx context.Context, cfg config) (http.Handler, error) {
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	s := &server{config: cfg, revoked: revocation.NewMemory(revocation.MemoryConfig{Now: cfg.Now})}
-	var err error
-	if s.access, err = s.verifier(ctx, accessAudience, "at+jwt"); err != nil {
-		return nil, err
-	}
-	if s.refresh, err = s.verifier(ctx, refreshAudience, "rt+jwt"); err != nil {
-		return nil, err
-	}
-
-	app := func(h http.HandlerFunc) http.Handler {
-		if cfg.Instrument != nil {
-			return cfg.Instrument(h)
-		}
-		return h
-	}
-	allowList := func(account func(*http.Request) (string, error)) func(http.Handler) http.Handler {
-		return ipfilter.ForPrincipal(ipfilter.AccountConfig{Lookup: cfg.Accounts, Account: account})
-	}
-	// Login and refresh check the account's allow-list before their
-	// handler looks at the password or token; the other routes as soon as
-	// the access token names the account.
-	authenticated := middleware.Chain(
-		middleware.Authenticate(s.access, middleware.WithRevocation(s.revoked)),
-		allowList(ipfilter.BySubject),
-	)
-	mux := http.NewServeMux()
-	mux.Handle("POST /login", allowList(loginAccount)(app(s.login)))
-	mux.Handle("POST /token/refresh", allowList(s.refreshAccount)(app(s.refreshToken)))
-	mux.Handle("POST /logout", authenticated(app(s.logout)))
-	mux.Handle("GET /invoices", authenticated(app(invoices)))
-
-	return middleware.Chain(
-		tgerrors.Use(tgerrors.Envelope),
-		// The static lists come first, before any route's checks.
-		ipfilter.New(ipfilter.Config{TrustedProxies: cfg.TrustedProxies, Deny: cfg.Deny}),
-	)(mux), nil
-}
-
-func (s *server) verifier(ctx context.Context, audience, typ string) (*jwt.Verifier, error) {
-	return jwt.NewVerifier(ctx, jwt.Config{
-		Issuers: []jwt.Issuer{{
-			Issuer:      issuer,
-			HMACSecret:  s.Secret,
-			Algorithms:  []string{"HS256"},
-			Audiences:   []string{audience},
-			RequiredTyp: typ,
-		}},
-		Now: s.Now,
-	})
-}
-
-type loginRequest struct {
-	Username string `json:"username"`
-	Password string `json:"password"`
-}
-
-type refreshRequest struct {
-	RefreshToken string `json:"refresh_token"`
-}
-
-// loginAccount names the account a login is for, so that its allow-list is
-// checked before the password. A body that names none is left to the
-// handler to refuse.
-func loginAccount(r *http.Request) (string, error) {
-	var body loginRequest
-	if peekJSON(r, &body) != nil {
-		return "", nil
-	}
-	return body.Username, nil
-}
-
-// refreshAccount names the account of a valid refresh token. An invalid one
-// names none and is left to the handler to refuse.
-func (s *server) refreshAccount(r *http.Request) (string, error) {
-	var body refreshRequest
-	if peekJSON(r, &body) != nil {
-		return "", nil
-	}
-	p, err := s.refresh.Verify(r.Context(), body.RefreshToken)
-	if err != nil {
-		return "", nil
-	}
-	return p.Subject(), nil
-}
-
-var errBadLogin = &tgerrors.Error{Kind: "invalid_credentials", Status: http.StatusUnauthorized, Message: "The username or password is wrong"}
-
-func (s *server) login(w http.ResponseWriter, r *http.Request) {
-	var body loginRequest
-	if !decodeJSON(w, r, &body) {
-		return
-	}
-	if body.Username == "" || body.Password == "" {
-		tgerrors.Write(w, r, tgerrors.New(tgerrors.Validation, "username and password are required"))
-		return
-	}
-	want, ok := s.Passwords[body.Username]
-	if !ok || subtle.ConstantTimeCompare([]byte(body.Password), []byte(want)) != 1 {
-		tgerrors.Write(w, r, errBadLogin)
-		return
-	}
-	session := rand.Text()
-	refresh, err := s.mint(body.Username, session, refreshAudience, "rt+jwt", session, refreshLifetime)
-	if err != nil {
-		tgerrors.Write(w, r, tgerrors.Wrap(tgerrors.Unavailable, "", err))
-		return
-	}
-	s.issueAccess(w, r, body.Username, session, map[string]any{"refresh_token": refresh})
-}
-
-// issueAccess answers with a new access token for account's session, and
-// the extra members of the response.
-func (s *server) issueAccess(w http.ResponseWriter, r *http.Request, account, session string, extra map[string]any) {
-	access, err := s.mint(account, session, accessAudience, "at+jwt", rand.Text(), accessLifetime)
-	if err != nil {
-		tgerrors.Write(w, r, tgerrors.Wrap(tgerrors.Unavailable, "", err))
-		return
-	}
-	resp := map[string]any{"access_token": access, "token_type": "Bearer", "expires_in": int(accessLifetime.Seconds())}
-	for k, v := range extra {
-		resp[k] = v
-	}
-	writeJSON(w, http.StatusOK, resp)
-}
-
-func (s *server) refreshToken(w http.ResponseWriter, r *http.Request) {
-	var body refreshRequest
-	if !decodeJSON(w, r, &body) {
-		return
-	}
-	if body.RefreshToken == "" {
-		tgerrors.Write(w, r, tgerrors.New(tgerrors.Validation, "refresh_token is required"))
-		return
-	}
-	p, err := s.refresh.Verify(r.Context(), body.RefreshToken)
-	switch tgerrors.KindOf(err) {
-	case "":
-	case tgerrors.ExpiredToken:
-		tgerrors.Write(w, r, tgerrors.Wrap(tgerrors.ExpiredToken, "The refresh token expired", err))
-		return
-	default:
-		tgerrors.Write(w, r, tgerrors.Wrap(tgerrors.InvalidToken, "The refresh token is invalid", err))
-		return
-	}
-	revoked, err := s.revoked.Revoked(r.Context(), body.RefreshToken, p)
-	switch {
-	case err != nil:
-		tgerrors.Write(w, r, tgerrors.Wrap(tgerrors.Unavailable, "", err))
-		return
-	case revoked:
-		tgerrors.Write(w, r, tgerrors.New(tgerrors.InvalidToken, "The refresh token was revoked"))
-		return
-	}
-	s.issueAccess(w, r, p.Subject(), p.TokenID(), nil)
-}
-
-// logout revokes the access token and its session's refresh token, each
-// until it would have expired anyway.
-func (s *server) logout(w http.ResponseWriter, r *http.Request) {
-	p, _ := principal.From(r.Context())
-	err := stderrors.Join(
-		s.revoked.RevokeID(p.TokenID(), p.ExpiresAt()),
-		s.revoked.RevokeID(p.StringClaim("sid"), p.IssuedAt().Add(refreshLifetime)),
-	)
-	if err != nil {
-		tgerrors.Write(w, r, tgerrors.Wrap(tgerrors.Unavailable, "", err))
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
-}
-
-func invoices(w http.ResponseWriter, r *http.Request) {
-	p, _ := principal.From(r.Context())
-	writeJSON(w, http.StatusOK, map[string]any{"account": p.Subject(), "invoices": []string{"inv_1", "inv_2"}})
-}
-
-// mint signs a token of the given typ for account. Refresh tokens use the
-// session id as their jti; access tokens carry it as "sid", so logout can
-// end the session.
-func (s *server) mint(account, session, audience, typ, jti string, lifetime time.Duration) (string, error) {
-	now := s.Now()
-	tok, err := jwxjwt.NewBuilder().
-		Issuer(issuer).Subject(account).Audience([]string{audience}).JwtID(jti).
-		IssuedAt(now).Expiration(now.Add(lifetime)).Claim("sid", session).
-		Build()
-	if err != nil {
-		return "", err
-	}
-	h := jws.NewHeaders()
-	if err := h.Set("typ", typ); err != nil {
-		return "", err
-	}
-	signed, err := jwxjwt.Sign(tok, jwxjwt.WithKey(jwa.HS256(), s.Secret, jws.WithProtectedHeaders(h)))
-	return string(signed), err
-}
-
-const maxBodyBytes = 16 << 10
-
-// peekJSON decodes the request body into v and leaves the body readable
-// again, for a handler that runs after an allow-list check that read it.
-func peekJSON(r *http.Request, v any) error {
-	b, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes))
-	if err != nil {
-		return err
-	}
-	r.Body = io.NopCloser(bytes.NewReader(b))
-	return json.Unmarshal(b, v)
-}
-
-// decodeJSON decodes the request body into v, or writes the refusal: 400
-// SyntaxError for a body that is not JSON, 400 ValidationException for one
-// whose fields have the wrong types.
-func decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
-	err := peekJSON(r, v)
-	var typeErr *json.UnmarshalTypeError
-	switch {
-	case stderrors.As(err, &typeErr):
-		tgerrors.Write(w, r, tgerrors.New(tgerrors.Validation, "A field of the request body has the wrong type"))
-	case err != nil:
-		tgerrors.Write(w, r, tgerrors.New(tgerrors.Syntax, "The request body is not valid JSON"))
-	}
-	return err == nil
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "listen address")
+	postgres := flag.String("postgres", os.Getenv("B2B_POSTGRES_URL"), "PostgreSQL URL for signing keys and refresh sessions (needs B2B_KEY_ENCRYPTION_KEY); empty: memory")
+	redisAddr := flag.String("redis", os.Getenv("B2B_REDIS_ADDR"), "Redis address for the revocation list; empty: memory")
 	flag.Parse()
-	if err := run(*addr); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, *addr, *postgres, *redisAddr, os.Stdout); err != nil {
 		log.Fatal(err)
 	}
 }
 
-// run serves the API on addr, with two accounts: acme, restricted to
-// 203.0.113.0/24, and globex, unrestricted.
-func run(addr string) error {
+// demoAccounts are the accounts run creates: acme may call only from its
+// office network (not from this machine: its requests show the 403),
+// globex only from this machine.
+var demoAccounts = []struct {
+	name  string
+	allow []string
+}{
+	{"acme", []string{"203.0.113.0/24"}},
+	{"globex", []string{"127.0.0.1", "::1"}},
+}
+
+// server is a started API.
+type server struct {
+	api     *api
+	ln      net.Listener
+	cleanup []func()
+}
+
+func (s *server) close() {
+	_ = s.ln.Close()
+	for i := len(s.cleanup) - 1; i >= 0; i-- {
+		s.cleanup[i]()
+	}
+}
+
+// start builds the API on memory stores, or on postgresURL and redisAddr,
+// listens on addr and prints the accounts and commands to out.
+func start(ctx context.Context, addr, postgresURL, redisAddr string, out io.Writer) (*server, error) {
+	s := &server{}
+	cfg := config{Users: map[string]string{}}
 	accounts := &ipfilter.MemoryAccounts{}
-	if err := accounts.Set("acme", "203.0.113.0/24"); err != nil { // acme calls only from its office
-		return err
+	passwords := map[string]string{}
+	for _, a := range demoAccounts {
+		passwords[a.name] = rand.Text()
+		cfg.Users[a.name] = hashPassword(passwords[a.name])
+		if err := accounts.Set(a.name, a.allow...); err != nil {
+			return nil, err
+		}
 	}
-	api, err := newAPI(context.Background(), config{
-		Secret:    []byte(rand.Text() + rand.Text()), // 260 random bits
-		Passwords: map[string]string{"acme": "acme-password", "globex": "globex-password"},
-		Accounts:  accounts,
-		Deny:      []string{"198.51.100.0/24"},
-	})
+	cfg.Accounts = accounts
+	if postgresURL != "" {
+		kek, err := base64.StdEncoding.DecodeString(os.Getenv("B2B_KEY_ENCRYPTION_KEY"))
+		if err != nil || len(kek) != 32 {
+			return nil, errors.New(`B2B_KEY_ENCRYPTION_KEY must be 32 bytes in base64 with -postgres, e.g. B2B_KEY_ENCRYPTION_KEY="$(head -c32 /dev/urandom | base64)"; keep it in a secret manager: the signing keys are sealed under it`)
+		}
+		pool, err := pgxpool.New(ctx, postgresURL)
+		if err != nil {
+			return nil, err
+		}
+		s.cleanup = append(s.cleanup, pool.Close)
+		if err := pgstore.Migrate(ctx, pool); err != nil {
+			s.close0()
+			return nil, err
+		}
+		if cfg.Keys, err = pgstore.NewKeyStore(pool, kek); err != nil {
+			s.close0()
+			return nil, err
+		}
+		cfg.Sessions = pgstore.NewSessionStore(pool)
+	}
+	if redisAddr != "" {
+		client := redis.NewClient(&redis.Options{Addr: redisAddr, ContextTimeoutEnabled: true})
+		s.cleanup = append(s.cleanup, func() { _ = client.Close() })
+		store := redisrevocation.New(client, redisrevocation.Config{Prefix: "b2b:revoked:"})
+		// A Redis that holds no list yet (a new one) gets an empty one;
+		// one that lost its list is accepted as it is.
+		if err := store.Restore(ctx); err != nil {
+			s.close0()
+			return nil, err
+		}
+		cfg.Revoked = store
+	}
+	a, err := newAPI(ctx, cfg)
+	if err != nil {
+		s.close0()
+		return nil, err
+	}
+	s.api = a
+	s.cleanup = append(s.cleanup, func() { _ = a.verifier.Close() })
+	go a.ring.Run(ctx)
+	if s.ln, err = net.Listen("tcp", addr); err != nil {
+		s.close0()
+		return nil, err
+	}
+	printGuide(out, "http://"+s.ln.Addr().String(), passwords, postgresURL != "", redisAddr != "")
+	return s, nil
+}
+
+// close0 releases what start took before it listened.
+func (s *server) close0() {
+	for i := len(s.cleanup) - 1; i >= 0; i-- {
+		s.cleanup[i]()
+	}
+}
+
+func run(ctx context.Context, addr, postgresURL, redisAddr string, out io.Writer) error {
+	s, err := start(ctx, addr, postgresURL, redisAddr, out)
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
+	defer s.close()
+	srv := &http.Server{Handler: s.api, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdown)
+	}()
+	if err := srv.Serve(s.ln); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
-	base := "http://" + ln.Addr().String()
-	fmt.Printf(`B2B API on %[1]s; acme may call only from 203.0.113.0/24, globex from anywhere. Try:
+	return nil
+}
 
-  # globex logs in; use its access_token and refresh_token below
-  curl -i -d '{"username":"globex","password":"globex-password"}' %[1]s/login
-  curl -i -H "Authorization: Bearer $ACCESS" %[1]s/invoices
-  curl -i -d '{"refresh_token":"'$REFRESH'"}' %[1]s/token/refresh
-  curl -i -X POST -H "Authorization: Bearer $ACCESS" %[1]s/logout   # then /invoices is 401
+func printGuide(out io.Writer, base string, passwords map[string]string, postgres, redis bool) {
+	where := "memory (restart: every token is gone)"
+	switch {
+	case postgres && redis:
+		where = "PostgreSQL (keys, sessions) and Redis (revocations)"
+	case postgres:
+		where = "PostgreSQL (keys, sessions; revocations in memory)"
+	}
+	pick := `sed -E 's/.*"%s":"([^"]+)".*/\1/'`
+	fmt.Fprintf(out, `B2B API on %[1]s, state in %[2]s.
 
-  # acme may not call from this machine: 403 before the password is checked
-  curl -i -d '{"username":"acme","password":"wrong"}' %[1]s/login
+Demo accounts (passwords shown only now):
+  acme    %[3]s   may call only from 203.0.113.0/24 (not from here: 403)
+  globex  %[4]s   may call only from 127.0.0.1 and ::1
 
-  # 400 SyntaxError, 400 ValidationException
-  curl -i -d 'username=globex' %[1]s/login
-  curl -i -d '{"username":"globex"}' %[1]s/login
+  # log in as globex: {"success":true,"data":{"access_token",…}}
+  LOGIN=$(curl -s -H 'Content-Type: application/json' -d '{"username":"globex","password":"%[4]s"}' %[1]s/auth/login); echo "$LOGIN"
+  ACCESS=$(echo "$LOGIN" | %[5]s); REFRESH=$(echo "$LOGIN" | %[6]s)
+  curl -i -H "Authorization: Bearer $ACCESS" %[1]s/api/v1/products
 
-`, base)
-	return http.Serve(ln, api)
+  # refresh: a new pair; the old refresh token is spent
+  NEXT=$(curl -s -H 'Content-Type: application/json' -d '{"refresh_token":"'$REFRESH'"}' %[1]s/auth/refresh); echo "$NEXT"
+  ACCESS2=$(echo "$NEXT" | %[5]s)
+  # the spent one again: 401, and the whole session is ended ...
+  curl -i -H 'Content-Type: application/json' -d '{"refresh_token":"'$REFRESH'"}' %[1]s/auth/refresh
+  # ... so the new access token is refused too: 401
+  curl -i -H "Authorization: Bearer $ACCESS2" %[1]s/api/v1/products
+
+  # log in again and log out: the access token is refused afterwards
+  ACCESS=$(curl -s -H 'Content-Type: application/json' -d '{"username":"globex","password":"%[4]s"}' %[1]s/auth/login | %[5]s)
+  curl -i -X POST -H "Authorization: Bearer $ACCESS" %[1]s/auth/logout
+  curl -i -H "Authorization: Bearer $ACCESS" %[1]s/api/v1/products
+
+  # acme from here: 403 before its password is checked
+  curl -i -H 'Content-Type: application/json' -d '{"username":"acme","password":"%[3]s"}' %[1]s/auth/login
+  # 401 wrong password, 400 ValidationException, 400 SyntaxError
+  curl -i -H 'Content-Type: application/json' -d '{"username":"globex","password":"wrong"}' %[1]s/auth/login
+  curl -i -H 'Content-Type: application/json' -d '{"username":"globex"}' %[1]s/auth/login
+  curl -i -H 'Content-Type: application/json' -d 'username=globex' %[1]s/auth/login
+
+`, base, where, passwords["acme"], passwords["globex"], fmt.Sprintf(pick, "access_token"), fmt.Sprintf(pick, "refresh_token"))
 }

@@ -3,10 +3,12 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"regexp"
 	"strconv"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/tollgate/tollgate/apikey"
 	"github.com/tollgate/tollgate/authtest"
+	"github.com/tollgate/tollgate/internal/redistest"
 	"github.com/tollgate/tollgate/ratelimit"
 )
 
@@ -24,7 +27,7 @@ import (
 // each command, sent in order as the HTTP request it stands for, answers
 // the status printed above it, with the refusal code the line names.
 func TestPrintedCommandsAnswerThePrintedStatus(t *testing.T) {
-	walk(t, "")
+	walk(t, stores{})
 }
 
 // The same walk with the tokens in PostgreSQL (-postgres).
@@ -37,14 +40,31 @@ func TestPrintedCommandsAnswerThePrintedStatusOnPostgres(t *testing.T) {
 		t.Skip("postgres: TOLLGATE_POSTGRES_URL not set; run `make test` to start a real PostgreSQL server")
 	}
 	t.Setenv("APIKEY_PEPPERS", "p1:"+strings.Repeat("QUJD", 11))
-	walk(t, u)
+	t.Setenv("MERCHANT_KEY_ENCRYPTION_KEY", base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef")))
+	walk(t, stores{postgresURL: u})
 }
 
-func walk(t *testing.T, postgresURL string) {
+// The same walk with the rate limits and revocations in Redis as well
+// (-postgres and -redis).
+func TestPrintedCommandsAnswerThePrintedStatusOnPostgresAndRedis(t *testing.T) {
+	u := os.Getenv("TOLLGATE_POSTGRES_URL")
+	if u == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("postgres: TOLLGATE_POSTGRES_URL not set on CI; run the tests through ./scripts/with-postgres.sh (make test)")
+		}
+		t.Skip("postgres: TOLLGATE_POSTGRES_URL not set; run `make test` to start a real PostgreSQL server")
+	}
+	addr := redistest.SharedAddr(t)
+	t.Setenv("APIKEY_PEPPERS", "p1:"+strings.Repeat("QUJD", 11))
+	t.Setenv("MERCHANT_KEY_ENCRYPTION_KEY", base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef")))
+	walk(t, stores{postgresURL: u, redisAddr: addr, redisPrefix: redistest.Prefix(t)})
+}
+
+func walk(t *testing.T, st stores) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var out strings.Builder
-	d, err := start(ctx, "127.0.0.1:0", postgresURL, &out)
+	d, err := start(ctx, "127.0.0.1:0", st, &out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,35 +267,32 @@ func shellWords(t *testing.T, line string, vars map[string]string) []string {
 
 // env is the API on the memory store with stand-in issuers, on a fake clock.
 type env struct {
-	t                 *testing.T
-	clock             *authtest.Clock
-	portal, customers *authtest.Issuer
-	api               *api
-	reached           atomic.Int64 // requests that got to an application handler
+	t       *testing.T
+	clock   *authtest.Clock
+	api     *api
+	reached atomic.Int64 // requests that got to an application handler
 }
+
+const customerPassword = "correct horse battery staple"
 
 var defaultLimit = ratelimit.Limit{Events: 60, Per: time.Minute}
 
 func newEnv(t *testing.T, limit ratelimit.Limit) *env {
 	t.Helper()
 	e := &env{t: t, clock: authtest.NewClock(time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC))}
-	e.portal = authtest.NewIssuer(t, authtest.WithClock(e.clock.Now))
-	e.customers = authtest.NewIssuer(t, authtest.WithClock(e.clock.Now))
 	peppers, err := apikey.ParsePeppers("p1:" + strings.Repeat("QUJD", 11))
 	if err != nil {
 		t.Fatal(err)
 	}
 	a, err := newAPI(t.Context(), config{
-		Store:           apikey.NewMemoryStore(),
-		Peppers:         peppers,
-		PortalIssuer:    e.portal.URL(),
-		PortalJWKSURL:   e.portal.JWKSURL(),
-		CustomerIssuer:  e.customers.URL(),
-		CustomerJWKSURL: e.customers.JWKSURL(),
-		Audience:        "orders-api",
-		RateLimit:       limit,
-		MerchantLimits:  map[string]ratelimit.Limit{"mer_2": {Events: 600, Per: time.Minute}},
-		Now:             e.clock.Now,
+		Store:          apikey.NewMemoryStore(),
+		Peppers:        peppers,
+		Customers:      map[string]customer{"alice@example.com": {ID: "cus_1", PasswordHash: hashPassword(customerPassword)}},
+		Merchants:      demoMerchants,
+		Audience:       "orders-api",
+		RateLimit:      limit,
+		MerchantLimits: map[string]ratelimit.Limit{"mer_2": {Events: 600, Per: time.Minute}},
+		Now:            e.clock.Now,
 		Instrument: func(h http.Handler) http.Handler {
 			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				e.reached.Add(1)
@@ -310,7 +327,22 @@ func (e *env) token(merchant string, s apikey.Spec) (string, *apikey.Key) {
 }
 
 func (e *env) portalSession(merchant string) string {
-	return e.portal.Mint(map[string]any{"sub": merchant, "aud": "portal", "org_id": "org_1", "app_id": "app_1"})
+	e.t.Helper()
+	s, err := e.api.portalSession(context.Background(), merchant)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return s
+}
+
+// customerLogin logs the customer in through the token endpoint.
+func (e *env) customerLogin() tokenResponse {
+	e.t.Helper()
+	tr, err := e.api.login(context.Background(), "alice@example.com", customerPassword)
+	if err != nil || tr.ExpiresIn != 3600 || tr.RefreshToken == "" {
+		e.t.Fatalf("login: %+v %v", tr, err)
+	}
+	return tr
 }
 
 func (e *env) do(method, path, token, org, app, body string) *httptest.ResponseRecorder {
@@ -359,8 +391,8 @@ func TestRoutes(t *testing.T) {
 	}
 	other, _ := e.token("mer_2", apikey.Spec{Permissions: permissions})
 	e.clock.Advance(2 * time.Hour) // expiring has expired
-	customer := e.customers.Mint(map[string]any{"sub": "cus_1", "aud": "orders-api"}, authtest.WithHeader("typ", "at+jwt"))
-	refresh := e.customers.Mint(map[string]any{"sub": "cus_1", "aud": "orders-api"})
+	login := e.customerLogin()
+	customer, refresh := login.AccessToken, login.RefreshToken
 	tests := []struct {
 		name, method, path, token, org, app string
 		status                              int
@@ -490,4 +522,136 @@ func TestThePortal(t *testing.T) {
 	if w := e.do("GET", "/orders", created.Token, "org_1", "app_1", ""); w.Code != 200 {
 		t.Fatalf("after another merchant's attempt: %d", w.Code)
 	}
+}
+
+func TestMain(m *testing.M) {
+	// Hashes cheap enough for tests; the format and the check are the same.
+	argon2Params.MemoryKiB, argon2Params.Time = 64, 1
+	os.Exit(m.Run())
+}
+
+// postToken posts a form to the customers' token endpoint.
+func (e *env) postToken(kv ...string) *httptest.ResponseRecorder {
+	e.t.Helper()
+	v := url.Values{}
+	for i := 0; i < len(kv); i += 2 {
+		v.Set(kv[i], kv[i+1])
+	}
+	r := httptest.NewRequest("POST", "/oauth/token", strings.NewReader(v.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r.RemoteAddr = "192.0.2.9:4000"
+	w := httptest.NewRecorder()
+	e.api.ServeHTTP(w, r)
+	return w
+}
+
+func (e *env) tokenOK(w *httptest.ResponseRecorder) tokenResponse {
+	e.t.Helper()
+	var tr tokenResponse
+	if w.Code != 200 || w.Header().Get("Cache-Control") != "no-store" || json.Unmarshal(w.Body.Bytes(), &tr) != nil || tr.AccessToken == "" || tr.RefreshToken == "" || tr.ExpiresIn != 3600 {
+		e.t.Fatalf("token answer %d %v %s", w.Code, w.Header(), w.Body)
+	}
+	return tr
+}
+
+// problem checks an RFC 9457 refusal exactly, and that no handler ran.
+func (e *env) problem(w *httptest.ResponseRecorder, reached int64, status int, body string) {
+	e.t.Helper()
+	if w.Code != status || w.Body.String() != body || w.Header().Get("Content-Type") != "application/problem+json" || w.Header().Get("Cache-Control") != "no-store" {
+		e.t.Fatalf("%d %v %s, want %d %s", w.Code, w.Header(), w.Body, status, body)
+	}
+	if e.reached.Load() != reached {
+		e.t.Fatal("a refused request reached a handler")
+	}
+}
+
+const (
+	invalidGrant = `{"type":"about:blank","title":"Bad Request","status":400,"detail":"the grant is invalid, expired or revoked","code":"invalid_grant"}` + "\n"
+	badPassword  = `{"type":"about:blank","title":"Bad Request","status":400,"detail":"wrong username or password","code":"invalid_grant"}` + "\n"
+	invalidToken = `{"type":"about:blank","title":"Unauthorized","status":401,"detail":"The access token is invalid","code":"invalid_token"}` + "\n"
+	expiredToken = `{"type":"about:blank","title":"Unauthorized","status":401,"detail":"The access token expired","code":"expired_token"}` + "\n"
+)
+
+// A customer logs in, calls, refreshes; the spent refresh token presented
+// again ends the session, and its access tokens are refused.
+func TestCustomerLoginRefreshAndReuse(t *testing.T) {
+	e := newEnv(t, defaultLimit)
+	first := e.tokenOK(e.postToken("grant_type", "password", "username", "alice@example.com", "password", customerPassword))
+	w := e.do("GET", "/me/orders", first.AccessToken, "", "", "")
+	if w.Code != 200 || w.Body.String() != `{"customer":"cus_1","orders":["ord_2"]}`+"\n" {
+		t.Fatalf("me/orders: %d %s", w.Code, w.Body)
+	}
+	second := e.tokenOK(e.postToken("grant_type", "refresh_token", "refresh_token", first.RefreshToken))
+	if second.RefreshToken == first.RefreshToken {
+		t.Fatal("not rotated")
+	}
+	if w := e.do("GET", "/me/orders", second.AccessToken, "", "", ""); w.Code != 200 {
+		t.Fatalf("the refreshed token: %d %s", w.Code, w.Body)
+	}
+	reached := e.reached.Load()
+	e.problem(e.postToken("grant_type", "refresh_token", "refresh_token", first.RefreshToken), reached, 400, invalidGrant)
+	e.problem(e.postToken("grant_type", "refresh_token", "refresh_token", second.RefreshToken), reached, 400, invalidGrant)
+	e.problem(e.do("GET", "/me/orders", second.AccessToken, "", "", ""), reached, 401, invalidToken)
+	e.problem(e.do("GET", "/me/orders", first.AccessToken, "", "", ""), reached, 401, invalidToken)
+	// A customer token on a merchant route is the wrong type, a portal
+	// route too; the customer's tokens are ES256 from issuer.
+	third := e.customerLogin()
+	if w := e.do("GET", "/orders", third.AccessToken, "org_1", "app_1", ""); w.Code != 403 || code(t, w) != "wrong_token_type" {
+		t.Fatalf("customer on a merchant route: %d %s", w.Code, w.Body)
+	}
+	if w := e.do("GET", "/portal/keys", third.AccessToken, "", "", ""); w.Code != 403 || code(t, w) != "wrong_token_type" {
+		t.Fatalf("customer on the portal: %d %s", w.Code, w.Body)
+	}
+}
+
+func TestCustomerLoginRefusals(t *testing.T) {
+	e := newEnv(t, defaultLimit)
+	for name, kv := range map[string][]string{
+		"wrong password": {"grant_type", "password", "username", "alice@example.com", "password", "nope"},
+		"unknown user":   {"grant_type", "password", "username", "bob@example.com", "password", customerPassword},
+	} {
+		t.Run(name, func(t *testing.T) {
+			e.t = t
+			e.problem(e.postToken(kv...), 0, 400, badPassword)
+		})
+	}
+	e.t = t
+	e.problem(e.postToken("grant_type", "client_credentials"), 0, 400, `{"type":"about:blank","title":"Bad Request","status":400,"detail":"the grant type is not supported here","code":"unsupported_grant_type"}`+"\n")
+	e.problem(e.postToken("grant_type", "refresh_token", "refresh_token", "nope"), 0, 400, invalidGrant)
+	r := httptest.NewRequest("GET", "/oauth/token", nil)
+	w := httptest.NewRecorder()
+	e.api.ServeHTTP(w, r)
+	if w.Code != 405 || w.Header().Get("Allow") != "POST" {
+		t.Fatalf("GET /oauth/token: %d %v", w.Code, w.Header())
+	}
+}
+
+// Logins of one account are limited (10 a minute by default), before
+// the password is checked.
+func TestCustomerLoginsAreRateLimitedPerAccount(t *testing.T) {
+	e := newEnv(t, defaultLimit)
+	for i := 0; i < 10; i++ {
+		if w := e.postToken("grant_type", "password", "username", "alice@example.com", "password", "guess"); w.Code != 400 {
+			t.Fatalf("login %d: %d %s", i+1, w.Code, w.Body)
+		}
+	}
+	w := e.postToken("grant_type", "password", "username", "alice@example.com", "password", customerPassword)
+	if w.Code != 429 || code(t, w) != "rate_limited" || w.Header().Get("Retry-After") == "" {
+		t.Fatalf("the 11th login: %d %v %s", w.Code, w.Header(), w.Body)
+	}
+	e.clock.Advance(time.Minute)
+	e.tokenOK(e.postToken("grant_type", "password", "username", "alice@example.com", "password", customerPassword))
+}
+
+func TestCustomerAccessTokensExpireAfterAnHourAndSessionsAfterSevenDays(t *testing.T) {
+	e := newEnv(t, defaultLimit)
+	login := e.customerLogin()
+	e.clock.Advance(time.Hour + 6*time.Minute) // past exp and the verifier's leeway
+	e.problem(e.do("GET", "/me/orders", login.AccessToken, "", "", ""), 0, 401, expiredToken)
+	next := e.tokenOK(e.postToken("grant_type", "refresh_token", "refresh_token", login.RefreshToken))
+	if w := e.do("GET", "/me/orders", next.AccessToken, "", "", ""); w.Code != 200 {
+		t.Fatalf("after refresh: %d %s", w.Code, w.Body)
+	}
+	e.clock.Advance(7 * 24 * time.Hour)
+	e.problem(e.postToken("grant_type", "refresh_token", "refresh_token", next.RefreshToken), 1, 400, invalidGrant)
 }

@@ -68,7 +68,7 @@ func setup(t *testing.T, store issuer.SessionStore) (*issuer.Sessions, *clock, *
 
 func start(t *testing.T, s *issuer.Sessions) issuer.RefreshToken {
 	t.Helper()
-	rt, err := s.Start(context.Background(), issuer.SessionRequest{ClientID: "app", Subject: "user-1", Scopes: []string{"orders:read"}, Audience: []string{"orders-api"}})
+	rt, err := s.Start(context.Background(), issuer.SessionRequest{ClientID: "app", Subject: "user-1", Account: "acme", Scopes: []string{"orders:read"}, Audience: []string{"orders-api"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +106,7 @@ func Sessions(t *testing.T, newStore func(t *testing.T) issuer.SessionStore) {
 			t.Fatal("the refresh token was not rotated")
 		}
 		got := next.Session
-		if got.ID != first.Session.ID || got.ClientID != "app" || got.Subject != "user-1" || len(got.Scopes) != 1 || got.Scopes[0] != "orders:read" || len(got.Audience) != 1 {
+		if got.ID != first.Session.ID || got.ClientID != "app" || got.Subject != "user-1" || got.Account != "acme" || len(got.Scopes) != 1 || got.Scopes[0] != "orders:read" || len(got.Audience) != 1 {
 			t.Fatalf("session %+v, want %+v", got, first.Session)
 		}
 		if !next.ExpiresAt.Equal(c.Now().Add(24 * time.Hour)) {
@@ -119,7 +119,7 @@ func Sessions(t *testing.T, newStore func(t *testing.T) issuer.SessionStore) {
 		s, c, e := setup(t, newStore(t))
 		first := start(t, s)
 		got, err := s.Peek(context.Background(), "app", first.Token.Reveal())
-		if err != nil || got.ID != first.Session.ID || got.Subject != "user-1" || len(got.Scopes) != 1 {
+		if err != nil || got.ID != first.Session.ID || got.Subject != "user-1" || got.Account != "acme" || len(got.Scopes) != 1 {
 			t.Fatalf("session %+v, err %v", got, err)
 		}
 		_, err = s.Peek(context.Background(), "other", first.Token.Reveal())
