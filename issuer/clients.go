@@ -7,12 +7,14 @@ import (
 	"encoding/base64"
 	stderrors "errors"
 	"fmt"
+	"log/slog"
 	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/tollgate/tollgate/revocation"
 	"golang.org/x/crypto/argon2"
 )
 
@@ -182,6 +184,32 @@ type ClientsConfig struct {
 	MaxConcurrentHashes int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// OnSecretRegenerated is called after RegenerateSecret stored a client's
+	// new secret, with the moment the old one stopped: to end the tokens
+	// issued under the old secret (RevokeClientTokens does, through the
+	// revocation layer). Nil: tokens already issued live out their
+	// lifetime.
+	OnSecretRegenerated func(ctx context.Context, clientID string, at time.Time)
+}
+
+// ClientRevoker refuses the tokens of a client issued before a time:
+// revocation.Memory is one (redisrevocation.Store is too, through a
+// closure that passes a context).
+type ClientRevoker interface {
+	RevokeRule(r revocation.Rule) error
+}
+
+// RevokeClientTokens returns an OnSecretRegenerated that revokes, in r,
+// every token of the client issued before its secret was regenerated, for
+// maxLifetime (the longest access-token lifetime the client gets), so
+// whoever held the old secret keeps nothing it obtained with it. A failure
+// is logged through slog.Default() at error level with the client id.
+func RevokeClientTokens(r ClientRevoker, maxLifetime time.Duration) func(ctx context.Context, clientID string, at time.Time) {
+	return func(ctx context.Context, clientID string, at time.Time) {
+		if err := r.RevokeRule(revocation.Rule{Client: clientID, Before: at, Until: at.Add(maxLifetime)}); err != nil {
+			slog.Default().ErrorContext(ctx, "tollgate: tokens issued under a regenerated client secret not revoked", "client_id", clientID, "error", err)
+		}
+	}
 }
 
 // Clients registers OAuth clients and authenticates them by id and secret.
@@ -242,7 +270,8 @@ func (c *Clients) Create(ctx context.Context, cl Client) (Client, Token, error) 
 }
 
 // RegenerateSecret gives client id a new secret and returns it; the old
-// one stops working at once.
+// one stops working at once, and ClientsConfig.OnSecretRegenerated is told,
+// to end the tokens issued under it.
 func (c *Clients) RegenerateSecret(ctx context.Context, id string) (Token, error) {
 	cl, err := c.cfg.Store.Client(ctx, id)
 	if err != nil {
@@ -255,6 +284,9 @@ func (c *Clients) RegenerateSecret(ctx context.Context, id string) (Token, error
 	cl.SecretRotatedAt = c.cfg.Now()
 	if err := c.cfg.Store.UpdateClient(ctx, cl); err != nil {
 		return "", err
+	}
+	if c.cfg.OnSecretRegenerated != nil {
+		c.cfg.OnSecretRegenerated(ctx, id, cl.SecretRotatedAt)
 	}
 	return secret, nil
 }

@@ -476,3 +476,47 @@ func TestARefreshIsCheckedAgainstTheLoginsAccountAllowListNotTheSubjects(t *test
 	}
 	g.ok(g.do(req{body: form("grant_type", "refresh_token", "refresh_token", n.RefreshToken), basic: "b2b-app", remote: "203.0.113.9:1"}))
 }
+
+// Regenerating a client's secret ends the tokens issued under the old one,
+// through the revocation layer; a token issued after it is good.
+func TestRegeneratingASecretEndsTheTokensOfTheOldOne(t *testing.T) {
+	g := newGrants(t)
+	clients, err := issuer.NewClients(issuer.ClientsConfig{Argon2: storetest.FastArgon2, Now: g.c.Now,
+		OnSecretRegenerated: issuer.RevokeClientTokens(g.revoked, time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, old, err := clients.Create(context.Background(), issuer.Client{ID: "svc", Grants: []string{issuer.GrantClientCredentials},
+		Scopes: []string{"orders:read"}, Audience: []string{"orders-api"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.cfg.Clients = clients
+	if g.h, err = issuer.NewTokenHandler(g.cfg); err != nil {
+		t.Fatal(err)
+	}
+	g.secrets["svc"] = old.Reveal()
+	before := g.ok(g.do(req{body: form("grant_type", "client_credentials"), basic: "svc"}))
+	g.c.Set(g.c.Now().Add(time.Minute))
+	fresh, err := clients.RegenerateSecret(context.Background(), "svc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.refused(g.do(req{body: form("grant_type", "client_credentials"), basic: "svc"}), 401, "invalid_client")
+	g.secrets["svc"] = fresh.Reveal()
+	g.c.Set(g.c.Now().Add(time.Second))
+	after := g.ok(g.do(req{body: form("grant_type", "client_credentials"), basic: "svc"}))
+	v := selfVerifier(t, g.c, g.ring)
+	for name, tc := range map[string]struct {
+		token string
+		want  bool
+	}{"issued under the old secret": {before.AccessToken, true}, "issued under the new one": {after.AccessToken, false}} {
+		p, err := v.Verify(context.Background(), tc.token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if revoked, _ := g.revoked.Revoked(context.Background(), tc.token, p); revoked != tc.want {
+			t.Errorf("a token %s: revoked %v, want %v", name, revoked, tc.want)
+		}
+	}
+}
