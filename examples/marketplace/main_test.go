@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -10,14 +9,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/tollgate/tollgate/internal/pgtest"
+
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tollgate/tollgate/authtest"
@@ -657,57 +655,10 @@ func TestOnRedisAnEndedFamilyIsRefusedEverywhere(t *testing.T) {
 	}
 }
 
-// serverURL is the PostgreSQL server scripts/with-postgres.sh started.
-// Without one the test skips, saying why; under CI=true it fails.
-func serverURL(t testing.TB) string {
-	t.Helper()
-	u := os.Getenv("TOLLGATE_POSTGRES_URL")
-	if u == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("postgres: TOLLGATE_POSTGRES_URL not set on CI; run the tests through ./scripts/with-postgres.sh (make test)")
-		}
-		t.Skip("postgres: TOLLGATE_POSTGRES_URL not set; run `make test` to start a real PostgreSQL server")
-	}
-	return u
-}
-
-var schemaCounter atomic.Int64
-
 // newSchema returns a pool on a migrated schema of the test's own,
-// dropped at cleanup.
+// dropped at cleanup (see internal/pgtest).
 func newSchema(t testing.TB) *pgxpool.Pool {
-	t.Helper()
-	base := serverURL(t)
-	schema := fmt.Sprintf("marketplace_%d_%d", time.Now().UnixNano(), schemaCounter.Add(1))
-	admin := newPool(t, base, "")
-	if _, err := admin.Exec(context.Background(), "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_, _ = admin.Exec(context.Background(), "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
-	})
-	pool := newPool(t, base, schema)
-	if err := pgstore.Migrate(context.Background(), pool); err != nil {
-		t.Fatal(err)
-	}
-	return pool
-}
-
-func newPool(t testing.TB, rawURL, schema string) *pgxpool.Pool {
-	t.Helper()
-	cfg, err := pgxpool.ParseConfig(rawURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if schema != "" {
-		cfg.ConnConfig.RuntimeParams["search_path"] = schema
-	}
-	cfg.ConnConfig.ConnectTimeout = 2 * time.Second
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
+	pool, _ := pgtest.Schema(t, pgstore.Migrate)
 	return pool
 }
 

@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -113,10 +114,38 @@ type Server struct {
 // "yes"). It is killed at cleanup.
 func Start(t testing.TB, extra ...string) *Server {
 	t.Helper()
-	s := &Server{t: t, bin: serverBinary(t), port: FreePort(t), dir: t.TempDir(), extra: extra}
-	s.start()
+	s := &Server{t: t, bin: serverBinary(t), dir: t.TempDir(), extra: extra}
+	cluster := slices.Contains(extra, "--cluster-enabled")
+	// A port free a moment ago may be taken before redis-server binds it
+	// (other packages' tests pick ports too): a server that exits at once
+	// is started again on another port.
+	for attempt := 1; ; attempt++ {
+		s.port = FreePort(t)
+		if cluster && (s.port+10000 > 65535 || !portFree(s.port+10000)) {
+			continue // the cluster bus listens on port+10000
+		}
+		err := s.tryStart()
+		if err == nil {
+			break
+		}
+		s.Kill()
+		if attempt == 5 {
+			log, _ := os.ReadFile(filepath.Join(s.dir, "redis.log"))
+			t.Fatalf("redis-server on %s: %v\n%s", s.Addr(), err, log)
+		}
+	}
 	t.Cleanup(s.Kill)
 	return s
+}
+
+// portFree reports whether a loopback TCP port can be listened on now.
+func portFree(port int) bool {
+	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		return false
+	}
+	l.Close()
+	return true
 }
 
 // Addr is the server's host:port.
@@ -127,26 +156,32 @@ func (s *Server) Port() int { return s.port }
 
 func (s *Server) start() {
 	s.t.Helper()
+	if err := s.tryStart(); err != nil {
+		log, _ := os.ReadFile(filepath.Join(s.dir, "redis.log"))
+		s.t.Fatalf("redis-server on %s: %v\n%s", s.Addr(), err, log)
+	}
+}
+
+// tryStart starts the server and waits until it answers PING, or returns
+// why not: it exited (its port was taken, say), or did not answer in time.
+func (s *Server) tryStart() error {
 	args := append([]string{"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--dir", s.dir, "--logfile", filepath.Join(s.dir, "redis.log")}, s.extra...)
 	cmd := exec.Command(s.bin, args...)
 	if err := cmd.Start(); err != nil {
-		s.t.Fatalf("start %s: %v", s.bin, err)
+		return fmt.Errorf("start %s: %w", s.bin, err)
 	}
 	done := make(chan struct{})
 	go func() { cmd.Wait(); close(done) }()
 	s.mu.Lock()
 	s.cmd, s.done, s.paused = cmd, done, false
 	s.mu.Unlock()
-	if err := waitPing(s.Addr(), 10*time.Second); err != nil {
-		log, _ := os.ReadFile(filepath.Join(s.dir, "redis.log"))
-		s.t.Fatalf("redis-server on %s: %v\n%s", s.Addr(), err, log)
-	}
+	return waitPing(s.Addr(), 10*time.Second, done)
 }
 
 // waitPing polls addr until it answers PING or d passes (readiness, not
 // timing).
-func waitPing(addr string, d time.Duration) error {
+func waitPing(addr string, d time.Duration, exited <-chan struct{}) error {
 	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: time.Second})
 	defer c.Close()
 	deadline := time.Now().Add(d)
@@ -154,6 +189,11 @@ func waitPing(addr string, d time.Duration) error {
 		err := c.Ping(context.Background()).Err()
 		if err == nil {
 			return nil
+		}
+		select {
+		case <-exited:
+			return fmt.Errorf("redis-server exited: %w", err)
+		default:
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("no answer to PING: %w", err)
