@@ -31,12 +31,6 @@ func (c *clock) Add(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-func serverURL(t testing.TB) string { return pgtest.URL(t) }
-
-func newPool(t testing.TB, rawURL, schema string) *pgxpool.Pool {
-	return pgtest.Pool(t, rawURL, schema)
-}
-
 // newSchema is a migrated schema of the test's own (see pgtest.Schema).
 func newSchema(t testing.TB) *pgxpool.Pool {
 	pool, _ := pgtest.Schema(t, pgstore.Migrate)
