@@ -75,7 +75,7 @@ func TestKeysThroughTheChain(t *testing.T) {
 		{"no token", "", "org_1", 401, "missing_token", ""},
 		{"an inactive key", inactive, "org_1", 401, "invalid_token", ""},
 		{"an expired key", expired, "org_1", 401, "expired_token", ""},
-		{"a bad checksum", good[:len(good)-1] + "0", "org_1", 401, "invalid_token", ""},
+		{"a bad checksum", good[:len(good)-1] + otherThan(good[len(good)-1]), "org_1", 401, "invalid_token", ""},
 		{"a JWT with no JWT verifier", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln", "org_1", 401, "invalid_token", ""},
 		{"another organization", good, "org_2", 403, "forbidden", "2"},
 		{"a missing permission", reader, "org_1", 403, "insufficient_scope", "100"},
@@ -153,4 +153,12 @@ func TestUnknownPrefixesNeverReachTheStore(t *testing.T) {
 	if n := store.lookups.Load(); n != 0 {
 		t.Fatalf("%d store lookups, want 0", n)
 	}
+}
+
+// otherThan returns a base62 character other than c.
+func otherThan(c byte) string {
+	if c == '0' {
+		return "1"
+	}
+	return "0"
 }
