@@ -2,20 +2,15 @@ package issuer
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/subtle"
-	"encoding/base64"
 	stderrors "errors"
 	"fmt"
 	"log/slog"
 	"runtime"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/tollgate/tollgate/revocation"
-	"golang.org/x/crypto/argon2"
 )
 
 // Grant types a Client may be allowed (RFC 6749).
@@ -348,47 +343,22 @@ func (c *Clients) acquire(ctx context.Context) error {
 	}
 }
 
-var phc = base64.RawStdEncoding
-
-// hash returns the PHC string of secret's argon2id hash under a new salt.
+// hash is HashSecret under the cap on concurrent hashes.
 func (c *Clients) hash(ctx context.Context, secret string) (string, error) {
-	p := c.cfg.Argon2
-	salt := make([]byte, p.SaltBytes)
-	_, _ = rand.Read(salt)
 	if err := c.acquire(ctx); err != nil {
 		return "", err
 	}
-	key := argon2.IDKey([]byte(secret), salt, p.Time, p.MemoryKiB, p.Threads, p.KeyBytes)
-	<-c.slots
-	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.MemoryKiB, p.Time, p.Threads, phc.EncodeToString(salt), phc.EncodeToString(key)), nil
+	defer func() { <-c.slots }()
+	return HashSecret(c.cfg.Argon2, secret), nil
 }
 
-// maxArgon2MemoryKiB bounds what a stored hash may make us allocate: 1 GiB.
-const maxArgon2MemoryKiB = 1 << 20
-
-// verify hashes secret with stored's parameters and salt and compares in
-// constant time.
+// verify is CheckSecret under the cap on concurrent hashes.
 func (c *Clients) verify(ctx context.Context, stored, secret string) (bool, error) {
-	parts := strings.Split(stored, "$")
-	if len(parts) != 6 || parts[1] != "argon2id" || parts[2] != fmt.Sprintf("v=%d", argon2.Version) {
-		return false, stderrors.New("not an argon2id PHC string")
-	}
-	var m, t uint32
-	var p uint8
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil || t < 1 || p < 1 || m > maxArgon2MemoryKiB || t > 64 {
-		return false, stderrors.New("bad argon2id parameters")
-	}
-	salt, err1 := phc.DecodeString(parts[4])
-	want, err2 := phc.DecodeString(parts[5])
-	if err1 != nil || err2 != nil || len(want) < 16 || len(want) > 128 {
-		return false, stderrors.New("bad argon2id salt or hash")
-	}
 	if err := c.acquire(ctx); err != nil {
 		return false, err
 	}
-	got := argon2.IDKey([]byte(secret), salt, t, m, p, uint32(len(want)))
-	<-c.slots
-	return subtle.ConstantTimeCompare(got, want) == 1, nil
+	defer func() { <-c.slots }()
+	return CheckSecret(stored, secret)
 }
 
 // MemoryClientStore is a ClientStore in memory. The zero value is ready.
