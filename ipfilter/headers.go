@@ -25,7 +25,8 @@ import (
 // zone on IPv4.
 // forwardingHeaders are the headers a router's "real IP" middleware copies
 // into RemoteAddr (chi's middleware.RealIP, gorilla's handlers.ProxyHeaders
-// and their like), canonical.
+// and their like), canonical; the first three are the ones gorilla's
+// ProxyHeaders reads.
 var forwardingHeaders = [...]string{"X-Forwarded-For", "X-Real-Ip", "Forwarded", "True-Client-Ip", "Cf-Connecting-Ip", "X-Client-Ip"}
 
 // rewrittenRemoteAddr reports whether r's RemoteAddr looks rewritten from a
@@ -46,7 +47,13 @@ func rewrittenRemoteAddr(r *http.Request, portless bool) bool {
 	if bare && portless {
 		return false // the server writes bare addresses; its adapter's headers may repeat them
 	}
-	for _, h := range forwardingHeaders {
+	headers := forwardingHeaders[:]
+	if !bare {
+		// Only a middleware that copies the text as it came keeps a
+		// port: gorilla's ProxyHeaders, which reads these three.
+		headers = forwardingHeaders[:3]
+	}
+	for _, h := range headers {
 		for _, v := range r.Header[h] {
 			if bare || strings.Contains(v, s) {
 				return true
