@@ -10,17 +10,18 @@
 // one epoch key, which says the list is whole:
 //
 //	{<prefix>}jti:<jti>           a token ID (Principal.TokenID)
-//	{<prefix>}sid:<sid>           a session, by its tokens' "sid" claim
 //	{<prefix>}tok:<sha256 hex>    a token, by revocation.TokenHash (of a JWT,
 //	                              the SHA-256 of header.payload)
 //	{<prefix>}epoch               written by Restore; never expires
-//	{<prefix>}rules               a hash: one field per revocation.Rule and per ended session
-//	{<prefix>}rules:v             the rules' version, incremented by every change
+//	{<prefix>}rules               a hash: one field per revocation.Rule and
+//	                              per ended session (RevokeSession)
+//	{<prefix>}rules:v             the rules' version, a new random value at
+//	                              every change
 //
 // A check is one command, MGET of the epoch, the rules' version and the
 // token's keys. Ended sessions (RevokeSession) and rules (subjects,
-// clients, grants, suspensions: RevokeRule, LiftRule) are matched against a local copy of the rules hash,
-// in memory; a check that reads a version or epoch other than its copy's
+// clients, grants, suspensions: RevokeRule, LiftRule) are matched against
+// a local copy of the rules hash, in memory; a check that reads a version or epoch other than its copy's
 // reloads the hash first (one reload per change per replica, under the
 // check's timeout), so a rule takes effect on every replica from its next
 // check on, without a round trip of its own. Ended rules are dropped from
