@@ -305,11 +305,8 @@ func (s *Store) Revoked(ctx context.Context, token string, p *principal.Principa
 
 // syncRulesBounded runs syncRules under the check's timeout.
 func (s *Store) syncRulesBounded(ctx context.Context, epoch, version string) error {
-	if l := s.loaded.Load(); l != nil && (l.epoch == epoch || l.epoch == "") && l.version == version {
-		if l.epoch == "" {
-			s.loaded.Store(&loadedState{epoch, version})
-		}
-		return nil
+	if s.current(epoch, version) {
+		return nil // the common case: no timer, no allocation
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()

@@ -217,13 +217,10 @@ func parseRule(field, value string) (revocation.RuleKey, revocation.Window, erro
 // Redis holds is not the copy's. Concurrent checks that find it stale wait
 // for one reload.
 func (s *Store) syncRules(ctx context.Context, epoch, version string) error {
-	want := loadedState{epoch, version}
-	if l := s.loaded.Load(); l != nil && (*l == want || l.epoch == "" && l.version == version) {
-		if l.epoch == "" {
-			s.loaded.Store(&want)
-		}
+	if s.current(epoch, version) {
 		return nil
 	}
+	want := loadedState{epoch, version}
 	if version == "0" && s.rules.Len() == 0 {
 		// No rule was ever written under this epoch (or the list was
 		// lost with them): the empty copy is the whole set.
@@ -273,6 +270,20 @@ func (s *Store) syncRules(ctx context.Context, epoch, version string) error {
 		_ = dropEnded.Run(ctx, s.client, []string{s.rulesKey}, ended...).Err()
 	}
 	return nil
+}
+
+// current reports whether the local copy was loaded at epoch and version.
+// A copy whose epoch is not known yet (made by this Store's own first
+// write, see advanced) learns it here.
+func (s *Store) current(epoch, version string) bool {
+	l := s.loaded.Load()
+	if l == nil || l.version != version || (l.epoch != epoch && l.epoch != "") {
+		return false
+	}
+	if l.epoch == "" {
+		s.loaded.Store(&loadedState{epoch, version})
+	}
+	return true
 }
 
 // loadedState is the epoch and version the local copy of the rules was
