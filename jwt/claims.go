@@ -37,13 +37,6 @@ type ClaimsDecoder func(payload []byte) (any, error)
 //	c, ok := principal.ClaimsAs[orderClaims](p) // no map walk, no allocation
 func DecodeClaims[T any]() ClaimsDecoder {
 	return func(payload []byte) (any, error) {
-		// encoding/json matches member names to fields without regard to
-		// case, and takes the last: {"org_id":"A","ORG_ID":"B"} would read
-		// as B here and as A through StringClaim. Such a payload is
-		// refused, so that one token has one reading.
-		if err := caseFoldedTwice(payload); err != nil {
-			return nil, err
-		}
 		var t T
 		if err := json.Unmarshal(payload, &t); err != nil {
 			return nil, err
@@ -69,6 +62,13 @@ func (is *jwtIssuer) extras(part string, claims map[string]any) (tokenExtras, er
 		return x, fmt.Errorf("%w: %w", errJWTClaim, err)
 	}
 	if is.claimsDecoder != nil {
+		// encoding/json, which decoders use, matches member names to fields
+		// without regard to case and takes the last: {"org_id":"A",
+		// "ORG_ID":"B"} would read as B there and as A through StringClaim.
+		// Such claims are refused, so that one token has one reading.
+		if err := caseFoldedTwice(claims); err != nil {
+			return x, fmt.Errorf("%w: %w", errJWTClaim, err)
+		}
 		payload, err := strictB64.DecodeString(part)
 		if err != nil {
 			return x, fmt.Errorf("%w: base64url: %v", errJWTMalformed, err)
@@ -90,13 +90,9 @@ func checkRoleClaims(paths []string) error {
 
 var errCaseFolded = stderrors.New("claims hold two members whose names differ only in case")
 
-// caseFoldedTwice refuses a JSON payload with two member names, in one
+// caseFoldedTwice refuses decoded claims with two member names, in one
 // object at any depth, that are equal under case folding.
-func caseFoldedTwice(payload []byte) error {
-	var v any
-	if err := json.Unmarshal(payload, &v); err != nil {
-		return err
-	}
+func caseFoldedTwice(claims map[string]any) error {
 	var walk func(v any) error
 	walk = func(v any) error {
 		switch v := v.(type) {
@@ -121,7 +117,7 @@ func caseFoldedTwice(payload []byte) error {
 		}
 		return nil
 	}
-	return walk(v)
+	return walk(claims)
 }
 
 // foldKey maps every rune of s to the smallest rune of its Unicode case
