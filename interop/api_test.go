@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tollgate/tollgate/authtest"
 	tgerrors "github.com/tollgate/tollgate/errors"
 	"github.com/tollgate/tollgate/middleware"
 	"github.com/tollgate/tollgate/principal"
@@ -139,21 +140,6 @@ func (a *guardedAPI) call(t *testing.T, path, token string, w want) {
 
 // clock is an injectable clock that starts at the real time and moves only
 // when told.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+type clock = authtest.Clock
 
-func newClock() *clock { return &clock{now: time.Now()} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+func newClock() *clock { return authtest.NewClock(time.Now()) }

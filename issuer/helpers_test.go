@@ -4,38 +4,17 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/tollgate/tollgate/authtest"
 	"github.com/tollgate/tollgate/issuer"
 )
 
 // clock is a settable clock for tests; no test sleeps.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+type clock = authtest.Clock
 
-func newClock() *clock { return &clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+func newClock() *clock { return authtest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)) }
 
 // signJWT signs claims with s as a compact JWS, as a minter would.
 func signJWT(t testing.TB, s issuer.Signer, claims map[string]any) string {

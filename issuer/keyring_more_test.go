@@ -31,7 +31,7 @@ func TestARotationThatCannotReachTheStoreKeepsTheLastKeys(t *testing.T) {
 	r := newRing(t, c, store, "")
 	before, version := kids(r), r.KeysVersion()
 	store.down.Store(true)
-	c.Add(period)
+	c.Advance(period)
 	if err := r.Rotate(context.Background()); !errors.Is(err, errDown) {
 		t.Fatalf("err %v, want the store's", err)
 	}
@@ -76,9 +76,9 @@ func TestMemorySessionStoreSweepDropsExpiredSessions(t *testing.T) {
 	store := &issuer.MemorySessionStore{}
 	s, _ := issuer.NewSessions(issuer.SessionsConfig{Store: store, AbsoluteLifetime: time.Hour, Now: c.Now})
 	old, _ := s.Start(context.Background(), issuer.SessionRequest{ClientID: "app"})
-	c.Add(30 * time.Minute)
+	c.Advance(30 * time.Minute)
 	live, _ := s.Start(context.Background(), issuer.SessionRequest{ClientID: "app"})
-	c.Add(30 * time.Minute)
+	c.Advance(30 * time.Minute)
 	store.Sweep(c.Now())
 	if _, err := store.End(context.Background(), old.Session.ID, c.Now()); !errors.Is(err, issuer.ErrNotFound) {
 		t.Fatalf("the expired session is still held: %v", err)

@@ -159,7 +159,7 @@ func TestReplicasStartingTogetherAgreeOnOneKey(t *testing.T) {
 		}
 	}
 	// And rotating together they agree on one successor.
-	c.Add(period - 2*ahead)
+	c.Advance(period - 2*ahead)
 	for _, r := range rings {
 		wg.Go(func() {
 			if err := r.Rotate(context.Background()); err != nil {

@@ -239,7 +239,7 @@ func TestAMintedTokenIsVerifiedThroughAuthenticateWithTheInProcessKeys(t *testin
 				t.Fatalf("principal %+v", got.Fields())
 			}
 			// The same token past its exp (and the verifier's leeway) is refused.
-			c.Add(time.Hour + jwt.MaxLeeway)
+			c.Advance(time.Hour + jwt.MaxLeeway)
 			got = nil
 			rec = httptest.NewRecorder()
 			h.ServeHTTP(rec, hr)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,26 +12,8 @@ import (
 	"github.com/tollgate/tollgate/observe"
 )
 
-// clock is a settable clock shared by the issuer and the verifier.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 func TestJWKSFetchesAreReportedAndARecoveryAfterFailures(t *testing.T) {
-	clk := &clock{now: time.Unix(1_800_000_000, 0)}
+	clk := authtest.NewClock(time.Unix(1_800_000_000, 0))
 	iss := authtest.NewIssuer(t, authtest.WithClock(clk.Now))
 	rec := &recorder{}
 	v, err := jwt.NewVerifier(context.Background(), jwt.Config{
@@ -88,7 +69,7 @@ func TestJWKSFetchesAreReportedAndARecoveryAfterFailures(t *testing.T) {
 }
 
 func TestAFailedFetchPastTheStaleLimitReportsTheSetStale(t *testing.T) {
-	clk := &clock{now: time.Unix(1_800_000_000, 0)}
+	clk := authtest.NewClock(time.Unix(1_800_000_000, 0))
 	iss := authtest.NewIssuer(t, authtest.WithClock(clk.Now))
 	rec := &recorder{}
 	v, err := jwt.NewVerifier(context.Background(), jwt.Config{

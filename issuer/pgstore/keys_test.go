@@ -129,7 +129,7 @@ func TestReplicasOnPostgresStartingTogetherAgreeOnOneKey(t *testing.T) {
 			t.Fatalf("replica %d signs with %q, replica 0 with %q", i, got, want)
 		}
 	}
-	c.Add(issuer.DefaultSignPeriod - 2*issuer.DefaultPublishAhead)
+	c.Advance(issuer.DefaultSignPeriod - 2*issuer.DefaultPublishAhead)
 	for _, r := range rings {
 		wg.Go(func() {
 			if err := r.Rotate(context.Background()); err != nil {

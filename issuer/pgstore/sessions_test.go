@@ -44,7 +44,7 @@ func TestSweepDropsExpiredSessions(t *testing.T) {
 	if _, err := s.Start(context.Background(), issuer.SessionRequest{ClientID: "app"}); err != nil {
 		t.Fatal(err)
 	}
-	c.Add(time.Hour)
+	c.Advance(time.Hour)
 	if err := store.Sweep(context.Background(), c.Now()); err != nil {
 		t.Fatal(err)
 	}

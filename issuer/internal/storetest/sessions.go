@@ -9,26 +9,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tollgate/tollgate/authtest"
 	"github.com/tollgate/tollgate/issuer"
 	"github.com/tollgate/tollgate/jwt"
 )
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+// clock is a settable clock.
+type clock = authtest.Clock
 
 // ended records OnSessionEnded calls.
 type ended struct {
@@ -54,7 +41,7 @@ const accessLife = time.Hour
 
 func setup(t *testing.T, store issuer.SessionStore) (*issuer.Sessions, *clock, *ended) {
 	t.Helper()
-	c := &clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	c := authtest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	e := &ended{}
 	s, err := issuer.NewSessions(issuer.SessionsConfig{
 		Store: store, AbsoluteLifetime: 4 * 24 * time.Hour, IdleLifetime: 24 * time.Hour,
@@ -100,7 +87,7 @@ func Sessions(t *testing.T, newStore func(t *testing.T) issuer.SessionStore) {
 		if len(first.Token.Reveal()) != 43 {
 			t.Fatalf("refresh token of %d characters, want 43 (256 bits)", len(first.Token.Reveal()))
 		}
-		c.Add(time.Hour)
+		c.Advance(time.Hour)
 		next := refresh(t, s, first.Token)
 		if next.Token == first.Token {
 			t.Fatal("the refresh token was not rotated")
@@ -131,7 +118,7 @@ func Sessions(t *testing.T, newStore func(t *testing.T) issuer.SessionStore) {
 		if got.ID != first.Session.ID || e.count() != 0 {
 			t.Fatalf("session %+v, %d ended", got, e.count())
 		}
-		c.Add(25 * time.Hour)
+		c.Advance(25 * time.Hour)
 		_, err = s.Peek(context.Background(), "app", next.Token.Reveal())
 		wantErr(t, err, issuer.ErrRefreshExpired)
 	})
@@ -200,22 +187,22 @@ func Sessions(t *testing.T, newStore func(t *testing.T) issuer.SessionStore) {
 	t.Run("ATokenExpiresAfterItsIdleLifetimeAndNoneOutlivesTheSession", func(t *testing.T) {
 		s, c, _ := setup(t, newStore(t))
 		first := start(t, s)
-		c.Add(24 * time.Hour)
+		c.Advance(24 * time.Hour)
 		_, err := s.Refresh(context.Background(), "app", first.Token.Reveal())
 		wantErr(t, err, issuer.ErrRefreshExpired)
 
 		second := start(t, s)
 		tok := second.Token
 		for range 3 {
-			c.Add(23 * time.Hour)
+			c.Advance(23 * time.Hour)
 			tok = refresh(t, s, tok).Token
 		}
-		c.Add(23 * time.Hour) // 92 h in: the next token is capped at 96 h
+		c.Advance(23 * time.Hour) // 92 h in: the next token is capped at 96 h
 		last := refresh(t, s, tok)
 		if !last.ExpiresAt.Equal(second.Session.ExpiresAt) {
 			t.Fatalf("token expires %v, after its session's end %v", last.ExpiresAt, second.Session.ExpiresAt)
 		}
-		c.Add(4 * time.Hour)
+		c.Advance(4 * time.Hour)
 		_, err = s.Refresh(context.Background(), "app", last.Token.Reveal())
 		wantErr(t, err, issuer.ErrRefreshExpired)
 	})
