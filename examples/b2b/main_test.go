@@ -8,11 +8,11 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/tollgate/tollgate/authtest"
 	"github.com/tollgate/tollgate/ipfilter"
 	"github.com/tollgate/tollgate/issuer"
 )
@@ -33,22 +33,7 @@ func TestMain(m *testing.M) {
 }
 
 // clock is the injected clock: no test sleeps.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+type clock = authtest.Clock
 
 // countingSessions counts the rotations of the session store, to show
 // that a refused refresh rotated nothing.
@@ -121,7 +106,7 @@ func testConfig(t *testing.T, e *env, store issuer.SessionStore) config {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{t: t, clock: &clock{t: time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)}}
+	e := &env{t: t, clock: authtest.NewClock(time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC))}
 	e.build(testConfig(t, e, nil))
 	return e
 }
@@ -269,7 +254,7 @@ func TestLoginAPIRefreshAndAReusedRefreshTokenEndsTheSession(t *testing.T) {
 		t.Fatalf("products: %d %s", w.Code, w.Body)
 	}
 
-	e.clock.Add(10 * time.Minute)
+	e.clock.Advance(10 * time.Minute)
 	second := e.tokens(e.do(refreshReq(first.Refresh, strangerIP)), e.clock.Now(), began)
 	if second.Refresh == first.Refresh || second.Access == first.Access {
 		t.Fatal("refresh did not rotate the pair")
@@ -366,7 +351,7 @@ func TestExpiry(t *testing.T) {
 	e := newEnv(t)
 	began := e.clock.Now()
 	tk := e.login("globex", strangerIP)
-	e.clock.Add(time.Hour + 6*time.Minute) // past exp and the verifier's leeway
+	e.clock.Advance(time.Hour + 6*time.Minute) // past exp and the verifier's leeway
 	e.refused(e.do(productsReq(tk.Access, strangerIP)), 401, refusal("UnauthorizedError", "UNAUTHORIZED", "The access token expired"), bearer)
 	// The refresh token lives on: a new pair, its end still the session's.
 	next := e.tokens(e.do(refreshReq(tk.Refresh, strangerIP)), e.clock.Now(), began)
@@ -374,7 +359,7 @@ func TestExpiry(t *testing.T) {
 		t.Fatalf("after refresh: %d %s", w.Code, w.Body)
 	}
 	// Seven days after the login the session is over.
-	e.clock.Add(7*24*time.Hour - time.Hour - 6*time.Minute)
+	e.clock.Advance(7*24*time.Hour - time.Hour - 6*time.Minute)
 	e.refused(e.do(refreshReq(next.Refresh, strangerIP)), 401, badRefresh, basic)
 	if e.reached.Load() != 1 {
 		t.Fatalf("%d requests reached the API, want 1", e.reached.Load())

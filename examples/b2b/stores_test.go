@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/tollgate/tollgate/authtest"
 	"github.com/tollgate/tollgate/internal/redistest"
 	"github.com/tollgate/tollgate/issuer/pgstore"
 	"github.com/tollgate/tollgate/revocation/redisrevocation"
@@ -91,10 +92,10 @@ var testKEK = []byte("0123456789abcdef0123456789abcdef")
 // process started with -postgres; e, if given, shares its clock.
 func onPostgres(t *testing.T, pool *pgxpool.Pool, of *env, revoked revocationList) *env {
 	t.Helper()
-	e := &env{t: t, clock: &clock{t: time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)}}
+	e := &env{t: t, clock: authtest.NewClock(time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC))}
 	if revoked != nil {
 		// Redis expires the revocations by its own clock.
-		e.clock = &clock{t: time.Now().Truncate(time.Second)}
+		e.clock = authtest.NewClock(time.Now().Truncate(time.Second))
 	}
 	if of != nil {
 		e.clock = of.clock
@@ -122,7 +123,7 @@ func TestTokensSurviveARestartOnPostgres(t *testing.T) {
 	if w := after.do(productsReq(tk.Access, strangerIP)); w.Code != http.StatusOK || w.Body.String() != productsBody {
 		t.Fatalf("the access token after a restart: %d %s", w.Code, w.Body)
 	}
-	after.clock.Add(time.Minute)
+	after.clock.Advance(time.Minute)
 	next := after.tokens(after.do(refreshReq(tk.Refresh, strangerIP)), after.clock.Now(), began)
 	// Reuse is recognised across the restart too.
 	after.refused(after.do(refreshReq(tk.Refresh, strangerIP)), 401, badRefresh, basic)
@@ -180,7 +181,7 @@ func TestStartWithPostgresKeepsTokensAcrossARestart(t *testing.T) {
 	if !strings.Contains(out.String(), "state in PostgreSQL") {
 		t.Fatalf("the guide: %s", out.String())
 	}
-	e := &env{t: t, clock: &clock{t: time.Now()}, api: first.api}
+	e := &env{t: t, clock: authtest.NewClock(time.Now()), api: first.api}
 	globex := ""
 	for _, line := range strings.Split(out.String(), "\n") {
 		if f := strings.Fields(line); len(f) >= 2 && f[0] == "globex" {
