@@ -83,6 +83,9 @@ func TestRoutingOptionsAdmitOnlyWhatTheyName(t *testing.T) {
 		{"a custom extractor's error is invalid_request", []middleware.Option{middleware.WithExtractor(func(r *http.Request) (string, bool, error) {
 			return "", false, fmt.Errorf("internal detail 10.0.0.1")
 		})}, request("GET", "/orders"), 400, false, false},
+		{"a custom extractor's own refusal keeps its kind", []middleware.Option{middleware.WithExtractor(func(r *http.Request) (string, bool, error) {
+			return "", false, tgerrors.New(tgerrors.InvalidToken, "")
+		})}, request("GET", "/orders"), 401, false, false},
 		{"a custom extractor that finds nothing", []middleware.Option{middleware.WithExtractor(func(r *http.Request) (string, bool, error) {
 			return "", false, nil
 		})}, request("GET", "/orders", "Authorization", "Bearer good-token"), 401, false, false},
