@@ -34,6 +34,9 @@ var ErrInvalidScope = stderrors.New("issuer: invalid scope")
 // not use this grant type.
 var ErrUnauthorizedClient = stderrors.New("issuer: client not allowed this grant")
 
+// ErrPublicClient refuses a secret for a public client.
+var ErrPublicClient = stderrors.New("issuer: a public client has no secret")
+
 // Client is a registered OAuth client.
 type Client struct {
 	ID   string
@@ -47,6 +50,18 @@ type Client struct {
 	Grants   []string
 	Scopes   []string
 	Audience []string
+	// RedirectURIs are where the authorization endpoint may send the
+	// user back with a code: absolute URIs without a fragment or
+	// userinfo, https, or http on a loopback host, or a native app's
+	// private-use scheme (RFC 8252 §7.1). A request's redirect_uri must
+	// equal one of them byte for byte (RFC 9700 §4.1.3): no prefix,
+	// pattern, case or port is matched loosely.
+	RedirectURIs []string
+	// Public clients hold no secret (RFC 6749 §2.1: a native or browser
+	// app): they authenticate with client_id alone, only on the
+	// authorization_code and refresh_token grants, and must use PKCE.
+	// Create gives them no secret.
+	Public bool
 	// GrantScopes restricts scopes to grants: a scope listed under one or
 	// more grants is given only through those, and a scope listed under
 	// none through every grant of the client. The marketplace's
@@ -248,16 +263,23 @@ func NewClients(cfg ClientsConfig) (*Clients, error) {
 // Create registers c with a new secret, which it returns: the only time
 // the secret is seen. An empty c.ID gets a random one.
 func (c *Clients) Create(ctx context.Context, cl Client) (Client, Token, error) {
+	if err := cl.validate(); err != nil {
+		return Client{}, "", err
+	}
 	if cl.ID == "" {
 		cl.ID = randomString(16)
 	}
-	secret := Token(randomString(32))
-	h, err := c.hash(ctx, secret.Reveal())
-	if err != nil {
-		return Client{}, "", err
-	}
 	now := c.cfg.Now()
-	cl.SecretHash, cl.CreatedAt, cl.SecretRotatedAt = h, now, now
+	cl.CreatedAt = now
+	var secret Token
+	if !cl.Public {
+		secret = Token(randomString(32))
+		h, err := c.hash(ctx, secret.Reveal())
+		if err != nil {
+			return Client{}, "", err
+		}
+		cl.SecretHash, cl.SecretRotatedAt = h, now
+	}
 	if err := c.cfg.Store.CreateClient(ctx, cl); err != nil {
 		return Client{}, "", err
 	}
@@ -271,6 +293,9 @@ func (c *Clients) RegenerateSecret(ctx context.Context, id string) (Token, error
 	cl, err := c.cfg.Store.Client(ctx, id)
 	if err != nil {
 		return "", err
+	}
+	if cl.Public {
+		return "", ErrPublicClient
 	}
 	secret := Token(randomString(32))
 	if cl.SecretHash, err = c.hash(ctx, secret.Reveal()); err != nil {
@@ -320,12 +345,18 @@ func (c *Clients) Client(ctx context.Context, id string) (Client, error) {
 	return c.cfg.Store.Client(ctx, id)
 }
 
-// Update replaces a client's settings (grants, scopes, lifetimes,
-// Disabled), keeping its secret hash and creation time.
+// Update replaces a client's settings (grants, scopes, redirect URIs,
+// lifetimes, Disabled), keeping its secret hash and creation time.
 func (c *Clients) Update(ctx context.Context, cl Client) error {
+	if err := cl.validate(); err != nil {
+		return err
+	}
 	old, err := c.cfg.Store.Client(ctx, cl.ID)
 	if err != nil {
 		return err
+	}
+	if old.Public != cl.Public {
+		return stderrors.New("issuer: a client cannot change between public and confidential")
 	}
 	cl.SecretHash, cl.CreatedAt, cl.SecretRotatedAt = old.SecretHash, old.CreatedAt, old.SecretRotatedAt
 	return c.cfg.Store.UpdateClient(ctx, cl)
@@ -369,6 +400,7 @@ type MemoryClientStore struct {
 
 func cloneClient(c Client) Client {
 	c.Grants, c.Scopes, c.Audience = slices.Clone(c.Grants), slices.Clone(c.Scopes), slices.Clone(c.Audience)
+	c.RedirectURIs = slices.Clone(c.RedirectURIs)
 	if c.GrantScopes != nil {
 		gs := make(map[string][]string, len(c.GrantScopes))
 		for g, s := range c.GrantScopes {

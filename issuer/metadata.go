@@ -17,6 +17,14 @@ type MetadataConfig struct {
 	TokenEndpoint      string
 	JWKSURI            string
 	RevocationEndpoint string
+	// AuthorizationEndpoint, if set, is NewAuthorizeHandler's URL: the
+	// document then lists response_types_supported ["code"],
+	// code_challenge_methods_supported ["S256"] and
+	// authorization_response_iss_parameter_supported (RFC 9207).
+	AuthorizationEndpoint string
+	// PublicClients says public clients are registered: "none" joins the
+	// token and revocation endpoints' auth methods.
+	PublicClients bool
 	// GrantTypes are the token endpoint's grants (TokenConfig.Grants);
 	// empty means client_credentials.
 	GrantTypes []string
@@ -25,13 +33,15 @@ type MetadataConfig struct {
 }
 
 // NewMetadataHandler serves the authorization server's metadata, for
-// GET /.well-known/oauth-authorization-server: issuer, token_endpoint,
-// jwks_uri, revocation_endpoint, grant_types_supported,
-// token_endpoint_auth_methods_supported (client_secret_basic and
-// client_secret_post, for the revocation endpoint too),
-// response_types_supported (none: there is no authorization endpoint) and
-// scopes_supported. It is cacheable for an hour (Cache-Control: public,
-// max-age=3600).
+// GET /.well-known/oauth-authorization-server: issuer,
+// authorization_endpoint, token_endpoint, jwks_uri, revocation_endpoint,
+// grant_types_supported, token_endpoint_auth_methods_supported
+// (client_secret_basic and client_secret_post, and none with
+// PublicClients; for the revocation endpoint too),
+// response_types_supported (["code"] with an authorization endpoint, else
+// none), code_challenge_methods_supported (["S256"]),
+// authorization_response_iss_parameter_supported and scopes_supported.
+// It is cacheable for an hour (Cache-Control: public, max-age=3600).
 func NewMetadataHandler(cfg MetadataConfig) (http.Handler, error) {
 	if cfg.Issuer == "" || cfg.TokenEndpoint == "" || cfg.JWKSURI == "" {
 		return nil, stderrors.New("issuer: MetadataConfig needs Issuer, TokenEndpoint and JWKSURI")
@@ -41,17 +51,33 @@ func NewMetadataHandler(cfg MetadataConfig) (http.Handler, error) {
 		grants = []string{GrantClientCredentials}
 	}
 	methods := []string{"client_secret_basic", "client_secret_post"}
+	if cfg.PublicClients {
+		methods = append(methods, "none")
+	}
 	doc := struct {
 		Issuer                string   `json:"issuer"`
+		AuthorizationEndpoint string   `json:"authorization_endpoint,omitempty"`
 		TokenEndpoint         string   `json:"token_endpoint"`
 		JWKSURI               string   `json:"jwks_uri"`
 		RevocationEndpoint    string   `json:"revocation_endpoint,omitempty"`
 		GrantTypes            []string `json:"grant_types_supported"`
 		ResponseTypes         []string `json:"response_types_supported"`
+		ResponseModes         []string `json:"response_modes_supported,omitempty"`
 		AuthMethods           []string `json:"token_endpoint_auth_methods_supported"`
 		RevocationAuthMethods []string `json:"revocation_endpoint_auth_methods_supported,omitempty"`
+		CodeChallengeMethods  []string `json:"code_challenge_methods_supported,omitempty"`
+		IssParameter          bool     `json:"authorization_response_iss_parameter_supported,omitempty"`
 		Scopes                []string `json:"scopes_supported,omitempty"`
-	}{cfg.Issuer, cfg.TokenEndpoint, cfg.JWKSURI, cfg.RevocationEndpoint, slices.Clone(grants), []string{}, methods, nil, slices.Clone(cfg.Scopes)}
+	}{
+		Issuer: cfg.Issuer, AuthorizationEndpoint: cfg.AuthorizationEndpoint, TokenEndpoint: cfg.TokenEndpoint,
+		JWKSURI: cfg.JWKSURI, RevocationEndpoint: cfg.RevocationEndpoint, GrantTypes: slices.Clone(grants),
+		ResponseTypes: []string{}, AuthMethods: methods, Scopes: slices.Clone(cfg.Scopes),
+	}
+	if cfg.AuthorizationEndpoint != "" {
+		doc.ResponseTypes, doc.ResponseModes = []string{"code"}, []string{"query"}
+		doc.CodeChallengeMethods = []string{PKCEMethodS256}
+		doc.IssParameter = true
+	}
 	if cfg.RevocationEndpoint != "" {
 		doc.RevocationAuthMethods = methods
 	}

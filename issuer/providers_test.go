@@ -47,7 +47,7 @@ func TestTheProviderStylesAreConfiguration(t *testing.T) {
 		{
 			name: "OAuth marketplace: RS256, scope array, 2-day access, refresh within 4 days", alg: issuer.RS256, maxLife: 2 * day,
 			minter: func(c *issuer.MinterConfig) { c.ScopeArray = true; c.Lifetime = 2 * day },
-			client: issuer.Client{ID: "market", Grants: []string{issuer.GrantAuthorizationCode, issuer.GrantRefreshToken}, Audience: []string{"market-api"},
+			client: issuer.Client{ID: "market", Grants: []string{issuer.GrantAuthorizationCode, issuer.GrantRefreshToken}, Audience: []string{"market-api"}, RedirectURIs: []string{"https://app.example/cb"},
 				Scopes: []string{"orders:read"}, RefreshAbsoluteLifetime: 4 * day},
 			grant: issuer.GrantAuthorizationCode, wantAccess: 2 * day, wantRefresh: 4 * day,
 		},

@@ -117,12 +117,24 @@ func (h *revocationHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, e)
 		return
 	}
-	if id == "" {
+	ctx := r.Context()
+	var client Client
+	var err error
+	if id == "" && p.get("client_id") != "" && r.Header.Get("Authorization") == "" {
+		// A public client identifies itself by client_id alone (RFC 7009
+		// §2.1); it can revoke only its own tokens.
+		c, e := publicClient(ctx, h.cfg.Clients, h.cfg.Log, p.get("client_id"))
+		if e != nil {
+			h.refuse(w, r, e)
+			return
+		}
+		client = c
+	} else if id == "" {
 		h.refuse(w, r, errInvalidClient)
 		return
+	} else {
+		client, err = h.cfg.Clients.Authenticate(ctx, id, secret)
 	}
-	ctx := r.Context()
-	client, err := h.cfg.Clients.Authenticate(ctx, id, secret)
 	if err != nil {
 		if stderrors.Is(err, ErrInvalidClient) {
 			h.refuse(w, r, errInvalidClient)

@@ -96,6 +96,9 @@ type SessionStore interface {
 	// (ErrRefreshUnknown for another client's token), except that a used
 	// token's session is not ended here.
 	Lookup(ctx context.Context, clientID string, token TokenHash, now time.Time) (Session, error)
+	// EndSessionsOf ends, at now, every live session of subject with
+	// clientID (a user revoking an app) and returns their ids.
+	EndSessionsOf(ctx context.Context, clientID, subject string, now time.Time) ([]string, error)
 }
 
 // SessionsConfig configures Sessions. The zero value keeps sessions in
@@ -276,6 +279,17 @@ func (s *Sessions) End(ctx context.Context, sid string) error {
 	return nil
 }
 
+// EndAll ends every session of subject with clientID (a user revoking
+// the app; Grants.Revoke calls it), telling OnSessionEnded of each.
+func (s *Sessions) EndAll(ctx context.Context, clientID, subject string) error {
+	now := s.cfg.Now()
+	sids, err := s.cfg.Store.EndSessionsOf(ctx, clientID, subject, now)
+	for _, sid := range sids {
+		s.ended(ctx, sid, now)
+	}
+	return err
+}
+
 func (s *Sessions) ended(ctx context.Context, sid string, now time.Time) {
 	if s.cfg.OnSessionEnded != nil && sid != "" {
 		s.cfg.OnSessionEnded(ctx, sid, now.Add(s.cfg.AccessTokenLifetime+jwt.MaxLeeway))
@@ -381,6 +395,21 @@ func (m *MemorySessionStore) End(_ context.Context, sid string, now time.Time) (
 		s.EndedAt = now
 	}
 	return *s, nil
+}
+
+// EndSessionsOf ends the live sessions of subject with clientID.
+func (m *MemorySessionStore) EndSessionsOf(_ context.Context, clientID, subject string, now time.Time) ([]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var sids []string
+	for _, s := range m.sessions {
+		if s.ClientID == clientID && s.Subject == subject && s.EndedAt.IsZero() {
+			s.EndedAt = now
+			sids = append(sids, s.ID)
+		}
+	}
+	slices.Sort(sids)
+	return sids, nil
 }
 
 // Sweep drops the sessions that expired before now, with their tokens.

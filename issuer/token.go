@@ -58,10 +58,14 @@ type TokenConfig struct {
 	// per grant, unless the client has its own AccessTokenLifetime.
 	Minter *Minter
 	// Grants are the grant types the endpoint serves: GrantClientCredentials,
-	// GrantRefreshToken, GrantPassword (the first-party login). Empty means
-	// client_credentials alone. refresh_token needs Sessions; password
-	// needs Login and Sessions.
+	// GrantRefreshToken, GrantPassword (the first-party login),
+	// GrantAuthorizationCode. Empty means client_credentials alone.
+	// refresh_token needs Sessions; password needs Login and Sessions;
+	// authorization_code needs CodeGrants and Sessions.
 	Grants []string
+	// CodeGrants redeems the codes of the authorization endpoint: the
+	// AuthorizeConfig.Grants that issued them.
+	CodeGrants *Grants
 	// Sessions starts the login's refresh session and rotates it on
 	// refresh.
 	Sessions *Sessions
@@ -129,8 +133,8 @@ type TokenConfig struct {
 // (curl -F; no files) or a JSON object of strings, at most MaxBodyBytes
 // (64 KiB); a parameter given twice is refused, and so are parameters in
 // the URL. In a JSON body without grant_type the grant follows from the
-// fields: username → password, refresh_token → refresh_token, else
-// client_credentials. The client authenticates by HTTP Basic (id and
+// fields: username → password, refresh_token → refresh_token, code →
+// authorization_code, else client_credentials. The client authenticates by HTTP Basic (id and
 // secret form-encoded, §2.3.1) or client_id and client_secret in the
 // body, never both (§2.3), or is cfg.FirstPartyClient.
 //
@@ -156,6 +160,13 @@ func NewTokenHandler(cfg TokenConfig) (http.Handler, error) {
 		case GrantPassword:
 			if cfg.Sessions == nil || cfg.Login == nil {
 				return nil, stderrors.New("issuer: TokenConfig: the password grant needs Login and Sessions")
+			}
+		case GrantAuthorizationCode:
+			if cfg.Sessions == nil || cfg.CodeGrants == nil {
+				return nil, stderrors.New("issuer: TokenConfig: the authorization_code grant needs CodeGrants and Sessions")
+			}
+			if cfg.CodeGrants.cfg.Sessions != cfg.Sessions {
+				return nil, stderrors.New("issuer: TokenConfig: CodeGrants must end the same Sessions the endpoint starts")
 			}
 		default:
 			return nil, stderrors.New("issuer: TokenConfig: unsupported grant " + g)
@@ -316,6 +327,8 @@ func (h *tokenHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			grant = GrantPassword
 		case p.has("refresh_token"):
 			grant = GrantRefreshToken
+		case p.has("code"):
+			grant = GrantAuthorizationCode
 		default:
 			grant = GrantClientCredentials
 		}
@@ -335,9 +348,23 @@ func (h *tokenHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	var client Client
-	public := id == "" && !basic && h.cfg.FirstPartyClient != "" && grant != GrantClientCredentials &&
+	firstParty := id == "" && !basic && h.cfg.FirstPartyClient != "" && grant != GrantClientCredentials &&
 		(!p.has("client_id") || p.get("client_id") == h.cfg.FirstPartyClient)
-	if public {
+	switch {
+	case !firstParty && id == "" && !basic && p.get("client_id") != "":
+		// client_id alone: a public client (RFC 6749 §2.1), which has no
+		// secret to present.
+		c, e := publicClient(ctx, h.cfg.Clients, h.cfg.Log, p.get("client_id"))
+		if e != nil {
+			h.refuse(w, r, e)
+			return
+		}
+		if grant != GrantAuthorizationCode && grant != GrantRefreshToken {
+			h.refuse(w, r, errInvalidClient)
+			return
+		}
+		client = c
+	case firstParty:
 		c, err := h.cfg.Clients.Client(ctx, h.cfg.FirstPartyClient)
 		if err != nil || c.Disabled {
 			if err != nil && !stderrors.Is(err, ErrNotFound) {
@@ -349,7 +376,7 @@ func (h *tokenHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		client = c
-	} else {
+	default:
 		if id == "" {
 			h.refuse(w, r, errInvalidClient)
 			return
@@ -378,6 +405,8 @@ func (h *tokenHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e = h.login(r, &client, p, &resp)
 	case GrantRefreshToken:
 		e = h.refresh(r, &client, p, &resp)
+	case GrantAuthorizationCode:
+		e = h.authorizationCode(r, &client, p, &resp)
 	}
 	if e != nil {
 		h.refuse(w, r, e)
@@ -385,6 +414,21 @@ func (h *tokenHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	resp.TokenType = "Bearer"
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// publicClient returns the public client id, which authenticates by its
+// id alone, or invalid_client for an unknown, disabled or confidential
+// one.
+func publicClient(ctx context.Context, clients *Clients, log *slog.Logger, id string) (Client, *refusal) {
+	c, err := clients.Client(ctx, id)
+	switch {
+	case err == nil && c.Public && !c.Disabled:
+		return c, nil
+	case err == nil || stderrors.Is(err, ErrNotFound):
+		return Client{}, errInvalidClient
+	}
+	log.ErrorContext(ctx, "tollgate: token endpoint: client lookup failed", "error", err)
+	return Client{}, errUnavailable
 }
 
 func (h *tokenHandler) mint(ctx context.Context, req AccessRequest, resp *tokenResponse) *refusal {
