@@ -155,22 +155,32 @@ func (g *Grants) Record(ctx context.Context, subject, clientID string, scopes []
 // grant is deleted, every refresh session of the user with the client is
 // ended (SessionsConfig.OnSessionEnded is told of each), and
 // OnGrantRevoked is told, to refuse the access tokens already issued. The
-// client needs the user to authorize it again. It returns ErrNotFound if
-// there is no such grant; the sessions are ended all the same.
+// client needs the user to authorize it again. Without a grant, the
+// sessions are ended and OnGrantRevoked told all the same (they may come
+// from before grants were recorded); ErrNotFound is returned only when
+// there was neither a grant nor a live session.
 func (g *Grants) Revoke(ctx context.Context, subject, clientID string) error {
+	if subject == "" || clientID == "" {
+		return stderrors.New("issuer: Revoke needs a subject and a client")
+	}
 	now := g.cfg.Now()
 	gr, err := g.cfg.Store.DeleteGrant(ctx, subject, clientID)
-	if err != nil && !stderrors.Is(err, ErrNotFound) {
+	missing := stderrors.Is(err, ErrNotFound)
+	if err != nil && !missing {
 		return err
 	}
-	// After the delete: a code redeemed concurrently checks the grant
-	// after starting its session, so either it sees the grant gone or its
-	// session exists by now and ends here.
-	if serr := g.cfg.Sessions.EndAll(ctx, clientID, subject); serr != nil {
-		return serr
-	}
+	// After the delete: a code redeemed concurrently checks its grant
+	// after starting its session, so either it finds the grant gone or
+	// its session exists by now and ends here.
+	ended, err := g.cfg.Sessions.EndAll(ctx, clientID, subject)
 	if err != nil {
 		return err
+	}
+	if missing {
+		if ended == 0 {
+			return ErrNotFound
+		}
+		gr = Grant{Subject: subject, ClientID: clientID}
 	}
 	if g.cfg.OnGrantRevoked != nil {
 		g.cfg.OnGrantRevoked(ctx, gr, now)

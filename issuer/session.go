@@ -279,15 +279,16 @@ func (s *Sessions) End(ctx context.Context, sid string) error {
 	return nil
 }
 
-// EndAll ends every session of subject with clientID (a user revoking
-// the app; Grants.Revoke calls it), telling OnSessionEnded of each.
-func (s *Sessions) EndAll(ctx context.Context, clientID, subject string) error {
+// EndAll ends every live session of subject with clientID (a user
+// revoking the app; Grants.Revoke calls it), telling OnSessionEnded of
+// each, and returns how many it ended.
+func (s *Sessions) EndAll(ctx context.Context, clientID, subject string) (int, error) {
 	now := s.cfg.Now()
 	sids, err := s.cfg.Store.EndSessionsOf(ctx, clientID, subject, now)
 	for _, sid := range sids {
 		s.ended(ctx, sid, now)
 	}
-	return err
+	return len(sids), err
 }
 
 func (s *Sessions) ended(ctx context.Context, sid string, now time.Time) {
