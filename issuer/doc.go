@@ -37,9 +37,50 @@
 //     (DefaultArgon2Params), allowed grants and scopes, scopes restricted
 //     to grants (Client.GrantScopes), lifetimes.
 //
+//   - Grants keeps the authorization code grant's state: each user's
+//     consent to a client (Grant: user × client × scopes, in a GrantStore)
+//     and the codes issued under it (CodeStore). Revoke is the user
+//     removing an app.
+//
+// # The authorization code grant
+//
+// NewAuthorizeHandler is the authorization endpoint (RFC 6749 §4.1) and
+// tollgate's half of it: it checks the request, then hands it to the
+// provider's own login and consent page (AuthorizeConfig.Interact), which
+// authenticates the user and calls AuthorizationRequest.Approve; tollgate
+// records the consent, issues the code and redirects. The choices:
+//
+//   - A redirect_uri must equal one of Client.RedirectURIs byte for byte
+//     (RFC 9700 §4.1.3); registration refuses relative URIs, fragments,
+//     userinfo, script schemes and plain http off loopback. An error
+//     before the redirect URI is trusted is shown on a page
+//     (AuthorizeConfig.ErrorPage), never redirected.
+//   - PKCE (RFC 7636) is S256 only. Public clients (Client.Public: no
+//     secret; client_id alone at the token endpoint, on the
+//     authorization_code and refresh_token grants only) must use it; with
+//     AuthorizeConfig.RequirePKCE every client must. A code_verifier for a
+//     code issued without a challenge is refused (a downgrade).
+//   - A code is 256 random bits, stored as its SHA-256, lives
+//     GrantsConfig.CodeLifetime (60 s, the most allowed) and is bound to
+//     its client, redirect URI, challenge, user, scopes and grant. A
+//     request that fails a binding spends nothing: the right client can
+//     still redeem it. Redeeming it starts a refresh session (its
+//     refresh token is returned if the client has the refresh_token
+//     grant) and the access token carries that "sid"; presenting the code
+//     again, by anyone, ends that session, so the tokens issued from it
+//     are refused (§4.1.2), if it comes within CodeReplayWindow.
+//   - The authorization response carries code, state and iss (RFC 9207);
+//     errors error, error_description, state and iss. A POST (the
+//     consent form) is answered 303, a GET 302.
+//   - Grants.Revoke deletes the consent, ends the user's sessions with the
+//     client, makes codes issued under it unredeemable and tells
+//     GrantsConfig.OnGrantRevoked, whose RevokeGrantTokens adds a
+//     revocation rule for the user and client: the access tokens already
+//     issued fail verification on every replica that checks it.
+//
 // # The endpoints
 //
-// An API provider's token side is configuration of four handlers:
+// An API provider's token side is configuration of five handlers:
 //
 //   - NewTokenHandler is one token endpoint (RFC 6749 §3.2) for the
 //     grants of TokenConfig.Grants: client_credentials (§4.4), the
@@ -48,6 +89,7 @@
 //     a refresh session; TokenConfig.Accounts checks the account's IP
 //     allow-list before the password, and again on refresh, by the
 //     username the session keeps as Session.Account) and
+//     authorization_code (§4.1.3, with TokenConfig.CodeGrants), and
 //     refresh_token (§6: rotation through Sessions; a reused token ends
 //     its family; another client's token is invalid_grant and does not
 //     rotate; scope may narrow, never widen). It reads form, multipart
