@@ -16,19 +16,16 @@
 //     survive restarts. Call Run (or Rotate on your own schedule).
 //     A Signer is the key's interface: a KMS-held key is a Signer of yours
 //     behind FixedKeys.
-//
 //   - NewJWKSHandler serves the keys, with Cache-Control max-age equal to
 //     PublishAhead. A service that verifies its own tokens gives the
 //     KeyRing to jwt.Issuer.KeySource instead, and sees each rotation at
 //     once without HTTP.
-//
 //   - Minter mints access tokens: typ at+jwt, iss, sub, aud, client_id,
 //     scope, jti, iat, exp, sid; one hour by default, per grant
 //     (MinterConfig.GrantLifetimes) or per client (AccessRequest.Lifetime),
 //     never longer than the keys' MaxTokenLifetime; extra claims by a hook
 //     that cannot override these; scope space-separated, or a JSON array
 //     with MinterConfig.ScopeArray.
-//
 //   - Sessions issues refresh tokens: 256 random bits, stored as SHA-256,
 //     single use, rotated on every refresh, with an absolute lifetime (7
 //     days by default) and an idle one per client. A refresh token
@@ -36,11 +33,9 @@
 //     OnSessionEnded hands the sid to the revocation layer, so the
 //     session's access tokens are refused too (RevokeSessions,
 //     revocation.Memory.RevokeSession).
-//
 //   - Clients registers OAuth clients: secrets hashed with argon2id
 //     (DefaultArgon2Params), allowed grants and scopes, scopes restricted
 //     to grants (Client.GrantScopes), lifetimes.
-//
 //   - Grants keeps the authorization code grant's state: each user's
 //     consent to a client (Grant: user × client × scopes, in a GrantStore)
 //     and the codes issued under it (CodeStore). Revoke is the user
