@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 
 	tgerrors "github.com/tollgate/tollgate/errors"
@@ -103,4 +104,74 @@ func ExampleNewTokenHandler() {
 	// Output:
 	// 200 no-store Bearer 3600 orders:read
 	// 401 Basic realm="token", charset="UTF-8" {"message":"Unauthorized"}
+}
+
+// An authorization endpoint and a token endpoint for the authorization
+// code grant with PKCE: the provider's page (Interact) signs the user in
+// and asks for consent, then approves; the app exchanges the code.
+func ExampleNewAuthorizeHandler() {
+	ctx := context.Background()
+	ring, _ := issuer.NewKeyRing(ctx, issuer.KeyRingConfig{})
+	minter, _ := issuer.NewMinter(issuer.MinterConfig{Issuer: "https://auth.example.com", Keys: ring})
+	sessions, _ := issuer.NewSessions(issuer.SessionsConfig{})
+	grants, _ := issuer.NewGrants(issuer.GrantsConfig{Sessions: sessions})
+	clients, _ := issuer.NewClients(issuer.ClientsConfig{})
+	_, _, err := clients.Create(ctx, issuer.Client{
+		ID: "mobile", Name: "Orders app", Public: true, // a native app: no secret, PKCE
+		Grants:       []string{issuer.GrantAuthorizationCode, issuer.GrantRefreshToken},
+		Scopes:       []string{"orders:read"},
+		Audience:     []string{"orders-api"},
+		RedirectURIs: []string{"com.example.orders:/callback"},
+	})
+	if err != nil {
+		panic(err)
+	}
+	authorize, err := issuer.NewAuthorizeHandler(issuer.AuthorizeConfig{
+		Issuer: "https://auth.example.com", Clients: clients, Grants: grants,
+		Interact: func(w http.ResponseWriter, r *http.Request, req *issuer.AuthorizationRequest) {
+			// The provider's login and consent page: here the user is
+			// signed in already and allows everything asked for.
+			fmt.Println("consent:", req.Client.Name, req.Scopes)
+			if err := req.Approve(w, r, "user-42", nil); err != nil {
+				fmt.Println(err)
+			}
+		},
+	})
+	if err != nil {
+		panic(err)
+	}
+	token, _ := issuer.NewTokenHandler(issuer.TokenConfig{
+		Clients: clients, Minter: minter, Sessions: sessions, CodeGrants: grants,
+		Grants: []string{issuer.GrantAuthorizationCode, issuer.GrantRefreshToken},
+	})
+
+	verifier := "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk" // the app's secret of this request
+	q := url.Values{
+		"response_type": {"code"}, "client_id": {"mobile"}, "state": {"af0ifjsldkj"},
+		"code_challenge": {issuer.S256Challenge(verifier)}, "code_challenge_method": {"S256"},
+	}
+	w := httptest.NewRecorder()
+	authorize.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/authorize?"+q.Encode(), nil))
+	back, _ := url.Parse(w.Header().Get("Location"))
+	fmt.Println(w.Code, back.Scheme+":"+back.Path, back.Query().Get("state"), back.Query().Get("iss"))
+
+	body := url.Values{
+		"grant_type": {"authorization_code"}, "code": {back.Query().Get("code")},
+		"client_id": {"mobile"}, "code_verifier": {verifier},
+	}
+	r := httptest.NewRequest(http.MethodPost, "/oauth/token", strings.NewReader(body.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	w = httptest.NewRecorder()
+	token.ServeHTTP(w, r)
+	var resp struct {
+		AccessToken  string `json:"access_token"`
+		RefreshToken string `json:"refresh_token"`
+		Scope        string `json:"scope"`
+	}
+	_ = json.Unmarshal(w.Body.Bytes(), &resp)
+	fmt.Println(w.Code, resp.AccessToken != "", resp.RefreshToken != "", resp.Scope)
+	// Output:
+	// consent: Orders app [orders:read]
+	// 302 com.example.orders:/callback af0ifjsldkj https://auth.example.com
+	// 200 true true orders:read
 }

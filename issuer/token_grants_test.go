@@ -119,20 +119,23 @@ type req struct {
 	mw                func(http.Handler) http.Handler
 }
 
-func (g *grants) do(rq req) *httptest.ResponseRecorder {
+func (g *grants) do(rq req) *httptest.ResponseRecorder { return postToken(g.h, g.secrets, rq) }
+
+// postToken posts rq to the token endpoint h, with the Basic secret of
+// rq.basic from secrets.
+func postToken(h http.Handler, secrets map[string]string, rq req) *httptest.ResponseRecorder {
 	if rq.contentType == "" {
 		rq.contentType = "application/x-www-form-urlencoded"
 	}
 	r := httptest.NewRequest(http.MethodPost, "/oauth/token", strings.NewReader(rq.body))
 	r.Header.Set("Content-Type", rq.contentType)
 	if rq.basic != "" {
-		r.SetBasicAuth(url.QueryEscape(rq.basic), url.QueryEscape(g.secrets[rq.basic]))
+		r.SetBasicAuth(url.QueryEscape(rq.basic), url.QueryEscape(secrets[rq.basic]))
 	}
 	r.RemoteAddr = "198.51.100.7:1234"
 	if rq.remote != "" {
 		r.RemoteAddr = rq.remote
 	}
-	h := g.h
 	if rq.mw != nil {
 		h = rq.mw(h)
 	}
@@ -152,12 +155,18 @@ type tokenBody struct {
 
 func (g *grants) ok(rec *httptest.ResponseRecorder) tokenBody {
 	g.t.Helper()
+	return tokenOK(g.t, rec)
+}
+
+// tokenOK checks a token response of RFC 6749 §5.1 and returns its body.
+func tokenOK(t testing.TB, rec *httptest.ResponseRecorder) tokenBody {
+	t.Helper()
 	var b tokenBody
 	if rec.Code != 200 || rec.Header().Get("Cache-Control") != "no-store" || rec.Header().Get("Pragma") != "no-cache" || rec.Header().Get("Content-Type") != "application/json" {
-		g.t.Fatalf("status %d, headers %v, body %s", rec.Code, rec.Header(), rec.Body)
+		t.Fatalf("status %d, headers %v, body %s", rec.Code, rec.Header(), rec.Body)
 	}
 	if err := json.Unmarshal(rec.Body.Bytes(), &b); err != nil || b.AccessToken == "" || b.TokenType != "Bearer" {
-		g.t.Fatalf("body %s (%v)", rec.Body, err)
+		t.Fatalf("body %s (%v)", rec.Body, err)
 	}
 	return b
 }
@@ -165,13 +174,20 @@ func (g *grants) ok(rec *httptest.ResponseRecorder) tokenBody {
 // refused checks a refusal in §5.2's JSON.
 func (g *grants) refused(rec *httptest.ResponseRecorder, status int, code string) {
 	g.t.Helper()
+	tokenRefused(g.t, rec, status, code)
+}
+
+// tokenRefused checks a refusal in §5.2's JSON: status, error code,
+// no-store, no token, and a Basic challenge exactly on a 401.
+func tokenRefused(t testing.TB, rec *httptest.ResponseRecorder, status int, code string) {
+	t.Helper()
 	var b tokenBody
 	_ = json.Unmarshal(rec.Body.Bytes(), &b)
 	if rec.Code != status || b.Error != code || rec.Header().Get("Cache-Control") != "no-store" || b.AccessToken != "" || b.RefreshToken != "" {
-		g.t.Fatalf("status %d, headers %v, body %s; want %d %s", rec.Code, rec.Header(), rec.Body, status, code)
+		t.Fatalf("status %d, headers %v, body %s; want %d %s", rec.Code, rec.Header(), rec.Body, status, code)
 	}
 	if ch := rec.Header().Get("WWW-Authenticate"); (status == 401) != strings.HasPrefix(ch, "Basic ") {
-		g.t.Fatalf("status %d with challenge %q", status, ch)
+		t.Fatalf("status %d with challenge %q", status, ch)
 	}
 }
 
