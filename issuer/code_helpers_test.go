@@ -68,6 +68,13 @@ type codeFlow struct {
 
 func newCodeFlow(t *testing.T, tweak ...func(*issuer.AuthorizeConfig)) *codeFlow {
 	t.Helper()
+	return newCodeFlowWith(t, nil, tweak...)
+}
+
+// newCodeFlowWith is newCodeFlow with codes as the Grants' CodeStore (nil:
+// a MemoryCodeStore).
+func newCodeFlowWith(t *testing.T, codes issuer.CodeStore, tweak ...func(*issuer.AuthorizeConfig)) *codeFlow {
+	t.Helper()
 	f := &codeFlow{t: t, c: newClock(), secrets: map[string]string{}, store: &countingStore{}}
 	f.sidRevoked = revocation.NewMemory(revocation.MemoryConfig{Now: f.c.Now})
 	f.grantRevoked = revocation.NewMemory(revocation.MemoryConfig{Now: f.c.Now})
@@ -88,7 +95,7 @@ func newCodeFlow(t *testing.T, tweak ...func(*issuer.AuthorizeConfig)) *codeFlow
 		t.Fatal(err)
 	}
 	toRules := issuer.RevokeGrantTokens(f.grantRevoked, time.Hour)
-	f.grants, err = issuer.NewGrants(issuer.GrantsConfig{Sessions: f.sessions, Now: f.c.Now,
+	f.grants, err = issuer.NewGrants(issuer.GrantsConfig{Sessions: f.sessions, Codes: codes, Now: f.c.Now,
 		OnGrantRevoked: func(ctx context.Context, g issuer.Grant, at time.Time) {
 			f.mu.Lock()
 			f.revokedGrants = append(f.revokedGrants, g)

@@ -356,33 +356,50 @@ func TestACodeOfARevokedGrantIsRefusedAfterAReapproval(t *testing.T) {
 	tokenOK(t, f.exchange(redeemShop(fresh)))
 }
 
+// lockstepCodes holds every lookup of a code until n requests have looked
+// it up: they all find it unredeemed and race to redeem it.
+type lockstepCodes struct {
+	issuer.MemoryCodeStore
+	reads sync.WaitGroup
+}
+
+func (s *lockstepCodes) Code(ctx context.Context, h issuer.TokenHash) (issuer.AuthorizationCode, error) {
+	c, err := s.MemoryCodeStore.Code(ctx, h)
+	s.reads.Done()
+	s.reads.Wait()
+	return c, err
+}
+
 // RFC 6749 §4.1.2 (a code is used once) under concurrency: of N
-// presentations at once exactly one redeems the code, and no two get
-// tokens. (The others are replays, which end what the winner got: it may
-// itself be refused, or get tokens already revoked.)
+// presentations at once, all past the checks, exactly one redeems the
+// code, and no two get tokens. (The others are replays, which end what
+// the winner got: it may itself be refused, or get tokens already
+// revoked.)
 func TestConcurrentPresentationsOfACodeRedeemItOnce(t *testing.T) {
 	const n = 8
-	f := newCodeFlow(t)
+	codes := &lockstepCodes{}
+	f := newCodeFlowWith(t, codes)
 	code := f.approved(mobileQuery(), mobileCallback)
+	codes.reads.Add(n)
 	var wg sync.WaitGroup
-	codes := make([]int, n)
+	statuses := make([]int, n)
 	bodies := make([]string, n)
 	for i := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			rec := f.exchange(redeemMobile(code))
-			codes[i], bodies[i] = rec.Code, rec.Body.String()
+			statuses[i], bodies[i] = rec.Code, rec.Body.String()
 		}()
 	}
 	wg.Wait()
 	ok := 0
 	for i := range n {
 		switch {
-		case codes[i] == http.StatusOK:
+		case statuses[i] == http.StatusOK:
 			ok++
-		case codes[i] != 400 || !strings.Contains(bodies[i], `"error":"invalid_grant"`):
-			t.Fatalf("status %d, body %s", codes[i], bodies[i])
+		case statuses[i] != 400 || !strings.Contains(bodies[i], `"error":"invalid_grant"`):
+			t.Fatalf("status %d, body %s", statuses[i], bodies[i])
 		}
 	}
 	if ok > 1 || f.store.creates.Load() != 1 {
@@ -391,5 +408,33 @@ func TestConcurrentPresentationsOfACodeRedeemItOnce(t *testing.T) {
 	// Whatever was issued is revoked: the code was presented again.
 	if ended := slices.Compact(f.endedSessions()); len(ended) != 1 {
 		t.Fatalf("ended sessions %v, want the one started", ended)
+	}
+}
+
+// RFC 7009 §2.1: a public client revokes its own refresh token by
+// client_id alone, and only its own; a confidential client still needs
+// its secret.
+func TestAPublicClientRevokesItsOwnRefreshTokenByClientIDAlone(t *testing.T) {
+	f := newCodeFlow(t)
+	revoke, err := issuer.NewRevocationHandler(issuer.RevocationConfig{Clients: f.clients, Sessions: f.sessions})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mobile := tokenOK(t, f.exchange(redeemMobile(f.approved(mobileQuery(), mobileCallback))))
+	shop := tokenOK(t, f.exchange(redeemShop(f.approved(shopQuery(), shopCallback))))
+	post := func(rq req) int { return postToken(revoke, f.secrets, rq).Code }
+
+	if got := post(req{body: form("token", shop.RefreshToken, "client_id", "mobile")}); got != 200 {
+		t.Fatalf("another client's token: status %d", got)
+	}
+	tokenRefused(t, postToken(revoke, f.secrets, req{body: form("token", shop.RefreshToken, "client_id", "shop")}), 401, "invalid_client")
+	tokenOK(t, f.exchange(refreshAs("shop", shop.RefreshToken)))
+
+	if got := post(req{body: form("token", mobile.RefreshToken, "client_id", "mobile", "token_type_hint", "refresh_token")}); got != 200 {
+		t.Fatalf("status %d", got)
+	}
+	tokenRefused(t, f.exchange(refreshAs("mobile", mobile.RefreshToken)), 400, "invalid_grant")
+	if sid := f.verify(mobile.AccessToken).StringClaim("sid"); !slices.Equal(f.endedSessions(), []string{sid}) {
+		t.Fatalf("ended sessions %v, want %s", f.endedSessions(), sid)
 	}
 }
