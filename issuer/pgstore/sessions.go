@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -56,10 +57,11 @@ WHERE t.hash = $1`
 	INSERT INTO tollgate_issuer_refresh_tokens (hash, session_id, expires_at) SELECT $2, id, next_expires FROM used
 )
 SELECT id, client_id, subject, account, scopes, audience, created_at, expires_at, idle_lifetime, next_expires FROM used`
-	useTokenSQL   = `UPDATE tollgate_issuer_refresh_tokens SET used_at = $2 WHERE hash = $1`
-	endSessionSQL = `UPDATE tollgate_issuer_sessions SET ended_at = $2 WHERE id = $1 AND ended_at IS NULL`
-	getSessionSQL = `SELECT id, client_id, subject, account, scopes, audience, created_at, expires_at, idle_lifetime, ended_at FROM tollgate_issuer_sessions WHERE id = $1`
-	sweepSQL      = `DELETE FROM tollgate_issuer_sessions WHERE expires_at <= $1`
+	useTokenSQL      = `UPDATE tollgate_issuer_refresh_tokens SET used_at = $2 WHERE hash = $1`
+	endSessionSQL    = `UPDATE tollgate_issuer_sessions SET ended_at = $2 WHERE id = $1 AND ended_at IS NULL`
+	getSessionSQL    = `SELECT id, client_id, subject, account, scopes, audience, created_at, expires_at, idle_lifetime, ended_at FROM tollgate_issuer_sessions WHERE id = $1`
+	sweepSQL         = `DELETE FROM tollgate_issuer_sessions WHERE expires_at <= $1`
+	endSessionsOfSQL = `UPDATE tollgate_issuer_sessions SET ended_at = $3 WHERE client_id = $1 AND subject = $2 AND ended_at IS NULL RETURNING id`
 )
 
 // Create stores s and its first refresh token in one transaction.
@@ -227,6 +229,24 @@ func (st *SessionStore) End(ctx context.Context, sid string, now time.Time) (iss
 		s.EndedAt = *endedAt
 	}
 	return s, nil
+}
+
+// EndSessionsOf implements issuer.SessionStore.EndSessionsOf in one
+// UPDATE; the ids come back sorted.
+func (st *SessionStore) EndSessionsOf(ctx context.Context, clientID, subject string, now time.Time) ([]string, error) {
+	rows, err := st.pool.Query(ctx, endSessionsOfSQL, clientID, subject, now)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: ending a user's sessions: %w", err)
+	}
+	sids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: ending a user's sessions: %w", err)
+	}
+	if len(sids) == 0 {
+		return nil, nil
+	}
+	slices.Sort(sids)
+	return sids, nil
 }
 
 // Sweep deletes the sessions that expired before now, with their refresh

@@ -5,6 +5,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -224,6 +225,54 @@ func Sessions(t *testing.T, newStore func(t *testing.T) issuer.SessionStore) {
 		for _, tok := range []string{"", "x", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", string(make([]byte, 1<<16))} {
 			_, err := s.Refresh(context.Background(), "app", tok)
 			wantErr(t, err, issuer.ErrRefreshUnknown)
+		}
+	})
+
+	t.Run("EndingAUsersSessionsWithAClientEndsOnlyThoseThatAreLive", func(t *testing.T) {
+		store := newStore(t)
+		s, c, e := setup(t, store)
+		ctx := context.Background()
+		begin := func(client, subject string) issuer.RefreshToken {
+			t.Helper()
+			rt, err := s.Start(ctx, issuer.SessionRequest{ClientID: client, Subject: subject, Scopes: []string{"orders:read"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return rt
+		}
+		mine := []issuer.RefreshToken{begin("app", "user-1"), begin("app", "user-1")}
+		already := begin("app", "user-1")
+		if err := s.End(ctx, already.Session.ID); err != nil {
+			t.Fatal(err)
+		}
+		others := []issuer.RefreshToken{begin("app", "user-2"), begin("other-app", "user-1")}
+		c.Advance(time.Minute)
+		sids, err := store.EndSessionsOf(ctx, "app", "user-1", c.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []string{mine[0].Session.ID, mine[1].Session.ID}
+		slices.Sort(want)
+		if got := slices.Sorted(slices.Values(sids)); !slices.Equal(got, want) {
+			t.Fatalf("ended %v, want %v", sids, want)
+		}
+		for _, rt := range append(mine, already) {
+			_, err := s.Refresh(ctx, "app", rt.Token.Reveal())
+			wantErr(t, err, issuer.ErrSessionEnded)
+		}
+		for _, rt := range others {
+			if _, err := s.Refresh(ctx, rt.Session.ClientID, rt.Token.Reveal()); err != nil {
+				t.Fatalf("another user's or client's session: %v", err)
+			}
+		}
+		if sids, err := store.EndSessionsOf(ctx, "app", "user-1", c.Now()); err != nil || len(sids) != 0 {
+			t.Fatalf("ending them again: %v, %v", sids, err)
+		}
+		// Through Sessions, each is reported.
+		more := begin("app", "user-1")
+		before := e.count()
+		if n, err := s.EndAll(ctx, "app", "user-1"); err != nil || n != 1 || e.count() != before+1 || e.sids[before] != more.Session.ID {
+			t.Fatalf("EndAll: %d, %v; OnSessionEnded got %v", n, err, e.sids)
 		}
 	})
 
