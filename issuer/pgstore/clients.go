@@ -23,12 +23,13 @@ type ClientStore struct {
 func NewClientStore(pool *pgxpool.Pool) *ClientStore { return &ClientStore{pool: pool} }
 
 const (
-	getClientSQL = `SELECT id, name, secret_hash, grants, scopes, audience, access_lifetime, refresh_idle, refresh_absolute, disabled, created_at, secret_rotated_at, grant_scopes
+	getClientSQL = `SELECT id, name, secret_hash, grants, scopes, audience, access_lifetime, refresh_idle, refresh_absolute, disabled, created_at, secret_rotated_at, grant_scopes, redirect_uris, public
 FROM tollgate_issuer_clients WHERE id = $1`
-	createClientSQL = `INSERT INTO tollgate_issuer_clients (id, name, secret_hash, grants, scopes, audience, access_lifetime, refresh_idle, refresh_absolute, disabled, created_at, secret_rotated_at, grant_scopes)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING`
+	createClientSQL = `INSERT INTO tollgate_issuer_clients (id, name, secret_hash, grants, scopes, audience, access_lifetime, refresh_idle, refresh_absolute, disabled, created_at, secret_rotated_at, grant_scopes, redirect_uris, public)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT DO NOTHING`
 	updateClientSQL = `UPDATE tollgate_issuer_clients SET name = $2, secret_hash = $3, grants = $4, scopes = $5, audience = $6,
-	access_lifetime = $7, refresh_idle = $8, refresh_absolute = $9, disabled = $10, created_at = $11, secret_rotated_at = $12, grant_scopes = $13
+	access_lifetime = $7, refresh_idle = $8, refresh_absolute = $9, disabled = $10, created_at = $11, secret_rotated_at = $12, grant_scopes = $13,
+	redirect_uris = $14, public = $15
 WHERE id = $1`
 )
 
@@ -37,7 +38,7 @@ func (s *ClientStore) Client(ctx context.Context, id string) (issuer.Client, err
 	var c issuer.Client
 	var access, idle, abs int64
 	err := s.pool.QueryRow(ctx, getClientSQL, id).Scan(&c.ID, &c.Name, &c.SecretHash, &c.Grants, &c.Scopes, &c.Audience,
-		&access, &idle, &abs, &c.Disabled, &c.CreatedAt, &c.SecretRotatedAt, &c.GrantScopes)
+		&access, &idle, &abs, &c.Disabled, &c.CreatedAt, &c.SecretRotatedAt, &c.GrantScopes, &c.RedirectURIs, &c.Public)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return issuer.Client{}, issuer.ErrNotFound
 	}
@@ -46,6 +47,9 @@ func (s *ClientStore) Client(ctx context.Context, id string) (issuer.Client, err
 	}
 	if len(c.GrantScopes) == 0 {
 		c.GrantScopes = nil
+	}
+	if len(c.RedirectURIs) == 0 {
+		c.RedirectURIs = nil
 	}
 	c.AccessTokenLifetime = time.Duration(access) * time.Microsecond
 	c.RefreshIdleLifetime = time.Duration(idle) * time.Microsecond
@@ -56,7 +60,7 @@ func (s *ClientStore) Client(ctx context.Context, id string) (issuer.Client, err
 func clientArgs(c issuer.Client) []any {
 	return []any{c.ID, c.Name, c.SecretHash, nonNil(c.Grants), nonNil(c.Scopes), nonNil(c.Audience),
 		c.AccessTokenLifetime.Microseconds(), c.RefreshIdleLifetime.Microseconds(), c.RefreshAbsoluteLifetime.Microseconds(),
-		c.Disabled, c.CreatedAt, c.SecretRotatedAt, grantScopes(c.GrantScopes)}
+		c.Disabled, c.CreatedAt, c.SecretRotatedAt, grantScopes(c.GrantScopes), nonNil(c.RedirectURIs), c.Public}
 }
 
 func grantScopes(m map[string][]string) map[string][]string {

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -57,6 +58,39 @@ func Clients(t *testing.T, newStore func(t *testing.T) issuer.ClientStore) {
 		}
 		if _, _, err := c.Create(ctx, vendor()); !errors.Is(err, issuer.ErrConflict) {
 			t.Fatalf("a second client of one id: %v", err)
+		}
+	})
+
+	t.Run("RedirectURIsAndPublicRoundTrip", func(t *testing.T) {
+		store := newStore(t)
+		c := newClients(t, store)
+		app := issuer.Client{
+			ID: "spa", Name: "App", Grants: []string{issuer.GrantAuthorizationCode, issuer.GrantRefreshToken}, Scopes: []string{"orders:read"},
+			RedirectURIs: []string{"https://app.example/cb", "http://127.0.0.1:8080/cb"}, Public: true,
+		}
+		if _, _, err := c.Create(ctx, app); err != nil {
+			t.Fatal(err)
+		}
+		got, err := c.Client(ctx, "spa")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !got.Public || !slices.Equal(got.RedirectURIs, app.RedirectURIs) || got.SecretHash != "" {
+			t.Fatalf("client %+v", got)
+		}
+		app.RedirectURIs = app.RedirectURIs[1:]
+		if err := c.Update(ctx, app); err != nil {
+			t.Fatal(err)
+		}
+		if got, err = c.Client(ctx, "spa"); err != nil || !got.Public || !slices.Equal(got.RedirectURIs, app.RedirectURIs) {
+			t.Fatalf("after Update: %+v, %v", got, err)
+		}
+		// A confidential client without redirect URIs reads back without.
+		if _, _, err := c.Create(ctx, vendor()); err != nil {
+			t.Fatal(err)
+		}
+		if got, err = store.Client(ctx, "vendor-1"); err != nil || got.Public || got.RedirectURIs != nil {
+			t.Fatalf("a confidential client: public %v, redirect URIs %#v, %v", got.Public, got.RedirectURIs, err)
 		}
 	})
 
