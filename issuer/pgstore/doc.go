@@ -1,7 +1,11 @@
 // Package pgstore keeps package issuer's state on PostgreSQL, through
 // github.com/jackc/pgx/v5 and a *pgxpool.Pool the application owns:
-// signing keys (KeyStore), refresh sessions (SessionStore) and clients
-// (ClientStore).
+// signing keys (KeyStore), refresh sessions (SessionStore), clients
+// (ClientStore), and the authorization code grant's codes (CodeStore) and
+// users' consents (GrantStore). Each is safe to share between replicas:
+// a refresh token, and an authorization code, is consumed by one
+// conditional UPDATE, so of concurrent presentations on any replica
+// exactly one wins.
 //
 //	pool, err := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))
 //	if err := pgstore.Migrate(ctx, pool); err != nil { … }  // explicit, at start-up
@@ -18,7 +22,7 @@
 //
 // # Failure
 //
-// Every error other than issuer.ErrConflict, ErrNotFound and the session
-// errors is the database's, wrapped. pgstore does not retry; the pool
-// reconnects.
+// Every error other than issuer.ErrConflict, ErrNotFound, ErrCodeReused
+// and the session errors is the database's, wrapped. pgstore does not
+// retry; the pool reconnects.
 package pgstore
