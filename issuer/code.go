@@ -77,8 +77,8 @@ type AuthorizationCode struct {
 // use, and RedeemCode must be atomic: of concurrent calls for one code,
 // exactly one may succeed.
 type CodeStore interface {
-	// CreateCode stores c. It may drop records past ExpiresAt +
-	// CodeReplayWindow.
+	// CreateCode stores c, or returns ErrConflict if its hash is taken. It
+	// may drop records past ExpiresAt + CodeReplayWindow.
 	CreateCode(ctx context.Context, c AuthorizationCode) error
 	// Code returns the code hashed as h, changing nothing, or ErrNotFound.
 	Code(ctx context.Context, h TokenHash) (AuthorizationCode, error)
@@ -88,8 +88,9 @@ type CodeStore interface {
 	// ErrNotFound. RedeemCode does not look at expiry.
 	RedeemCode(ctx context.Context, h TokenHash, now time.Time) (AuthorizationCode, error)
 	// BindCode records sid as the refresh session started from the code
-	// hashed as h. If the code was replayed in the meantime it returns
-	// ErrCodeReused, and the caller ends the session.
+	// hashed as h. If the code was replayed in the meantime it records sid
+	// all the same and returns ErrCodeReused, and the caller ends the
+	// session.
 	BindCode(ctx context.Context, h TokenHash, sid string) error
 }
 

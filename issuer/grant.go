@@ -35,14 +35,16 @@ type Grant struct {
 type GrantStore interface {
 	// AddGrant stores g; if the subject has a grant for the client
 	// already, it adds g.Scopes to that grant's and sets its UpdatedAt
-	// instead, in one atomic step. It returns the grant as stored.
+	// instead, in one atomic step. Scopes are kept sorted (byte order)
+	// without duplicates. It returns the grant as stored.
 	AddGrant(ctx context.Context, g Grant) (Grant, error)
 	// Grant returns the subject's grant to the client, or ErrNotFound.
 	Grant(ctx context.Context, subject, clientID string) (Grant, error)
 	// DeleteGrant removes the subject's grant to the client and returns
 	// it, or ErrNotFound.
 	DeleteGrant(ctx context.Context, subject, clientID string) (Grant, error)
-	// GrantsOf returns the subject's grants, oldest first.
+	// GrantsOf returns the subject's grants, oldest first (by client id
+	// among equals).
 	GrantsOf(ctx context.Context, subject string) ([]Grant, error)
 }
 
@@ -232,10 +234,11 @@ func (m *MemoryGrantStore) AddGrant(_ context.Context, g Grant) (Grant, error) {
 	}
 	k := grantKey{g.Subject, g.ClientID}
 	if old, ok := m.grants[k]; ok {
-		old.Scopes = slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(old.Scopes), g.Scopes...))))
+		old.Scopes = append(slices.Clone(old.Scopes), g.Scopes...)
 		old.UpdatedAt = g.UpdatedAt
 		g = old
 	}
+	g.Scopes = slices.Compact(slices.Sorted(slices.Values(g.Scopes)))
 	m.grants[k] = cloneGrant(g)
 	return cloneGrant(g), nil
 }
