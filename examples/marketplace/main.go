@@ -61,6 +61,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	stderrors "errors"
@@ -128,15 +129,24 @@ type config struct {
 	KeyStore     issuer.KeyStore     // nil: memory
 	SessionStore issuer.SessionStore // nil: memory
 	ClientStore  issuer.ClientStore  // nil: memory
+	GrantStore   issuer.GrantStore   // nil: memory
+	CodeStore    issuer.CodeStore    // nil: memory
 	Argon2       issuer.Argon2Params
 
-	// Revocations refuses the access tokens of ended sessions and revoked
-	// tokens; nil means a revocation.Memory. RevokeSession and RevokeID
-	// write to it.
+	// Owners are the store owners who sign in on the consent and account
+	// pages: username (the tokens' subject) → the password's argon2id
+	// hash (issuer.HashSecret).
+	Owners map[string]string
+
+	// Revocations refuses the access tokens of ended sessions, revoked
+	// tokens and revoked grants; nil means a revocation.Memory.
+	// RevokeSession, RevokeID and RevokeRule write to it.
 	Revocations revocationStore
 
-	RateStore          ratelimit.Store // nil: memory
-	TokenRate, APIRate ratelimit.Limit
+	RateStore ratelimit.Store // nil: memory
+	// TokenRate limits the token and revocation endpoints per client (or
+	// IP), LoginRate the password forms per IP, APIRate the API.
+	TokenRate, LoginRate, APIRate ratelimit.Limit
 
 	Now func() time.Time // nil: time.Now
 }
@@ -148,6 +158,7 @@ type revocationStore interface {
 	middleware.RevocationChecker
 	issuer.AccessTokenRevoker
 	RevokeSession(ctx context.Context, sid string, until time.Time) error
+	RevokeRule(ctx context.Context, r revocation.Rule) error
 }
 
 // memoryRevocations is a revocation.Memory as a revocationStore.
@@ -161,12 +172,18 @@ func (m memoryRevocations) RevokeID(_ context.Context, jti string, until time.Ti
 	return m.Memory.RevokeID(jti, until)
 }
 
+func (m memoryRevocations) RevokeRule(_ context.Context, r revocation.Rule) error {
+	return m.Memory.RevokeRule(r)
+}
+
 // marketplace is the API and what it was built from.
 type marketplace struct {
 	Handler  http.Handler
 	Ring     *issuer.KeyRing
+	Minter   *issuer.Minter
 	Clients  *issuer.Clients
 	Sessions *issuer.Sessions
+	Grants   *issuer.Grants
 	Verifier *jwt.Verifier
 }
 
@@ -209,8 +226,9 @@ func writeJSON(w http.ResponseWriter, v any) {
 }
 
 // newMarketplace builds the token side (keys, minter, sessions, clients,
-// the token, revocation, metadata and JWKS endpoints) and the API that
-// checks its tokens in-process.
+// grants, the authorization, token, revocation, metadata and JWKS
+// endpoints, the account pages) and the API that checks its tokens
+// in-process.
 func newMarketplace(ctx context.Context, c config, h handlers) (*marketplace, error) {
 	if c.Algorithm == "" {
 		c.Algorithm = issuer.RS256
@@ -247,6 +265,21 @@ func newMarketplace(ctx context.Context, c config, h handlers) (*marketplace, er
 	if err != nil {
 		return nil, err
 	}
+	grants, err := issuer.NewGrants(issuer.GrantsConfig{
+		Store: c.GrantStore, Codes: c.CodeStore, Sessions: sessions, Now: c.Now,
+		// Ending the grant's sessions refuses their access tokens by
+		// "sid"; the rule refuses every token of the owner and the app
+		// issued before, on every replica, whatever session it came from.
+		OnGrantRevoked: func(ctx context.Context, g issuer.Grant, at time.Time) {
+			rule := revocation.Rule{Subject: g.Subject, Client: g.ClientID, Before: at, Until: at.Add(accessLifetime + jwt.MaxLeeway)}
+			if err := revocations.RevokeRule(ctx, rule); err != nil {
+				slog.ErrorContext(ctx, "marketplace: revoking a revoked grant's tokens failed", "client_id", g.ClientID, "error", err)
+			}
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
 	clients, err := issuer.NewClients(issuer.ClientsConfig{Store: c.ClientStore, Argon2: c.Argon2, Now: c.Now})
 	if err != nil {
 		return nil, err
@@ -269,9 +302,18 @@ func newMarketplace(ctx context.Context, c config, h handlers) (*marketplace, er
 		return nil, err
 	}
 
-	grants := []string{issuer.GrantClientCredentials, issuer.GrantRefreshToken}
+	grantTypes := []string{issuer.GrantAuthorizationCode, issuer.GrantClientCredentials, issuer.GrantRefreshToken}
 	token, err := issuer.NewTokenHandler(issuer.TokenConfig{
-		Clients: clients, Minter: minter, Sessions: sessions, Grants: grants, Realm: "marketplace",
+		Clients: clients, Minter: minter, Sessions: sessions, Grants: grantTypes, CodeGrants: grants, Realm: "marketplace",
+	})
+	if err != nil {
+		return nil, err
+	}
+	pg := &pages{owners: newOwners(c.Owners, c.Argon2), clients: clients, grants: grants}
+	authorize, err := issuer.NewAuthorizeHandler(issuer.AuthorizeConfig{
+		Issuer: c.Issuer, Clients: clients, Grants: grants,
+		Interact: pg.consent, ErrorPage: authorizeError,
+		RequirePKCE: true, // of the integrations too, which have a secret
 	})
 	if err != nil {
 		return nil, err
@@ -283,12 +325,13 @@ func newMarketplace(ctx context.Context, c config, h handlers) (*marketplace, er
 		return nil, err
 	}
 	metadata, err := issuer.NewMetadataHandler(issuer.MetadataConfig{
-		Issuer:             c.Issuer,
-		TokenEndpoint:      c.Issuer + "/auth/v2/token",
-		RevocationEndpoint: c.Issuer + "/auth/v2/revoke",
-		JWKSURI:            c.Issuer + "/.well-known/jwks.json",
-		GrantTypes:         grants,
-		Scopes:             []string{scopeStore, scopeOrder, scopeInventory},
+		Issuer:                c.Issuer,
+		AuthorizationEndpoint: c.Issuer + "/auth/v2/authorize",
+		TokenEndpoint:         c.Issuer + "/auth/v2/token",
+		RevocationEndpoint:    c.Issuer + "/auth/v2/revoke",
+		JWKSURI:               c.Issuer + "/.well-known/jwks.json",
+		GrantTypes:            grantTypes,
+		Scopes:                []string{scopeStore, scopeOrder, scopeInventory},
 	})
 	if err != nil {
 		return nil, err
@@ -298,6 +341,11 @@ func newMarketplace(ctx context.Context, c config, h handlers) (*marketplace, er
 		Limits: []ratelimit.Limit{c.TokenRate},
 		Key:    ratelimit.FirstKey(issuer.KeyByTokenClient, ratelimit.KeyByIP),
 		Store:  c.RateStore, Now: c.Now,
+	})
+	// The password forms, per IP: a password is guessed one post at a
+	// time, and each costs an argon2id hash.
+	loginLimit := ratelimit.New(ratelimit.Config{
+		Limits: []ratelimit.Limit{c.LoginRate}, Key: ratelimit.KeyByIP, Store: c.RateStore, Now: c.Now,
 	})
 	apiLimit := ratelimit.New(ratelimit.Config{Limits: []ratelimit.Limit{c.APIRate}, Store: c.RateStore, Now: c.Now})
 	authenticate := middleware.Authenticate(v, middleware.WithRevocation(revocations))
@@ -311,6 +359,11 @@ func newMarketplace(ctx context.Context, c config, h handlers) (*marketplace, er
 	}
 
 	mux := http.NewServeMux()
+	mux.Handle("GET /auth/v2/authorize", authorize)
+	mux.Handle("/auth/v2/authorize", loginLimit(authorize)) // POST; 405 for other methods, by the handler
+	mux.Handle("GET /account/apps", http.HandlerFunc(pg.signIn))
+	mux.Handle("POST /account/apps", loginLimit(http.HandlerFunc(pg.apps)))
+	mux.Handle("POST /account/apps/revoke", loginLimit(http.HandlerFunc(pg.revoke)))
 	mux.Handle("/auth/v2/token", tokenLimit(token)) // 405 for other methods, by the handler
 	mux.Handle("/auth/v2/revoke", tokenLimit(revoke))
 	mux.Handle("GET /.well-known/oauth-authorization-server", metadata)
@@ -327,19 +380,23 @@ func newMarketplace(ctx context.Context, c config, h handlers) (*marketplace, er
 	return &marketplace{
 		Handler:  tgerrors.Use(tgerrors.OAuthFormat{Realm: "marketplace"})(mux),
 		Ring:     ring,
+		Minter:   minter,
 		Clients:  clients,
 		Sessions: sessions,
+		Grants:   grants,
 		Verifier: v,
 	}, nil
 }
 
-// integrationClient is the registration of an integration: every scope,
-// the order and inventory ones through client_credentials only; refresh
-// tokens live four days unused.
-func integrationClient(id, audience string) issuer.Client {
+// integrationClient is the registration of an integration that sends store
+// owners back to redirectURI: every scope, the order and inventory ones
+// through client_credentials only (a store owner's consent gives
+// integration.store); refresh tokens live four days unused.
+func integrationClient(id, audience, redirectURI string) issuer.Client {
 	return issuer.Client{
 		ID: id, Name: "Demo integration",
-		Grants:              []string{issuer.GrantClientCredentials, issuer.GrantRefreshToken},
+		Grants:              []string{issuer.GrantAuthorizationCode, issuer.GrantRefreshToken, issuer.GrantClientCredentials},
+		RedirectURIs:        []string{redirectURI},
 		Scopes:              []string{scopeStore, scopeOrder, scopeInventory},
 		GrantScopes:         map[string][]string{issuer.GrantClientCredentials: {scopeOrder, scopeInventory}},
 		Audience:            []string{audience},
@@ -361,25 +418,6 @@ func registerIntegration(ctx context.Context, clients *issuer.Clients, cl issuer
 	return secret, err
 }
 
-// ownerGrants stands in for a store owner's consent: it starts a refresh
-// session of the integration for owner, with the scopes a user's grant
-// may hold (integration.store; never the client_credentials-only ones),
-// and returns its first refresh token.
-func ownerGrants(ctx context.Context, m *marketplace, clientID, owner string) (issuer.RefreshToken, error) {
-	cl, err := m.Clients.Client(ctx, clientID)
-	if err != nil {
-		return issuer.RefreshToken{}, err
-	}
-	granted, err := cl.GrantScopesFor(issuer.GrantRefreshToken, nil)
-	if err != nil {
-		return issuer.RefreshToken{}, err
-	}
-	return m.Sessions.Start(ctx, issuer.SessionRequest{
-		ClientID: cl.ID, Subject: owner, Scopes: granted, Audience: cl.Audience,
-		AbsoluteLifetime: cl.RefreshAbsoluteLifetime, IdleLifetime: cl.RefreshIdleLifetime,
-	})
-}
-
 // kekFrom decodes the base64 key-encryption key, never echoing it.
 func kekFrom(s string) ([]byte, error) {
 	if s == "" {
@@ -399,6 +437,7 @@ func main() {
 	pgURL := flag.String("postgres", "", "PostgreSQL URL for the keys, sessions and clients (default: memory)")
 	kek := flag.String("kek", "", "key-encryption key for -postgres, 32 bytes base64 (default: $TOLLGATE_KEK)")
 	redisAddr := flag.String("redis", "", "Redis address for the revocations and rate limits (default: memory)")
+	redirect := flag.String("redirect", "http://127.0.0.1:8081/callback", "the demo integration's redirect URI")
 	flag.Parse()
 	if *iss == "" {
 		*iss = "http://" + *addr
@@ -407,9 +446,14 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	// The demo store owner's password, made here and printed once; only
+	// its hash is kept.
+	password := rand.Text()
 	c := config{
 		Issuer: *iss, Audience: *audience,
+		Owners:    map[string]string{demoOwner: issuer.HashSecret(issuer.DefaultArgon2Params, password)},
 		TokenRate: ratelimit.Limit{Name: "token", Events: 10, Per: time.Minute},
+		LoginRate: ratelimit.Limit{Name: "login", Events: 10, Per: time.Minute},
 		APIRate:   ratelimit.Limit{Name: "api", Events: 100, Per: time.Minute},
 	}
 	if *pgURL != "" {
@@ -453,15 +497,14 @@ func main() {
 	defer m.Close()
 	go m.Ring.Run(ctx)
 
-	secret, err := registerIntegration(ctx, m.Clients, integrationClient(demoApp, *audience))
+	secret, err := registerIntegration(ctx, m.Clients, integrationClient(demoApp, *audience, *redirect))
 	if err != nil {
 		log.Fatal(err)
 	}
-	rt, err := ownerGrants(ctx, m, demoApp, demoOwner)
-	if err != nil {
-		log.Fatal(err)
-	}
-	printWalkthrough(os.Stdout, "http://"+*addr, demoApp, secret.Reveal(), rt.Token.Reveal())
+	printWalkthrough(os.Stdout, walkthrough{
+		Base: "http://" + *addr, Client: demoApp, Secret: secret.Reveal(), Redirect: *redirect,
+		Owner: demoOwner, Password: password,
+	})
 
 	srv := &http.Server{Addr: *addr, Handler: m.Handler, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
@@ -478,42 +521,74 @@ func main() {
 	}
 }
 
-// printWalkthrough prints the demo integration's secret and the owner's
-// first refresh token (this once) and the flow as curl commands.
-func printWalkthrough(w io.Writer, base, id, secret, refresh string) {
+// walkthrough is what the printed walkthrough names.
+type walkthrough struct {
+	Base, Client, Secret, Redirect string
+	Owner, Password                string
+}
+
+// printWalkthrough prints the demo integration's secret and the store
+// owner's password (this once) and the flow as curl commands.
+func printWalkthrough(w io.Writer, d walkthrough) {
 	fmt.Fprintf(w, `marketplace API on %[1]s
 
-demo integration %[2]s, secret (shown once): %[3]s
-store owner %[5]s granted it integration.store; refresh token (single use): %[4]s
+demo integration %[2]s, secret (shown once): %[3]s, redirect URI %[4]s
+store owner %[5]s, password (shown once): %[6]s
 
+BASE=%[1]s CLIENT=%[2]s SECRET=%[3]s REDIRECT=%[4]s
 pick() { sed -E "s/.*\"$1\":\"([^\"]+)\".*/\\1/"; }
+b64url() { openssl base64 -A | tr '+/' '-_' | tr -d '='; }
+# a PKCE pair: a random verifier, its challenge the base64url SHA-256 of it
+pkce() { VERIFIER=$(openssl rand 32 | b64url); CHALLENGE=$(printf %%s "$VERIFIER" | openssl dgst -sha256 -binary | b64url); }
 
-# 1. the integration's own token (client_credentials, 2 days): every scope
-APP=$(curl -s %[1]s/auth/v2/token -d grant_type=client_credentials \
-  -d client_id=%[2]s -d client_secret=%[3]s | pick access_token)
-curl -s %[1]s/v1/orders -H "Authorization: Bearer $APP"
-curl -s %[1]s/v1/inventory/sku-3 -H "Authorization: Bearer $APP"
-curl -s -X PUT %[1]s/v1/inventory/sku-3 -H "Authorization: Bearer $APP" -d '{"quantity":4}'
+# 1. the store owner authorizes the integration: open the URL in a browser
+#    (sign in as %[5]s, Allow) and it sends you to $REDIRECT?code=…&state=…&iss=…
+pkce; STATE=$(openssl rand -hex 8)
+AUTH="$BASE/auth/v2/authorize?response_type=code&client_id=$CLIENT&redirect_uri=$REDIRECT&scope=integration.store&state=$STATE&code_challenge=$CHALLENGE&code_challenge_method=S256"
+echo "$AUTH"
+#    or post the page's form as the browser does: 303 See Other, Location: $REDIRECT?code=…&state=…&iss=…
+authorize() { curl -s -o /dev/null -w '%%{redirect_url}' "$AUTH" -d username=%[5]s -d password=%[6]s -d decision=allow; }
+LOCATION=$(authorize); echo "$LOCATION"
+CODE=$(echo "$LOCATION" | sed -E 's/.*[?&]code=([^&]+).*/\1/')
 
-# 2. the owner's token (refresh_token, multipart like curl -F): integration.store only
-RESP=$(curl -s %[1]s/auth/v2/token -F grant_type=refresh_token -F refresh_token=%[4]s \
-  -F client_id=%[2]s -F client_secret=%[3]s)
+# 2. the integration trades the code for the owner's tokens (once, within 60 s)
+RESP=$(curl -s $BASE/auth/v2/token -d grant_type=authorization_code -d code=$CODE \
+  -d redirect_uri=$REDIRECT -d code_verifier=$VERIFIER -u $CLIENT:$SECRET)
+OWNER=$(echo "$RESP" | pick access_token); RT=$(echo "$RESP" | pick refresh_token)
+curl -s $BASE/v1/stores/12 -H "Authorization: bearer $OWNER"
+curl -si $BASE/v1/orders -H "Authorization: Bearer $OWNER"        # 403 insufficient_scope: integration.order is the integration's own
+
+# 3. refresh (multipart like curl -F): single use, each gives the next, within 4 days
+RESP=$(curl -s $BASE/auth/v2/token -F grant_type=refresh_token -F refresh_token=$RT \
+  -F client_id=$CLIENT -F client_secret=$SECRET)
 OWNER=$(echo "$RESP" | pick access_token); NEXT=$(echo "$RESP" | pick refresh_token)
-curl -s %[1]s/v1/stores/12 -H "Authorization: bearer $OWNER"
-curl -si %[1]s/v1/orders -H "Authorization: Bearer $OWNER"        # 403 insufficient_scope
 
-# 3. a refresh token is single use: presenting it again ends the family
-curl -s %[1]s/auth/v2/token -d grant_type=refresh_token -d refresh_token=%[4]s \
-  -d client_id=%[2]s -d client_secret=%[3]s                      # 400 invalid_grant
-curl -s %[1]s/auth/v2/token -d grant_type=refresh_token -d refresh_token=$NEXT \
-  -d client_id=%[2]s -d client_secret=%[3]s                      # 400 invalid_grant: the family ended
-curl -si %[1]s/v1/stores/12 -H "Authorization: Bearer $OWNER"     # 401 invalid_token: revoked
+# 4. a code replayed is refused and ends the tokens it gave
+curl -s $BASE/auth/v2/token -d grant_type=authorization_code -d code=$CODE \
+  -d redirect_uri=$REDIRECT -d code_verifier=$VERIFIER -u $CLIENT:$SECRET   # 400 invalid_grant
+curl -s $BASE/auth/v2/token -d grant_type=refresh_token -d refresh_token=$NEXT -u $CLIENT:$SECRET  # 400 invalid_grant
+curl -si $BASE/v1/stores/12 -H "Authorization: Bearer $OWNER"     # 401 invalid_token: revoked
 
-# 4. Basic authentication and a narrower scope
-curl -s %[1]s/auth/v2/token -d grant_type=client_credentials -d scope=integration.store -u %[2]s:%[3]s
+# 5. the owner revokes the app (the page: $BASE/account/apps); authorize first again
+pkce; AUTH="$BASE/auth/v2/authorize?response_type=code&client_id=$CLIENT&redirect_uri=$REDIRECT&scope=integration.store&state=$STATE&code_challenge=$CHALLENGE&code_challenge_method=S256"
+CODE=$(authorize | sed -E 's/.*[?&]code=([^&]+).*/\1/')
+RESP=$(curl -s $BASE/auth/v2/token -d grant_type=authorization_code -d code=$CODE \
+  -d redirect_uri=$REDIRECT -d code_verifier=$VERIFIER -u $CLIENT:$SECRET)
+OWNER=$(echo "$RESP" | pick access_token); RT=$(echo "$RESP" | pick refresh_token)
+curl -s $BASE/account/apps/revoke -d username=%[5]s -d password=%[6]s -d client_id=$CLIENT >/dev/null
+curl -s $BASE/auth/v2/token -d grant_type=refresh_token -d refresh_token=$RT -u $CLIENT:$SECRET    # 400 invalid_grant
+curl -si $BASE/v1/stores/12 -H "Authorization: Bearer $OWNER"     # 401 invalid_token: revoked
+
+# 6. the integration's own token (client_credentials, 2 days): every scope
+APP=$(curl -s $BASE/auth/v2/token -d grant_type=client_credentials \
+  -d client_id=$CLIENT -d client_secret=$SECRET | pick access_token)
+curl -s $BASE/v1/orders -H "Authorization: Bearer $APP"
+curl -s $BASE/v1/inventory/sku-3 -H "Authorization: Bearer $APP"
+curl -s -X PUT $BASE/v1/inventory/sku-3 -H "Authorization: Bearer $APP" -d '{"quantity":4}'
+curl -s $BASE/auth/v2/token -d grant_type=client_credentials -d scope=integration.store -u $CLIENT:$SECRET
 
 # the authorization server's metadata and keys
-curl -s %[1]s/.well-known/oauth-authorization-server
-curl -s %[1]s/.well-known/jwks.json
-`, base, id, secret, refresh, demoOwner)
+curl -s $BASE/.well-known/oauth-authorization-server
+curl -s $BASE/.well-known/jwks.json
+`, d.Base, d.Client, d.Secret, d.Redirect, d.Owner, d.Password)
 }

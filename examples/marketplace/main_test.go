@@ -17,6 +17,7 @@ import (
 	"github.com/tollgate/tollgate/internal/pgtest"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/oauth2"
 
 	"github.com/tollgate/tollgate/authtest"
 	"github.com/tollgate/tollgate/internal/redistest"
@@ -29,6 +30,8 @@ import (
 const (
 	testIssuer   = "https://auth.marketplace.example"
 	testAudience = "https://api.marketplace.example"
+	testRedirect = "http://127.0.0.1:8081/callback" // the demo integration's, unless a test registers its own
+	testPassword = "correct horse battery staple"   // the demo store owner's
 )
 
 // fastArgon2 keeps the tests quick; main uses issuer.DefaultArgon2Params.
@@ -56,7 +59,9 @@ func newFixture(t *testing.T, change func(*config)) *fixture {
 	f.clk = authtest.NewClock(f.start)
 	c := config{
 		Issuer: testIssuer, Audience: testAudience, Argon2: fastArgon2, KeyStore: sharedKeys,
+		Owners:    map[string]string{demoOwner: issuer.HashSecret(fastArgon2, testPassword)},
 		TokenRate: ratelimit.Limit{Name: "token", Events: 1000, Per: time.Minute},
+		LoginRate: ratelimit.Limit{Name: "login", Events: 1000, Per: time.Minute},
 		APIRate:   ratelimit.Limit{Name: "api", Events: 1000, Per: time.Minute},
 		Now:       f.clk.Now,
 	}
@@ -82,7 +87,7 @@ func newFixture(t *testing.T, change func(*config)) *fixture {
 	}
 	t.Cleanup(m.Close)
 	f.m = m
-	secret, err := registerIntegration(t.Context(), m.Clients, integrationClient(demoApp, testAudience))
+	secret, err := registerIntegration(t.Context(), m.Clients, integrationClient(demoApp, testAudience, testRedirect))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,6 +99,7 @@ func newFixture(t *testing.T, change func(*config)) *fixture {
 type response struct {
 	status          int
 	challenge, body string
+	location        string
 	reached         string
 }
 
@@ -114,6 +120,7 @@ func (f *fixture) do(t *testing.T, method, path string, header http.Header, body
 		status:    w.Code,
 		challenge: w.Header().Get("WWW-Authenticate"),
 		body:      strings.TrimSuffix(w.Body.String(), "\n"),
+		location:  w.Header().Get("Location"),
 		reached:   strings.Join(f.reached, ","),
 	}
 }
@@ -157,14 +164,67 @@ func (f *fixture) appToken(t *testing.T) string {
 	return decodeToken(t, f.form(t, "grant_type", "client_credentials", "client_id", demoApp, "client_secret", f.secret)).AccessToken
 }
 
-// ownerRefreshToken is the first refresh token of the owner's consent.
+// authorizeQuery is the demo integration's authorization request for
+// integration.store, with challenge; change, if set, alters it.
+func authorizeQuery(challenge string, change func(url.Values)) url.Values {
+	q := url.Values{
+		"response_type": {"code"}, "client_id": {demoApp}, "redirect_uri": {testRedirect},
+		"scope": {scopeStore}, "state": {"st-1"},
+		"code_challenge": {challenge}, "code_challenge_method": {issuer.PKCEMethodS256},
+	}
+	if change != nil {
+		change(q)
+	}
+	return q
+}
+
+// consent posts the consent form of the authorization request q as
+// params (username, password, decision) would.
+func (f *fixture) consent(t *testing.T, q url.Values, params ...string) response {
+	t.Helper()
+	v := url.Values{}
+	for i := 0; i+1 < len(params); i += 2 {
+		v.Add(params[i], params[i+1])
+	}
+	return f.do(t, "POST", "/auth/v2/authorize?"+q.Encode(), formHeader, v.Encode())
+}
+
+// allow is the store owner allowing q with their password.
+func (f *fixture) allow(t *testing.T, q url.Values) response {
+	t.Helper()
+	return f.consent(t, q, "username", demoOwner, "password", testPassword, "decision", "allow")
+}
+
+// code is the store owner authorizing the demo integration with a new
+// PKCE pair: the code and its verifier.
+func (f *fixture) code(t *testing.T) (code, verifier string) {
+	t.Helper()
+	verifier = oauth2.GenerateVerifier()
+	got := f.allow(t, authorizeQuery(oauth2.S256ChallengeFromVerifier(verifier), nil))
+	loc, err := url.Parse(got.location)
+	if got.status != 303 || err != nil || loc.Query().Get("code") == "" {
+		t.Fatalf("consent: %+v", got)
+	}
+	return loc.Query().Get("code"), verifier
+}
+
+// exchange is the demo integration redeeming code with verifier.
+func (f *fixture) exchange(t *testing.T, code, verifier string) response {
+	t.Helper()
+	return f.form(t, "grant_type", "authorization_code", "code", code, "redirect_uri", testRedirect,
+		"code_verifier", verifier, "client_id", demoApp, "client_secret", f.secret)
+}
+
+// ownerRefreshToken is the first refresh token of a new authorization by
+// the store owner.
 func (f *fixture) ownerRefreshToken(t *testing.T) string {
 	t.Helper()
-	rt, err := ownerGrants(t.Context(), f.m, demoApp, demoOwner)
-	if err != nil {
-		t.Fatal(err)
+	code, verifier := f.code(t)
+	tr := decodeToken(t, f.exchange(t, code, verifier))
+	if tr.RefreshToken == "" {
+		t.Fatalf("no refresh token: %+v", tr)
 	}
-	return rt.Token.Reveal()
+	return tr.RefreshToken
 }
 
 // refresh trades refreshToken for a user access token and its successor.
@@ -213,6 +273,8 @@ func TestTheTokenEndpointGivesScopesPerGrant(t *testing.T) {
 	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte(demoApp+":"+f.secret))
 	mpHeader, mpBody := multipartBody(t, "grant_type", "client_credentials", "client_id", demoApp, "client_secret", f.secret)
 	mpRefreshHeader, mpRefreshBody := multipartBody(t, "grant_type", "refresh_token", "refresh_token", f.ownerRefreshToken(t), "client_id", demoApp, "client_secret", f.secret)
+	code, verifier := f.code(t)
+	codeBody := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {testRedirect}, "code_verifier": {verifier}}.Encode()
 	tests := []struct {
 		name      string
 		header    http.Header
@@ -227,6 +289,9 @@ func TestTheTokenEndpointGivesScopesPerGrant(t *testing.T) {
 		{name: "client_credentials with Basic and a narrower scope",
 			header: http.Header{"Content-Type": formHeader["Content-Type"], "Authorization": {basic}},
 			body:   "grant_type=client_credentials&scope=integration.order", scope: scopeOrder},
+		{name: "authorization_code with Basic: the owner's integration.store and a refresh token",
+			header: http.Header{"Content-Type": formHeader["Content-Type"], "Authorization": {basic}},
+			body:   codeBody, scope: scopeStore, refreshed: true},
 		{name: "refresh_token in a form", header: formHeader,
 			body:  "grant_type=refresh_token&refresh_token=" + f.ownerRefreshToken(t) + "&client_id=" + demoApp + "&client_secret=" + f.secret,
 			scope: scopeStore, refreshed: true},
@@ -476,7 +541,7 @@ func TestARefreshTokenLivesFourDaysUnused(t *testing.T) {
 func TestAnotherIntegrationCannotUseTheRefreshToken(t *testing.T) {
 	f := newFixture(t, nil)
 	rt := f.ownerRefreshToken(t)
-	otherSecret, err := registerIntegration(t.Context(), f.m.Clients, integrationClient("app-10", testAudience))
+	otherSecret, err := registerIntegration(t.Context(), f.m.Clients, integrationClient("app-10", testAudience, testRedirect))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -525,12 +590,15 @@ func TestMetadataAndKeysArePublished(t *testing.T) {
 		t.Fatalf("metadata %+v: %v", got, err)
 	}
 	for k, want := range map[string]string{
-		"issuer":                testIssuer,
-		"token_endpoint":        testIssuer + "/auth/v2/token",
-		"revocation_endpoint":   testIssuer + "/auth/v2/revoke",
-		"jwks_uri":              testIssuer + "/.well-known/jwks.json",
-		"grant_types_supported": "[client_credentials refresh_token]",
-		"scopes_supported":      "[integration.store integration.order integration.inventory]",
+		"issuer":                           testIssuer,
+		"token_endpoint":                   testIssuer + "/auth/v2/token",
+		"revocation_endpoint":              testIssuer + "/auth/v2/revoke",
+		"jwks_uri":                         testIssuer + "/.well-known/jwks.json",
+		"authorization_endpoint":           testIssuer + "/auth/v2/authorize",
+		"grant_types_supported":            "[authorization_code client_credentials refresh_token]",
+		"response_types_supported":         "[code]",
+		"code_challenge_methods_supported": "[S256]",
+		"scopes_supported":                 "[integration.store integration.order integration.inventory]",
 	} {
 		if got := fmt.Sprint(md[k]); got != want {
 			t.Errorf("%s: %s, want %s", k, got, want)
@@ -578,13 +646,17 @@ func TestTheScopeClaimIsAnArray(t *testing.T) {
 	}
 }
 
-// The walkthrough shows the secret and the refresh token and every
-// endpoint of the flow.
+// The walkthrough shows the secret and the owner's password and every
+// step of the flow.
 func TestTheWalkthroughHasTheWholeFlow(t *testing.T) {
 	var b strings.Builder
-	printWalkthrough(&b, "http://127.0.0.1:8080", demoApp, "s3cret", "r3fresh")
+	printWalkthrough(&b, walkthrough{Base: "http://127.0.0.1:8080", Client: demoApp, Secret: "s3cret",
+		Redirect: "http://127.0.0.1:8081/callback", Owner: demoOwner, Password: "pa55word"})
 	out := b.String()
-	for _, want := range []string{"s3cret", "r3fresh", "/auth/v2/token", "-F grant_type=refresh_token", "/v1/orders", "/v1/stores/12",
+	for _, want := range []string{"s3cret", "pa55word", "REDIRECT=http://127.0.0.1:8081/callback",
+		"openssl dgst -sha256 -binary", "/auth/v2/authorize?response_type=code&client_id=$CLIENT&redirect_uri=$REDIRECT&scope=integration.store&state=$STATE&code_challenge=$CHALLENGE&code_challenge_method=S256",
+		"-d username=owner-5 -d password=pa55word -d decision=allow", "-d grant_type=authorization_code -d code=$CODE",
+		"-d code_verifier=$VERIFIER", "-F grant_type=refresh_token", "/account/apps/revoke", "/v1/orders", "/v1/stores/12",
 		"/v1/inventory/sku-3", "/.well-known/oauth-authorization-server", "/.well-known/jwks.json"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("walkthrough lacks %s", want)
