@@ -1,30 +1,86 @@
 // Marketplace is an OAuth marketplace style API, token side included:
-// integrations (OAuth clients) get tokens at POST /auth/v2/token and call
-// the store, order and inventory APIs with them.
+// third-party developers' integrations (OAuth clients) act for a store
+// owner, who authorizes them on the marketplace's page, or for
+// themselves, and call the store, order and inventory APIs with the
+// tokens of POST /auth/v2/token.
 //
 //	go run ./examples/marketplace
 //
-// starts it on memory stores, registers a demo integration, stands in for
-// a store owner's consent by starting a refresh session for it (this
-// example serves no authorization page), prints the secret and the refresh
-// token once, and prints the curl commands of the whole flow.
+// starts it on memory stores, registers a demo integration (its redirect
+// URI -redirect, http://127.0.0.1:8081/callback by default) and a demo
+// store owner, owner-5, with a password made at start; prints the
+// integration's secret and the owner's password once, and the curl
+// commands of the whole flow.
+//
+// # The flow
+//
+//  1. The integration sends the store owner's browser to
+//     GET /auth/v2/authorize?response_type=code&client_id=…&redirect_uri=…&scope=integration.store&state=…&code_challenge=…&code_challenge_method=S256
+//     (issuer.NewAuthorizeHandler). The redirect URI must be one the
+//     integration registered, byte for byte; any other is shown as an
+//     error page and never redirected to. PKCE (S256) is required of every
+//     integration, secret or not.
+//  2. The page asks for the owner's username and password and shows the
+//     integration's name and the scopes it asks for, with Allow and Deny.
+//     The form posts back to the same URL. Allow with the right password
+//     records the owner's grant and answers 303 See Other to the redirect
+//     URI with code, state and iss (RFC 9207); Deny answers it with
+//     error=access_denied (no password needed: refusing gives nobody
+//     anything). A wrong password shows the page again with a message, with
+//     status 200: 401 would need a WWW-Authenticate challenge, which a form
+//     has none of.
+//  3. The integration trades the code, within 60 seconds and once, at POST
+//     /auth/v2/token with grant_type=authorization_code, the redirect URI
+//     and the PKCE verifier, for an access token and a refresh token. A
+//     code presented twice is refused, and the tokens its first exchange
+//     gave are revoked.
+//  4. It refreshes with grant_type=refresh_token: each refresh token is
+//     single use and must be used within four days.
+//  5. The owner revokes the app at /account/apps: GET is a sign-in form;
+//     its POST (username, password) lists the apps the owner authorized,
+//     each with a Revoke button that posts username, password and
+//     client_id to /account/apps/revoke (issuer.Grants.Revoke). The app's
+//     refresh tokens are refused at once, and so are the access tokens it
+//     was given: their sessions end (refused by "sid"), and a revocation
+//     rule refuses every token of the owner and the app issued before
+//     (OnGrantRevoked, for two days and the leeway). To act for the owner
+//     again, the integration runs through the flow again.
+//
+// Neither form carries a CSRF token, and need not: each asks for the
+// owner's password, which a page of another site that posts it cannot
+// know, and the marketplace keeps no login session a forged request could
+// ride on. (Deny needs none: a forged one only sends the owner back to
+// the integration with access_denied.) A real provider signs its users in
+// once and keeps a session cookie (SameSite, HttpOnly, Secure); its forms
+// then carry a CSRF token tied to that session (or it checks
+// Sec-Fetch-Site / Origin), and it may skip the consent for scopes the
+// user granted before (issuer.Grants.Lookup). Every page forbids framing
+// (X-Frame-Options: DENY, CSP frame-ancestors 'none'), so the Allow and
+// Revoke buttons cannot be clicked through another site; html/template
+// escapes every value shown (the integration's name is its developer's
+// choice, the request's URL an attacker's); the password forms are rate
+// limited per IP, and the passwords stored as argon2id hashes
+// (issuer.HashSecret).
 //
 // # Tokens
 //
-// The token endpoint serves two grants, with form or multipart (curl -F)
+// The token endpoint serves three grants, with form or multipart (curl -F)
 // bodies, the client authenticating by Basic or client_id and
 // client_secret in the body:
 //
+//   - authorization_code and refresh_token: the integration acting for a
+//     store owner. The owner's grant holds integration.store alone:
+//     integration.order and integration.inventory are given only through
+//     client_credentials (issuer.Client.GrantScopes), so the consent page
+//     never offers them (an authorization request for them goes back with
+//     invalid_scope), a refresh asking for them is invalid_scope, and a
+//     user token never reads orders or inventory. The API checks the token
+//     type as well (the "grant_type" claim the minter adds): a user token
+//     is refused there even if it carried the scope.
 //   - client_credentials: the integration acting for itself. It may get
 //     every scope of its registration: integration.store,
-//     integration.order and integration.inventory.
-//   - refresh_token: the integration acting for a store owner. The session
-//     holds integration.store alone: integration.order and
-//     integration.inventory are given only through client_credentials
-//     (issuer.Client.GrantScopes), so a user token never reads orders or
-//     inventory. The API checks the token type as well (the "grant_type"
-//     claim the minter adds): a user token is refused there even if it
-//     carried the scope.
+//     integration.order and integration.inventory. An owner revoking the
+//     app does not touch these tokens.
 //
 // Access tokens are RS256 JWTs with a "kid" and the "scope" claim as a
 // JSON array, and live two days. A refresh token is single use: each
@@ -34,9 +90,10 @@
 // tokens minted from it are refused from the next request on.
 //
 // The marketplace publishes RFC 8414 metadata at
-// /.well-known/oauth-authorization-server, its keys at
-// /.well-known/jwks.json, and RFC 7009 revocation at /auth/v2/revoke; it
-// verifies its own tokens in this process through jwt.Issuer.KeySource.
+// /.well-known/oauth-authorization-server (the authorization endpoint,
+// response type code, S256), its keys at /.well-known/jwks.json, and RFC
+// 7009 revocation at /auth/v2/revoke; it verifies its own tokens in this
+// process through jwt.Issuer.KeySource.
 //
 // # Refusals
 //
@@ -55,8 +112,9 @@
 // (issuer/pgstore; the private keys sealed under the 32-byte
 // key-encryption key in $TOLLGATE_KEK, base64), so tokens and sessions
 // survive restarts and replicas share them. With -redis ADDR the
-// revocations (ended sessions, revoked tokens) and the rate limits are
-// shared through Redis (revocation/redisrevocation, ratelimit/redisstore).
+// revocations (ended sessions, revoked tokens, revoked grants) and the
+// rate limits are shared through Redis (revocation/redisrevocation,
+// ratelimit/redisstore).
 package main
 
 import (
