@@ -354,6 +354,7 @@ func TestTheConsentPage(t *testing.T) {
 	tests := []struct {
 		name     string
 		change   func(url.Values)
+		raw      string   // added to the query unencoded
 		form     []string // nil: GET
 		status   int
 		location string
@@ -377,9 +378,9 @@ func TestTheConsentPage(t *testing.T) {
 		{name: "the username typed is shown escaped",
 			form: []string{"username", `"><script>alert(1)</script>`, "password", "x", "decision", "allow"}, status: 200,
 			page: `value="&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"`},
-		{name: "the state is escaped in the form's action",
-			change: func(q url.Values) { q.Set("state", `"><script>alert(1)</script>`) }, status: 200,
-			page: `action="/auth/v2/authorize?`},
+		{name: "a state not URL-encoded is escaped in the form's action",
+			change: func(q url.Values) { q.Del("state") }, raw: `&state="><script>alert(1)</script>`, status: 200,
+			page: `state=%22%3e%3cscript%3ealert%281%29%3c/script%3e"`},
 		{name: "no PKCE challenge goes back with invalid_request",
 			change: func(q url.Values) { q.Del("code_challenge"); q.Del("code_challenge_method") }, status: 302,
 			location: back("error=invalid_request&error_description=a+PKCE+code_challenge+%28S256%29+is+required")},
@@ -401,7 +402,7 @@ func TestTheConsentPage(t *testing.T) {
 			q := authorizeQuery(challenge, tt.change)
 			var got response
 			if tt.form == nil {
-				got = f.do(t, "GET", "/auth/v2/authorize?"+q.Encode(), nil, "")
+				got = f.do(t, "GET", "/auth/v2/authorize?"+q.Encode()+tt.raw, nil, "")
 			} else {
 				got = f.consent(t, q, tt.form...)
 			}
