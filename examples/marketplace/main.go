@@ -108,10 +108,13 @@
 //
 // # Stores
 //
-// With -postgres URL the keys, sessions and clients live in PostgreSQL
-// (issuer/pgstore; the private keys sealed under the 32-byte
-// key-encryption key in $TOLLGATE_KEK, base64), so tokens and sessions
-// survive restarts and replicas share them. With -redis ADDR the
+// With -postgres URL the keys, sessions, clients, authorization codes and
+// the owners' grants live in PostgreSQL (issuer/pgstore; the private keys
+// sealed under the 32-byte key-encryption key in $TOLLGATE_KEK, base64),
+// so tokens, sessions and consents survive restarts and replicas share
+// them: a code issued by one replica is redeemed, once, by another, and an
+// app revoked on one is refused by all (with -redis for the access
+// tokens' revocations). With -redis ADDR the
 // revocations (ended sessions, revoked tokens, revoked grants) and the
 // rate limits are shared through Redis (revocation/redisrevocation,
 // ratelimit/redisstore).
@@ -492,7 +495,7 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to serve the API on")
 	iss := flag.String("issuer", "", "the tokens' iss and the endpoints' base URL (default: http://<addr>)")
 	audience := flag.String("audience", "https://api.marketplace.example", "the tokens' aud")
-	pgURL := flag.String("postgres", "", "PostgreSQL URL for the keys, sessions and clients (default: memory)")
+	pgURL := flag.String("postgres", "", "PostgreSQL URL for the keys, sessions, clients, codes and grants (default: memory)")
 	kek := flag.String("kek", "", "key-encryption key for -postgres, 32 bytes base64 (default: $TOLLGATE_KEK)")
 	redisAddr := flag.String("redis", "", "Redis address for the revocations and rate limits (default: memory)")
 	redirect := flag.String("redirect", "http://127.0.0.1:8081/callback", "the demo integration's redirect URI")
@@ -534,6 +537,7 @@ func main() {
 			log.Fatal(err)
 		}
 		c.SessionStore, c.ClientStore = pgstore.NewSessionStore(pool), pgstore.NewClientStore(pool)
+		c.GrantStore, c.CodeStore = pgstore.NewGrantStore(pool), pgstore.NewCodeStore(pool)
 	}
 	if *redisAddr != "" {
 		rdb := redis.NewClient(&redis.Options{Addr: *redisAddr, ContextTimeoutEnabled: true})

@@ -15,7 +15,9 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/tollgate/tollgate/internal/redistest"
 	"github.com/tollgate/tollgate/issuer"
+	"github.com/tollgate/tollgate/revocation/redisrevocation"
 )
 
 // flow is the marketplace served on loopback, the demo integration
@@ -29,9 +31,9 @@ type flow struct {
 	browser  *http.Client
 }
 
-func newFlow(t *testing.T) *flow {
+func newFlow(t *testing.T, change func(*config)) *flow {
 	t.Helper()
-	f := newFixture(t, nil)
+	f := newFixture(t, change)
 	callback := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		t.Errorf("the browser went on to the callback: %s", r.URL)
 	}))
@@ -185,7 +187,17 @@ var refusedToken = response{status: 401, challenge: invalidChallenge, body: inva
 // tokens that read the store but never orders, refreshes them once each,
 // and loses them all when the owner revokes the app.
 func TestAStoreOwnerAuthorizesTheIntegrationThroughAnOAuthClient(t *testing.T) {
-	fl := newFlow(t)
+	testTheOAuthFlow(t, nil)
+}
+
+// On PostgreSQL (codes, grants, sessions, clients and keys there) the
+// flow is the same.
+func TestOnPostgresAStoreOwnerAuthorizesTheIntegration(t *testing.T) {
+	testTheOAuthFlow(t, postgresStores(t))
+}
+
+func testTheOAuthFlow(t *testing.T, change func(*config)) {
+	fl := newFlow(t, change)
 	ctx := t.Context()
 
 	verifier := oauth2.GenerateVerifier()
@@ -281,7 +293,15 @@ func TestAStoreOwnerAuthorizesTheIntegrationThroughAnOAuthClient(t *testing.T) {
 // gave are revoked: the access token from the next call on, the refresh
 // token at once.
 func TestAReplayedCodeRevokesItsTokens(t *testing.T) {
-	fl := newFlow(t)
+	testAReplayedCode(t, nil)
+}
+
+func TestOnPostgresAReplayedCodeRevokesItsTokens(t *testing.T) {
+	testAReplayedCode(t, postgresStores(t))
+}
+
+func testAReplayedCode(t *testing.T, change func(*config)) {
+	fl := newFlow(t, change)
 	verifier := oauth2.GenerateVerifier()
 	code := fl.authorize(t, "s", verifier)
 	tok, err := fl.conf.Exchange(t.Context(), code, oauth2.VerifierOption(verifier))
@@ -555,4 +575,56 @@ func TestTheAccountPageNeedsThePassword(t *testing.T) {
 		})
 	}
 	f.refresh(t, rt) // nothing was revoked
+}
+
+// On PostgreSQL and Redis, replicas share the flow: a code approved on
+// one is redeemed on another, once; its replay on the first revokes its
+// tokens on both; and an app the owner revokes on one replica has its
+// refresh and access tokens refused by the other.
+func TestOnPostgresAndRedisReplicasShareCodesAndGrants(t *testing.T) {
+	onPostgres := postgresStores(t)
+	rdb := redistest.Shared(t)
+	revoked := redisrevocation.New(rdb, redisrevocation.Config{Prefix: strings.NewReplacer("/", "-").Replace(redistest.Prefix(t))})
+	if err := revoked.Restore(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	shared := func(c *config) { onPostgres(c); c.Revocations = revoked }
+	a := newFixture(t, shared)
+	b := newFixture(t, shared) // registering the integration again gave it a new secret
+	a.secret = b.secret
+
+	code, verifier := a.code(t)
+	tr := decodeToken(t, b.exchange(t, code, verifier))
+	if got := a.do(t, "GET", "/v1/stores/12", bearer(tr.AccessToken), ""); got.status != 200 {
+		t.Fatalf("b's token on a: %+v", got)
+	}
+	if got, want := a.exchange(t, code, verifier), (response{status: 400, body: invalidGrantBody}); got != want {
+		t.Errorf("the code replayed on a: %+v, want %+v", got, want)
+	}
+	for name, f := range map[string]*fixture{"a": a, "b": b} {
+		if got := f.do(t, "GET", "/v1/stores/12", bearer(tr.AccessToken), ""); got != refusedToken {
+			t.Errorf("the replayed code's access token on %s: %+v", name, got)
+		}
+	}
+	if got := b.form(t, "grant_type", "refresh_token", "refresh_token", tr.RefreshToken, "client_id", demoApp, "client_secret", b.secret); got.status != 400 {
+		t.Errorf("the replayed code's refresh token on b: %+v", got)
+	}
+
+	code, verifier = b.code(t)
+	tr = decodeToken(t, a.exchange(t, code, verifier))
+	apps := url.Values{"username": {demoOwner}, "password": {testPassword}}
+	if got := a.do(t, "POST", "/account/apps", formHeader, apps.Encode()); !strings.Contains(got.body, "<h2>Demo integration</h2>") {
+		t.Fatalf("the owner's apps on a: %+v", got)
+	}
+	b.clk.Advance(time.Minute)
+	apps.Set("client_id", demoApp)
+	if got := b.do(t, "POST", "/account/apps/revoke", formHeader, apps.Encode()); !strings.Contains(got.body, "no longer has access") {
+		t.Fatalf("revoking on b: %+v", got)
+	}
+	if got := a.form(t, "grant_type", "refresh_token", "refresh_token", tr.RefreshToken, "client_id", demoApp, "client_secret", a.secret); got.status != 400 || got.body != invalidGrantBody {
+		t.Errorf("the revoked app's refresh token on a: %+v", got)
+	}
+	if got := a.do(t, "GET", "/v1/stores/12", bearer(tr.AccessToken), ""); got != refusedToken {
+		t.Errorf("the revoked app's access token on a: %+v", got)
+	}
 }

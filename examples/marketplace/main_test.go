@@ -668,18 +668,7 @@ func TestTheWalkthroughHasTheWholeFlow(t *testing.T) {
 // restart) accepts the first one's tokens and rotates its refresh tokens,
 // and a reuse through either ends the family for both.
 func TestOnPostgresReplicasShareKeysSessionsAndClients(t *testing.T) {
-	pool := newSchema(t)
-	kek := make([]byte, pgstore.KEKSize)
-	for i := range kek {
-		kek[i] = byte(i)
-	}
-	keys, err := pgstore.NewKeyStore(pool, kek)
-	if err != nil {
-		t.Fatal(err)
-	}
-	onPostgres := func(c *config) {
-		c.KeyStore, c.SessionStore, c.ClientStore = keys, pgstore.NewSessionStore(pool), pgstore.NewClientStore(pool)
-	}
+	onPostgres := postgresStores(t)
 	a := newFixture(t, onPostgres)
 	first := a.ownerRefreshToken(t)
 	app := a.appToken(t)
@@ -724,6 +713,26 @@ func TestOnRedisAnEndedFamilyIsRefusedEverywhere(t *testing.T) {
 		if got := f.do(t, "GET", "/v1/stores/12", bearer(access), ""); got != refused {
 			t.Errorf("after the reuse, on %s: %+v", name, got)
 		}
+	}
+}
+
+// postgresStores puts every store of the marketplace in PostgreSQL, on a
+// schema of the test's own: the configuration of every replica of one
+// marketplace. It skips without a server (see internal/pgtest).
+func postgresStores(t *testing.T) func(*config) {
+	t.Helper()
+	pool := newSchema(t)
+	kek := make([]byte, pgstore.KEKSize)
+	for i := range kek {
+		kek[i] = byte(i)
+	}
+	keys, err := pgstore.NewKeyStore(pool, kek)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func(c *config) {
+		c.KeyStore, c.SessionStore, c.ClientStore = keys, pgstore.NewSessionStore(pool), pgstore.NewClientStore(pool)
+		c.GrantStore, c.CodeStore = pgstore.NewGrantStore(pool), pgstore.NewCodeStore(pool)
 	}
 }
 
