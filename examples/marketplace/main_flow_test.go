@@ -563,6 +563,8 @@ func TestTheAccountPageNeedsThePassword(t *testing.T) {
 			form: url.Values{"username": {demoOwner}, "client_id": {demoApp}}, status: 200, page: wrong},
 		{name: "revoking an app that has no grant", path: "/account/apps/revoke",
 			form: url.Values{"username": {demoOwner}, "password": {testPassword}, "client_id": {"app-10"}}, status: 200, page: "That app has no access to revoke."},
+		{name: "revoking with no client_id", path: "/account/apps/revoke",
+			form: url.Values{"username": {demoOwner}, "password": {testPassword}}, status: 200, page: "That app has no access to revoke."},
 		{name: "listing with the password", path: "/account/apps",
 			form: url.Values{"username": {demoOwner}, "password": {testPassword}}, status: 200, page: "<h2>Demo integration</h2>"},
 	}

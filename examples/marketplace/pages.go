@@ -243,6 +243,11 @@ func (p *pages) revoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	clientID := r.PostForm.Get("client_id")
+	if clientID == "" {
+		view.Message = "That app has no access to revoke."
+		p.list(w, r, subject, view)
+		return
+	}
 	name := p.name(r.Context(), clientID)
 	err := p.grants.Revoke(r.Context(), subject, clientID)
 	switch {
