@@ -69,7 +69,7 @@ type GrantsConfig struct {
 	// redisrevocation.Store:
 	//
 	//	OnGrantRevoked: func(ctx context.Context, g issuer.Grant, at time.Time) {
-	//		err := store.RevokeRule(ctx, revocation.Rule{Subject: g.Subject, Client: g.ClientID, Before: at, Until: at.Add(maxAccessLifetime)})
+	//		err := store.RevokeRule(ctx, issuer.GrantRevocationRule(g, at, maxAccessLifetime))
 	//		…
 	//	}
 	//
@@ -197,15 +197,26 @@ type RuleRevoker interface {
 	RevokeRule(r revocation.Rule) error
 }
 
-// RevokeGrantTokens returns an OnGrantRevoked that refuses, in r, every
-// token of the grant's subject and client issued before the revocation,
-// for maxLifetime (the longest access-token lifetime the client gets)
-// plus jwt.MaxLeeway. A failure is logged through slog.Default() at error
-// level with the client id.
+// GrantRevocationRule is the revocation.Rule that refuses the tokens of
+// grant g revoked at at: the tokens of its subject through its client
+// issued before at, kept for maxLifetime (the longest access-token
+// lifetime the client gets) plus jwt.MaxLeeway.
+//
+// Before is at rounded down to the second. A token's "iat" is in whole
+// seconds, so a Before inside a second would also refuse a token the user
+// got by authorizing the app again later in that second, for its whole
+// lifetime; the tokens issued earlier in that second all carry the "sid"
+// of a session the revocation ended, and are refused by it.
+func GrantRevocationRule(g Grant, at time.Time, maxLifetime time.Duration) revocation.Rule {
+	return revocation.Rule{Subject: g.Subject, Client: g.ClientID, Before: at.Truncate(time.Second), Until: at.Add(maxLifetime + jwt.MaxLeeway)}
+}
+
+// RevokeGrantTokens returns an OnGrantRevoked that adds
+// GrantRevocationRule to r. A failure is logged through slog.Default() at
+// error level with the client id.
 func RevokeGrantTokens(r RuleRevoker, maxLifetime time.Duration) func(ctx context.Context, g Grant, at time.Time) {
 	return func(ctx context.Context, g Grant, at time.Time) {
-		rule := revocation.Rule{Subject: g.Subject, Client: g.ClientID, Before: at, Until: at.Add(maxLifetime + jwt.MaxLeeway)}
-		if err := r.RevokeRule(rule); err != nil {
+		if err := r.RevokeRule(GrantRevocationRule(g, at, maxLifetime)); err != nil {
 			slog.Default().ErrorContext(ctx, "tollgate: tokens of a revoked grant not revoked", "client_id", g.ClientID, "error", err)
 		}
 	}

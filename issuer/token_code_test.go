@@ -438,3 +438,35 @@ func TestAPublicClientRevokesItsOwnRefreshTokenByClientIDAlone(t *testing.T) {
 		t.Fatalf("ended sessions %v, want %s", f.endedSessions(), sid)
 	}
 }
+
+// A user who revokes an app and authorizes it again within the same
+// second gets tokens that work: "iat" is in whole seconds, so the grant's
+// rule reaches only the seconds before the revocation, and the earlier
+// tokens of that second are refused by their ended session.
+func TestReauthorizingInTheSecondOfARevocationGivesWorkingTokens(t *testing.T) {
+	ctx := context.Background()
+	f := newCodeFlow(t)
+	f.c.Set(f.c.Now().Truncate(time.Second).Add(time.Minute + 200*time.Millisecond))
+	before := tokenOK(t, f.exchange(redeemShop(f.approved(shopQuery(), shopCallback))))
+	beforeP := f.verify(before.AccessToken)
+
+	f.c.Advance(300 * time.Millisecond)
+	if err := f.grants.Revoke(ctx, testSubject, "shop"); err != nil {
+		t.Fatal(err)
+	}
+	f.c.Advance(200 * time.Millisecond)
+	again := tokenOK(t, f.exchange(redeemShop(f.approved(shopQuery(), shopCallback))))
+	againP := f.verify(again.AccessToken)
+	if !againP.IssuedAt().Equal(beforeP.IssuedAt()) {
+		t.Fatalf("the tokens are not of one second: iat %v and %v", beforeP.IssuedAt(), againP.IssuedAt())
+	}
+	if !f.revokedBySid(before.AccessToken, beforeP) {
+		t.Error("the token issued before the revocation is not refused by its session")
+	}
+	if got, _ := f.grantRevoked.Revoked(ctx, again.AccessToken, againP); got {
+		t.Error("the token of the new grant is refused by the old grant's rule")
+	}
+	if f.revokedBySid(again.AccessToken, againP) {
+		t.Error("the token of the new grant is refused by session")
+	}
+}

@@ -332,8 +332,7 @@ func newMarketplace(ctx context.Context, c config, h handlers) (*marketplace, er
 		// "sid"; the rule refuses every token of the owner and the app
 		// issued before, on every replica, whatever session it came from.
 		OnGrantRevoked: func(ctx context.Context, g issuer.Grant, at time.Time) {
-			rule := revocation.Rule{Subject: g.Subject, Client: g.ClientID, Before: at, Until: at.Add(accessLifetime + jwt.MaxLeeway)}
-			if err := revocations.RevokeRule(ctx, rule); err != nil {
+			if err := revocations.RevokeRule(ctx, issuer.GrantRevocationRule(g, at, accessLifetime)); err != nil {
 				slog.ErrorContext(ctx, "marketplace: revoking a revoked grant's tokens failed", "client_id", g.ClientID, "error", err)
 			}
 		},
