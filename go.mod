@@ -9,7 +9,6 @@ require (
 	github.com/redis/go-redis/v9 v9.23.0
 	golang.org/x/crypto v0.55.0
 	golang.org/x/oauth2 v0.38.0
-	golang.org/x/time v0.16.0
 )
 
 require (
