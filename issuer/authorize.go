@@ -10,6 +10,11 @@ import (
 	"strings"
 )
 
+// MaxStateBytes bounds the state parameter the authorization endpoint
+// echoes: 2 KiB, room for a signed state, and far from the header limits
+// of the proxies the redirect passes.
+const MaxStateBytes = 2 << 10
+
 // AuthorizeConfig configures NewAuthorizeHandler.
 type AuthorizeConfig struct {
 	// Issuer is the issuer identifier (the Minter's Issuer), sent as the
@@ -147,6 +152,7 @@ func (req *AuthorizationRequest) redirect(w http.ResponseWriter, r *http.Request
 	h := w.Header()
 	h.Set("Location", target)
 	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
 	w.WriteHeader(status)
 }
 
@@ -279,11 +285,13 @@ func (h *authorizeHandler) parse(ctx context.Context, q url.Values) (*Authorizat
 
 	// The redirect URI is trusted from here: errors go back to it.
 	state, ok := once(q, "state")
-	req.State = state
-	if !ok {
-		req.State = ""
+	switch {
+	case !ok:
 		return req, invalidAuthorize("state is repeated")
+	case len(state) > MaxStateBytes:
+		return req, invalidAuthorize("state is too long")
 	}
+	req.State = state
 	for _, name := range [...]string{"response_type", "scope", "code_challenge", "code_challenge_method"} {
 		if _, ok := once(q, name); !ok {
 			return req, invalidAuthorize(name + " is repeated")
@@ -316,8 +324,20 @@ func (h *authorizeHandler) parse(ctx context.Context, q url.Values) (*Authorizat
 	if err != nil {
 		return req, &AuthorizeError{http.StatusBadRequest, "invalid_scope", "a requested scope is not available to this client"}
 	}
-	req.Scopes = scopes
+	req.Scopes = distinct(scopes)
 	return req, nil
+}
+
+// distinct drops the repeats of a scope list, keeping the first of each
+// in its place.
+func distinct(scopes []string) []string {
+	out := scopes[:0:0]
+	for _, s := range scopes {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func invalidAuthorize(desc string) *AuthorizeError {

@@ -50,15 +50,19 @@
 // records the consent, issues the code and redirects. The choices:
 //
 //   - A redirect_uri must equal one of Client.RedirectURIs byte for byte
-//     (RFC 9700 §4.1.3); registration refuses relative URIs, fragments,
-//     userinfo, script schemes and plain http off loopback. An error
+//     (RFC 9700 §4.1.3), but for the port of http on a loopback IP (RFC
+//     8252 §7.3); registration refuses relative URIs, fragments,
+//     userinfo, script schemes, non-ASCII and plain http off loopback. An error
 //     before the redirect URI is trusted is shown on a page
 //     (AuthorizeConfig.ErrorPage), never redirected.
 //   - PKCE (RFC 7636) is S256 only. Public clients (Client.Public: no
 //     secret; client_id alone at the token endpoint, on the
 //     authorization_code and refresh_token grants only) must use it; with
 //     AuthorizeConfig.RequirePKCE every client must. A code_verifier for a
-//     code issued without a challenge is refused (a downgrade).
+//     code issued without a challenge is refused (a downgrade). A public
+//     client may also name itself by Basic with an empty password.
+//     TokenConfig.FirstPartyClient never stands in for a client redeeming
+//     a code: that needs the client's secret, or a public client.
 //   - A code is 256 random bits, stored as its SHA-256, lives
 //     GrantsConfig.CodeLifetime (60 s, the most allowed) and is bound to
 //     its client, redirect URI, challenge, user, scopes and grant. A

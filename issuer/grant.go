@@ -74,9 +74,10 @@ type GrantsConfig struct {
 	//	}
 	//
 	// Ending the grant's sessions also tells SessionsConfig.OnSessionEnded
-	// of each, which refuses their access tokens by "sid"; the rule covers
-	// a replica that has not seen those yet, and tokens of sessions
-	// already gone.
+	// of each, which refuses their access tokens by "sid". Set both: the
+	// rule covers the tokens of sessions already gone, and the sid
+	// covers a token minted while the revocation ran (its "iat" is not
+	// before the rule's) and those of the revocation's own second.
 	OnGrantRevoked func(ctx context.Context, g Grant, at time.Time)
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -128,7 +129,10 @@ func NewGrants(cfg GrantsConfig) (*Grants, error) {
 }
 
 // Lookup returns subject's grant to clientID, or ErrNotFound: a consent
-// page skips asking for what Grant.Scopes holds already.
+// page may skip asking for what Grant.Scopes holds already. It should not
+// for a public client whose redirect URI is a private-use scheme or
+// loopback (RFC 8252 §8.6): another app on the device can claim it and
+// would get codes without the user seeing a page.
 func (g *Grants) Lookup(ctx context.Context, subject, clientID string) (Grant, error) {
 	return g.cfg.Store.Grant(ctx, subject, clientID)
 }

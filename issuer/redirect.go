@@ -44,9 +44,17 @@ func checkRedirectURI(raw string) error {
 	case strings.ContainsAny(raw, " \t\r\n\\"):
 		return fmt.Errorf("has whitespace or a backslash")
 	}
+	for i := 0; i < len(raw); i++ {
+		if raw[i] < 0x21 || raw[i] > 0x7e {
+			// An IDN host goes in as punycode (xn--…): a raw one could be a
+			// homograph of another, and non-ASCII bytes never match a
+			// client's percent-encoded request byte for byte.
+			return fmt.Errorf("has a character outside printable ASCII; percent-encode it, and write a host in punycode")
+		}
+	}
 	switch scheme := strings.ToLower(u.Scheme); scheme {
 	case "https":
-		if u.Host == "" {
+		if u.Hostname() == "" {
 			return fmt.Errorf("no host")
 		}
 	case "http":
@@ -89,5 +97,43 @@ func (c *Client) redirectFor(raw string) (uri string, ok bool) {
 	if slices.Contains(c.RedirectURIs, raw) {
 		return raw, true
 	}
+	// RFC 8252 §7.3: a native app listening on a loopback IP gets a port
+	// from the system at each run, so the port alone may differ from the
+	// registration's. Everything else still matches byte for byte.
+	if bare, ok := stripLoopbackPort(raw); ok {
+		for _, reg := range c.RedirectURIs {
+			if r, ok := stripLoopbackPort(reg); ok && r == bare {
+				return raw, true
+			}
+		}
+	}
 	return "", false
+}
+
+// stripLoopbackPort returns uri without its port, if uri is plain http to
+// a loopback IP literal (127.0.0.0/8 or [::1]; not "localhost", which a
+// resolver or firewall may send elsewhere: RFC 8252 §8.3).
+func stripLoopbackPort(uri string) (string, bool) {
+	rest, ok := strings.CutPrefix(uri, "http://")
+	if !ok {
+		return "", false
+	}
+	end := strings.IndexAny(rest, "/?")
+	if end < 0 {
+		end = len(rest)
+	}
+	authority := rest[:end]
+	host, port := authority, ""
+	if i := strings.LastIndexByte(authority, ':'); i >= 0 && !strings.Contains(authority[i:], "]") {
+		host, port = authority[:i], authority[i+1:]
+		if port == "" || len(port) > 5 || strings.Trim(port, "0123456789") != "" {
+			return "", false
+		}
+	}
+	ip := strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	a, err := netip.ParseAddr(ip)
+	if err != nil || !a.IsLoopback() || a.Zone() != "" || (a.Is6() && host != "["+ip+"]") || a.String() != ip {
+		return "", false
+	}
+	return "http://" + host + rest[end:], true
 }

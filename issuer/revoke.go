@@ -112,7 +112,7 @@ func (h *revocationHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, e)
 		return
 	}
-	id, secret, _, e := clientCredentialsOf(r, p)
+	id, secret, basic, e := clientCredentialsOf(r, p)
 	if e != nil {
 		h.refuse(w, r, e)
 		return
@@ -120,10 +120,18 @@ func (h *revocationHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	var client Client
 	var err error
-	if id == "" && p.get("client_id") != "" && r.Header.Get("Authorization") == "" {
+	publicID := ""
+	switch {
+	case id == "" && !basic:
+		publicID = p.get("client_id")
+	case basic && secret == "":
+		publicID = id
+	}
+	if publicID != "" {
 		// A public client identifies itself by client_id alone (RFC 7009
-		// §2.1); it can revoke only its own tokens.
-		c, e := publicClient(ctx, h.cfg.Clients, h.cfg.Log, p.get("client_id"))
+		// §2.1), or by Basic with an empty password; it can revoke only its
+		// own tokens.
+		c, e := publicClient(ctx, h.cfg.Clients, h.cfg.Log, publicID)
 		if e != nil {
 			h.refuse(w, r, e)
 			return

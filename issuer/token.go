@@ -348,13 +348,25 @@ func (h *tokenHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	var client Client
-	firstParty := id == "" && !basic && h.cfg.FirstPartyClient != "" && grant != GrantClientCredentials &&
+	// The first-party client is taken on its login and its refresh alone:
+	// a code it redeems, like any confidential client's, needs its secret
+	// (RFC 6749 §4.1.3).
+	firstParty := id == "" && !basic && h.cfg.FirstPartyClient != "" && (grant == GrantPassword || grant == GrantRefreshToken) &&
 		(!p.has("client_id") || p.get("client_id") == h.cfg.FirstPartyClient)
+	// A public client (RFC 6749 §2.1) has no secret to present: it names
+	// itself by client_id alone, or by Basic with an empty password, as
+	// golang.org/x/oauth2's AuthStyleInHeader sends it.
+	publicID := ""
 	switch {
-	case !firstParty && id == "" && !basic && p.get("client_id") != "":
-		// client_id alone: a public client (RFC 6749 §2.1), which has no
-		// secret to present.
-		c, e := publicClient(ctx, h.cfg.Clients, h.cfg.Log, p.get("client_id"))
+	case firstParty:
+	case id == "" && !basic:
+		publicID = p.get("client_id")
+	case basic && secret == "":
+		publicID = id
+	}
+	switch {
+	case publicID != "":
+		c, e := publicClient(ctx, h.cfg.Clients, h.cfg.Log, publicID)
 		if e != nil {
 			h.refuse(w, r, e)
 			return

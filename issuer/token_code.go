@@ -71,6 +71,9 @@ func (g *Grants) replayed(ctx context.Context, h TokenHash) error {
 // redeemed it first (and its session has been ended).
 func (g *Grants) redeem(ctx context.Context, rd redemption) error {
 	c, err := g.cfg.Codes.RedeemCode(ctx, rd.hash, g.cfg.Now())
+	if stderrors.Is(err, ErrNotFound) {
+		return ErrCodeUnknown // swept since check: long expired
+	}
 	if stderrors.Is(err, ErrCodeReused) {
 		if c.SessionID != "" {
 			_ = g.cfg.Sessions.End(ctx, c.SessionID)
@@ -112,7 +115,9 @@ func (h *tokenHandler) authorizationCode(r *http.Request, client *Client, p para
 		return invalidRequest("code is required")
 	}
 	g := h.cfg.CodeGrants
-	rd, err := g.check(ctx, client.ID, code, p.get("redirect_uri"), p.has("redirect_uri"), p.get("code_verifier"), p.has("code_verifier"))
+	// §3.2: a parameter without a value is treated as omitted.
+	redirectURI, verifier := p.get("redirect_uri"), p.get("code_verifier")
+	rd, err := g.check(ctx, client.ID, code, redirectURI, redirectURI != "", verifier, verifier != "")
 	if err == nil {
 		err = g.redeem(ctx, rd)
 	}

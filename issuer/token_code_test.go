@@ -165,8 +165,6 @@ func TestACodeIsBoundToItsRedirectURIAndVerifierAndAWrongOneDoesNotSpendIt(t *te
 			func(code string) req { return mobile("code", code, "code_verifier", otherVerifier) }, redeemMobile},
 		{"a verifier without a challenge (downgrade)", shopQuery(), shopCallback,
 			func(code string) req { return redeemShop(code, "code_verifier", testVerifier) }, func(code string) req { return redeemShop(code) }},
-		{"an empty verifier without a challenge", shopQuery(), shopCallback,
-			func(code string) req { return redeemShop(code, "code_verifier", "") }, func(code string) req { return redeemShop(code) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newCodeFlow(t)
@@ -469,4 +467,14 @@ func TestReauthorizingInTheSecondOfARevocationGivesWorkingTokens(t *testing.T) {
 	if f.revokedBySid(again.AccessToken, againP) {
 		t.Error("the token of the new grant is refused by session")
 	}
+}
+
+// RFC 6749 §3.2: a parameter sent without a value is treated as omitted,
+// so an empty code_verifier or redirect_uri for a code that had neither
+// is no downgrade and no mismatch.
+func TestEmptyParametersAtTheTokenEndpointCountAsOmitted(t *testing.T) {
+	f := newCodeFlow(t)
+	code := f.approved(query("response_type", "code", "client_id", "other", "state", "s"), otherCallback) // no redirect_uri, no PKCE
+	tokenOK(t, f.exchange(req{basic: "other", body: form("grant_type", "authorization_code", "code", code,
+		"code_verifier", "", "redirect_uri", "")}))
 }

@@ -324,7 +324,8 @@ func testAReplayedCode(t *testing.T, change func(*config)) {
 
 // A redirect_uri that is not byte for byte the registered one is shown to
 // the user as an error page and never redirected to, on the page and on
-// its form (with the owner's password).
+// its form (with the owner's password). (The port of a loopback IP may
+// differ, RFC 8252 §7.3: issuer's tests cover it.)
 func TestTheAuthorizePageNeverRedirectsToAnUnregisteredURI(t *testing.T) {
 	f := newFixture(t, nil)
 	challenge := oauth2.S256ChallengeFromVerifier(oauth2.GenerateVerifier())
@@ -337,7 +338,8 @@ func TestTheAuthorizePageNeverRedirectsToAnUnregisteredURI(t *testing.T) {
 		"http://evil.example@127.0.0.1:8081/callback",              // userinfo
 		"http://127.0.0.1:8081@evil.example/callback",              // userinfo, the other way
 		"http://127.0.0.1:8081/callback?next=https://evil.example", // an open redirect in a query
-		"http://127.0.0.1:8082/callback",                           // another port
+		"http://127.0.0.2:8081/callback",                           // another loopback address
+		"http://[::1]:8081/callback",                               // another loopback address
 		"http://localhost:8081/callback",                           // another name for the host
 		"https://evil.example/callback",                            // another host
 		"http://127.0.0.1:8081/callback#frag",                      // a fragment

@@ -4,9 +4,13 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/tollgate/tollgate/issuer"
+	"github.com/tollgate/tollgate/issuer/internal/storetest"
 )
 
 // RFC 6749 §3.2.1, §4.1.3: a confidential client authenticates to redeem
@@ -102,5 +106,84 @@ func TestALoopbackRedirectURIMatchesOnAnyPortAndNothingElse(t *testing.T) {
 	if rec := f.visit(http.MethodGet, query("response_type", "code", "client_id", "shop",
 		"redirect_uri", "https://app.example:8443/cb", "state", "xyz")); rec.Code != http.StatusBadRequest || rec.Header().Get("Location") != "" {
 		t.Fatalf("https port: status %d, Location %q", rec.Code, rec.Header().Get("Location"))
+	}
+}
+
+// A state longer than issuer.MaxStateBytes is refused back to the client
+// without being echoed: the redirect would outgrow the header limits of
+// the proxies it passes.
+func TestAnOverlongStateIsRefusedWithoutBeingEchoed(t *testing.T) {
+	f := newCodeFlow(t)
+	long := strings.Repeat("s", issuer.MaxStateBytes+1)
+	rec := f.visit(http.MethodGet, query("response_type", "code", "client_id", "shop", "redirect_uri", shopCallback, "state", long))
+	redirectedError(t, rec, shopCallback, "", "invalid_request")
+	if f.interactCalls() != 0 {
+		t.Fatal("the page was shown")
+	}
+	ok := strings.Repeat("s", issuer.MaxStateBytes)
+	redirected(t, f.visit(http.MethodGet, query("response_type", "code", "client_id", "shop", "redirect_uri", shopCallback, "state", ok)),
+		http.StatusFound, shopCallback, ok)
+}
+
+// The authorization response is not cached by HTTP/1.0 caches either, and
+// a scope asked for twice is asked for once.
+func TestTheAuthorizationResponseIsUncachedAndScopesAreDistinct(t *testing.T) {
+	f := newCodeFlow(t)
+	rec := f.visit(http.MethodGet, shopQuery("scope", "orders:read orders:write orders:read"))
+	redirected(t, rec, http.StatusFound, shopCallback, "xyz")
+	if rec.Header().Get("Pragma") != "no-cache" {
+		t.Fatalf("Pragma %q", rec.Header().Get("Pragma"))
+	}
+	if got := f.last.Scopes; !slices.Equal(got, []string{"orders:read", "orders:write"}) {
+		t.Fatalf("Scopes %v", got)
+	}
+}
+
+// A public client named by Basic with an empty password (as
+// golang.org/x/oauth2's AuthStyleInHeader sends it) is a public client
+// at the token and revocation endpoints; a confidential client named so
+// is refused.
+func TestAPublicClientMayNameItselfByBasicWithAnEmptyPassword(t *testing.T) {
+	f := newCodeFlow(t)
+	post := func(h http.Handler, id, body string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(http.MethodPost, "/token", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.SetBasicAuth(id, "")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		return rec
+	}
+	code := f.approved(mobileQuery(), mobileCallback)
+	tok := tokenOK(t, post(f.token, "mobile", form("grant_type", "authorization_code", "code", code, "code_verifier", testVerifier)))
+	revoke, err := issuer.NewRevocationHandler(issuer.RevocationConfig{Clients: f.clients, Sessions: f.sessions})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec := post(revoke, "mobile", form("token", tok.RefreshToken)); rec.Code != http.StatusOK {
+		t.Fatalf("revocation: %d %s", rec.Code, rec.Body)
+	}
+	tokenRefused(t, f.exchange(refreshAs("mobile", tok.RefreshToken)), 400, "invalid_grant")
+
+	shop := f.approved(shopQuery(), shopCallback)
+	tokenRefused(t, post(f.token, "shop", form("grant_type", "authorization_code", "code", shop, "redirect_uri", shopCallback)), 401, "invalid_client")
+	tokenOK(t, f.exchange(redeemShop(shop)))
+}
+
+// Registration keeps out redirect URIs that cannot be matched safely: a
+// raw IDN host (a homograph of another) and an https URI without a host.
+func TestRegistrationRefusesNonASCIIAndHostlessRedirectURIs(t *testing.T) {
+	clients, err := issuer.NewClients(issuer.ClientsConfig{Argon2: storetest.FastArgon2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, uri := range []string{"https://\u0430pple.com/cb", "https://app.example/caf\u00e9", "https://:443/cb"} {
+		_, _, err := clients.Create(context.Background(), issuer.Client{Grants: []string{issuer.GrantAuthorizationCode}, RedirectURIs: []string{uri}})
+		if err == nil {
+			t.Errorf("%q registered", uri)
+		}
+	}
+	if _, _, err := clients.Create(context.Background(), issuer.Client{Grants: []string{issuer.GrantAuthorizationCode},
+		RedirectURIs: []string{"https://xn--pple-43d.com/caf%C3%A9"}}); err != nil {
+		t.Errorf("punycode and percent-encoding refused: %v", err)
 	}
 }
