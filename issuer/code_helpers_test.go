@@ -41,7 +41,7 @@ const (
 // authorization_code, refresh_token and client_credentials, over one
 // Grants and one Sessions, with a clock the tests move.
 type codeFlow struct {
-	t        *testing.T
+	t        testing.TB
 	c        *clock
 	ring     *issuer.KeyRing
 	clients  *issuer.Clients
@@ -66,14 +66,14 @@ type codeFlow struct {
 	last         *issuer.AuthorizationRequest
 }
 
-func newCodeFlow(t *testing.T, tweak ...func(*issuer.AuthorizeConfig)) *codeFlow {
+func newCodeFlow(t testing.TB, tweak ...func(*issuer.AuthorizeConfig)) *codeFlow {
 	t.Helper()
 	return newCodeFlowWith(t, nil, tweak...)
 }
 
 // newCodeFlowWith is newCodeFlow with codes as the Grants' CodeStore (nil:
 // a MemoryCodeStore).
-func newCodeFlowWith(t *testing.T, codes issuer.CodeStore, tweak ...func(*issuer.AuthorizeConfig)) *codeFlow {
+func newCodeFlowWith(t testing.TB, codes issuer.CodeStore, tweak ...func(*issuer.AuthorizeConfig)) *codeFlow {
 	t.Helper()
 	f := &codeFlow{t: t, c: newClock(), secrets: map[string]string{}, store: &countingStore{}}
 	f.sidRevoked = revocation.NewMemory(revocation.MemoryConfig{Now: f.c.Now})
