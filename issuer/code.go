@@ -168,10 +168,25 @@ func verifierMatches(verifier, challenge string) bool {
 	return subtle.ConstantTimeCompare([]byte(S256Challenge(verifier)), []byte(challenge)) == 1
 }
 
+// DefaultMaxCodes bounds a MemoryCodeStore: 100,000 records, some 30
+// MB.
+const DefaultMaxCodes = 100_000
+
+// ErrCodeStoreFull refuses a code when a MemoryCodeStore holds MaxCodes
+// records of codes still redeemable; the authorization endpoint answers
+// temporarily_unavailable.
+var ErrCodeStoreFull = stderrors.New("issuer: the code store is full")
+
 // MemoryCodeStore is a CodeStore in memory, for one process and for
 // tests. The zero value is ready to use. Records are dropped
 // CodeReplayWindow after their code expires, as new codes are stored.
+// At MaxCodes records, the records of expired codes go first (a replay
+// of one is then refused without revoking its tokens); with none left to
+// drop, CreateCode returns ErrCodeStoreFull.
 type MemoryCodeStore struct {
+	// MaxCodes bounds the records kept; zero means DefaultMaxCodes.
+	MaxCodes int
+
 	mu        sync.Mutex
 	codes     map[TokenHash]*AuthorizationCode
 	nextSweep time.Time
@@ -192,17 +207,33 @@ func (m *MemoryCodeStore) CreateCode(_ context.Context, c AuthorizationCode) err
 	if _, dup := m.codes[c.Hash]; dup {
 		return ErrConflict
 	}
-	if now := c.CreatedAt; !now.Before(m.nextSweep) {
-		for h, old := range m.codes {
-			if now.After(old.ExpiresAt.Add(CodeReplayWindow)) {
-				delete(m.codes, h)
-			}
-		}
+	now := c.CreatedAt
+	if !now.Before(m.nextSweep) {
+		m.drop(now.Add(-CodeReplayWindow))
 		m.nextSweep = now.Add(time.Minute)
+	}
+	max := m.MaxCodes
+	if max <= 0 {
+		max = DefaultMaxCodes
+	}
+	if len(m.codes) >= max {
+		m.drop(now)
+		if len(m.codes) >= max {
+			return ErrCodeStoreFull
+		}
 	}
 	cc := cloneCode(c)
 	m.codes[c.Hash] = &cc
 	return nil
+}
+
+// drop deletes the records of codes that expired before cutoff.
+func (m *MemoryCodeStore) drop(cutoff time.Time) {
+	for h, c := range m.codes {
+		if c.ExpiresAt.Before(cutoff) {
+			delete(m.codes, h)
+		}
+	}
 }
 
 // Code returns a copy of the code hashed as h.
