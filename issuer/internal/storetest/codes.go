@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -114,16 +113,9 @@ func Codes(t *testing.T, newStore func(t *testing.T) issuer.CodeStore) {
 		const n = 16
 		got := make([]issuer.AuthorizationCode, n)
 		errs := make([]error, n)
-		var wg sync.WaitGroup
-		gate := make(chan struct{})
-		for i := range n {
-			wg.Go(func() {
-				<-gate
-				got[i], errs[i] = s.RedeemCode(ctx, c.Hash, codeTime.Add(time.Duration(i+1)*time.Millisecond))
-			})
-		}
-		close(gate)
-		wg.Wait()
+		atOnce(n, func(i int) {
+			got[i], errs[i] = s.RedeemCode(ctx, c.Hash, codeTime.Add(time.Duration(i+1)*time.Millisecond))
+		})
 		winner := -1
 		for i, err := range errs {
 			switch {

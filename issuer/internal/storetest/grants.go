@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -68,16 +67,9 @@ func Grants(t *testing.T, newStore func(t *testing.T) issuer.GrantStore) {
 		const n = 8
 		got := make([]issuer.Grant, n)
 		errs := make([]error, n)
-		var wg sync.WaitGroup
-		gate := make(chan struct{})
-		for i := range n {
-			wg.Go(func() {
-				<-gate
-				got[i], errs[i] = s.AddGrant(ctx, grant(fmt.Sprint("g", i), "user-1", "app", codeTime, fmt.Sprint("scope-", i)))
-			})
-		}
-		close(gate)
-		wg.Wait()
+		atOnce(n, func(i int) {
+			got[i], errs[i] = s.AddGrant(ctx, grant(fmt.Sprint("g", i), "user-1", "app", codeTime, fmt.Sprint("scope-", i)))
+		})
 		for _, err := range errs {
 			if err != nil {
 				t.Fatal(err)

@@ -158,16 +158,7 @@ func Sessions(t *testing.T, newStore func(t *testing.T) issuer.SessionStore) {
 		first := start(t, s)
 		const n = 100
 		errs := make([]error, n)
-		var wg sync.WaitGroup
-		gate := make(chan struct{})
-		for i := range n {
-			wg.Go(func() {
-				<-gate
-				_, errs[i] = s.Refresh(context.Background(), "app", first.Token.Reveal())
-			})
-		}
-		close(gate)
-		wg.Wait()
+		atOnce(n, func(i int) { _, errs[i] = s.Refresh(context.Background(), "app", first.Token.Reveal()) })
 		wins := 0
 		for _, err := range errs {
 			switch {
@@ -291,4 +282,19 @@ func Sessions(t *testing.T, newStore func(t *testing.T) issuer.SessionStore) {
 			t.Fatalf("ending an unknown session: %v", err)
 		}
 	})
+}
+
+// atOnce runs f(0), …, f(n-1) in n goroutines released together, so they
+// race for one row, and waits for them.
+func atOnce(n int, f func(i int)) {
+	var wg sync.WaitGroup
+	gate := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-gate
+			f(i)
+		})
+	}
+	close(gate)
+	wg.Wait()
 }
