@@ -187,3 +187,18 @@ func TestRegistrationRefusesNonASCIIAndHostlessRedirectURIs(t *testing.T) {
 		t.Errorf("punycode and percent-encoding refused: %v", err)
 	}
 }
+
+// Metadata that names an authorization endpoint without the
+// authorization_code grant, or the grant without the endpoint, is refused
+// at start: a client would follow it to an endpoint that is not there.
+func TestMetadataRefusesAnAuthorizationEndpointWithoutItsGrant(t *testing.T) {
+	base := issuer.MetadataConfig{Issuer: testIssuer, TokenEndpoint: testIssuer + "/token", JWKSURI: testIssuer + "/jwks"}
+	endpointAlone, grantAlone := base, base
+	endpointAlone.AuthorizationEndpoint = testIssuer + "/authorize"
+	grantAlone.GrantTypes = []string{issuer.GrantAuthorizationCode}
+	for name, cfg := range map[string]issuer.MetadataConfig{"the endpoint alone": endpointAlone, "the grant alone": grantAlone} {
+		if _, err := issuer.NewMetadataHandler(cfg); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}

@@ -50,6 +50,9 @@ func NewMetadataHandler(cfg MetadataConfig) (http.Handler, error) {
 	if len(grants) == 0 {
 		grants = []string{GrantClientCredentials}
 	}
+	if (cfg.AuthorizationEndpoint != "") != slices.Contains(grants, GrantAuthorizationCode) {
+		return nil, stderrors.New("issuer: MetadataConfig: an AuthorizationEndpoint goes with the authorization_code grant in GrantTypes")
+	}
 	methods := []string{"client_secret_basic", "client_secret_post"}
 	if cfg.PublicClients {
 		methods = append(methods, "none")

@@ -19,7 +19,7 @@ type redemption struct {
 // another redirect URI or a wrong verifier learns nothing and spends
 // nothing. A code redeemed before is replay: the tokens issued from it are
 // revoked, whoever presents it.
-func (g *Grants) check(ctx context.Context, clientID, code, redirectURI string, redirectGiven bool, verifier string, verifierGiven bool) (redemption, error) {
+func (g *Grants) check(ctx context.Context, clientID string, public bool, code, redirectURI string, redirectGiven bool, verifier string, verifierGiven bool) (redemption, error) {
 	if !codeShaped(code) {
 		return redemption{}, ErrCodeUnknown
 	}
@@ -41,9 +41,12 @@ func (g *Grants) check(ctx context.Context, clientID, code, redirectURI string, 
 	if (c.RedirectURIGiven || redirectGiven) && redirectURI != c.RedirectURI {
 		return redemption{}, ErrCodeUnknown
 	}
-	// RFC 9700 §2.1.1: a verifier without a challenge is a downgrade.
+	// RFC 9700 §2.1.1: a verifier without a challenge is a downgrade. A
+	// public client's code always has a challenge (the authorization
+	// endpoint requires one); this holds it should the registration
+	// change.
 	if c.Challenge == "" {
-		if verifierGiven {
+		if verifierGiven || public {
 			return redemption{}, ErrCodeUnknown
 		}
 	} else if !validVerifier(verifier) || !verifierMatches(verifier, c.Challenge) {
@@ -117,7 +120,7 @@ func (h *tokenHandler) authorizationCode(r *http.Request, client *Client, p para
 	g := h.cfg.CodeGrants
 	// §3.2: a parameter without a value is treated as omitted.
 	redirectURI, verifier := p.get("redirect_uri"), p.get("code_verifier")
-	rd, err := g.check(ctx, client.ID, code, redirectURI, redirectURI != "", verifier, verifier != "")
+	rd, err := g.check(ctx, client.ID, client.Public, code, redirectURI, redirectURI != "", verifier, verifier != "")
 	if err == nil {
 		err = g.redeem(ctx, rd)
 	}
