@@ -149,4 +149,28 @@ func Grants(t *testing.T, newStore func(t *testing.T) issuer.GrantStore) {
 			}
 		}
 	})
+
+	// A provider's page may pass a client id or username as posted, bytes
+	// that are no UTF-8 text included: no one's grant, never a store
+	// failure.
+	t.Run("ASubjectOrClientThatIsNotTextHasNoGrant", func(t *testing.T) {
+		s := newStore(t)
+		addGrant(t, s, grant("g1", "user-1", "app", codeTime, "x"))
+		for _, k := range [][2]string{{"user-1\xff", "app"}, {"user-1", "app\xff"}, {"user-1\x00", "app"}, {"user-1", "app\x00"}} {
+			if _, err := s.Grant(ctx, k[0], k[1]); !errors.Is(err, issuer.ErrNotFound) {
+				t.Errorf("Grant(%q, %q): %v, want ErrNotFound", k[0], k[1], err)
+			}
+			if _, err := s.DeleteGrant(ctx, k[0], k[1]); !errors.Is(err, issuer.ErrNotFound) {
+				t.Errorf("DeleteGrant(%q, %q): %v, want ErrNotFound", k[0], k[1], err)
+			}
+		}
+		for _, subject := range []string{"user-1\xff", "user-1\x00"} {
+			if got, err := s.GrantsOf(ctx, subject); err != nil || len(got) != 0 {
+				t.Errorf("GrantsOf(%q): %v, %v, want none", subject, got, err)
+			}
+		}
+		if _, err := s.Grant(ctx, "user-1", "app"); err != nil {
+			t.Fatalf("the grant after: %v", err)
+		}
+	})
 }

@@ -267,6 +267,22 @@ func Sessions(t *testing.T, newStore func(t *testing.T) issuer.SessionStore) {
 		}
 	})
 
+	t.Run("EndingTheSessionsOfAUserOrClientThatIsNotTextEndsNone", func(t *testing.T) {
+		store := newStore(t)
+		s, c, _ := setup(t, store)
+		ctx := context.Background()
+		rt, err := s.Start(ctx, issuer.SessionRequest{ClientID: "app", Subject: "user-1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range [][2]string{{"app\xff", "user-1"}, {"app", "user-1\xff"}, {"app\x00", "user-1"}, {"app", "user-1\x00"}} {
+			if sids, err := store.EndSessionsOf(ctx, k[0], k[1], c.Now()); err != nil || len(sids) != 0 {
+				t.Errorf("EndSessionsOf(%q, %q): %v, %v, want none", k[0], k[1], sids, err)
+			}
+		}
+		refresh(t, s, rt.Token)
+	})
+
 	t.Run("AnEndedSessionRefusesItsTokenAndIsReported", func(t *testing.T) {
 		s, _, e := setup(t, newStore(t))
 		first := start(t, s)
