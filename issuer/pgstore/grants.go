@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -46,8 +48,13 @@ func (s *GrantStore) AddGrant(ctx context.Context, g issuer.Grant) (issuer.Grant
 	return got, nil
 }
 
-// Grant returns the subject's grant to the client, or issuer.ErrNotFound.
+// Grant returns the subject's grant to the client, or issuer.ErrNotFound
+// (also for a subject or client id that is not UTF-8 without NUL, which
+// no row holds).
 func (s *GrantStore) Grant(ctx context.Context, subject, clientID string) (issuer.Grant, error) {
+	if !isText(subject, clientID) {
+		return issuer.Grant{}, issuer.ErrNotFound
+	}
 	g, err := scanGrant(s.pool.QueryRow(ctx, getGrantSQL, subject, clientID))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return issuer.Grant{}, issuer.ErrNotFound
@@ -61,6 +68,9 @@ func (s *GrantStore) Grant(ctx context.Context, subject, clientID string) (issue
 // DeleteGrant removes the subject's grant to the client and returns it,
 // or issuer.ErrNotFound.
 func (s *GrantStore) DeleteGrant(ctx context.Context, subject, clientID string) (issuer.Grant, error) {
+	if !isText(subject, clientID) {
+		return issuer.Grant{}, issuer.ErrNotFound
+	}
 	g, err := scanGrant(s.pool.QueryRow(ctx, deleteGrantSQL, subject, clientID))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return issuer.Grant{}, issuer.ErrNotFound
@@ -73,6 +83,9 @@ func (s *GrantStore) DeleteGrant(ctx context.Context, subject, clientID string) 
 
 // GrantsOf returns the subject's grants, oldest first (then by client id).
 func (s *GrantStore) GrantsOf(ctx context.Context, subject string) ([]issuer.Grant, error) {
+	if !isText(subject) {
+		return nil, nil
+	}
 	rows, err := s.pool.Query(ctx, grantsOfSQL, subject)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: listing grants: %w", err)
@@ -93,4 +106,16 @@ func scanGrant(row pgx.Row) (issuer.Grant, error) {
 		g.Scopes = nil
 	}
 	return g, nil
+}
+
+// isText reports whether every s is one PostgreSQL's text can hold:
+// UTF-8 without NUL. Any other string (a client id or username as a form
+// posted it) names no row, and a query with it would fail.
+func isText(ss ...string) bool {
+	for _, s := range ss {
+		if !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0 {
+			return false
+		}
+	}
+	return true
 }

@@ -232,8 +232,12 @@ func (st *SessionStore) End(ctx context.Context, sid string, now time.Time) (iss
 }
 
 // EndSessionsOf implements issuer.SessionStore.EndSessionsOf in one
-// UPDATE; the ids come back sorted.
+// UPDATE; the ids come back sorted. A client id or subject that is not
+// UTF-8 without NUL ends nothing.
 func (st *SessionStore) EndSessionsOf(ctx context.Context, clientID, subject string, now time.Time) ([]string, error) {
+	if !isText(clientID, subject) {
+		return nil, nil // no session's
+	}
 	rows, err := st.pool.Query(ctx, endSessionsOfSQL, clientID, subject, now)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: ending a user's sessions: %w", err)
