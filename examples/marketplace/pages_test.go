@@ -1,9 +1,14 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/tollgate/tollgate/revocation"
 )
 
 // On PostgreSQL, a client_id posted as bytes that are not UTF-8 text is
@@ -18,4 +23,34 @@ func TestOnPostgresRevokingAClientIDThatIsNotTextRevokesNothing(t *testing.T) {
 		}
 	}
 	f.refresh(t, rt) // nothing was revoked
+}
+
+// downRevocations is a revocation list whose writes fail.
+type downRevocations struct{ revocationStore }
+
+func (downRevocations) RevokeSession(context.Context, string, time.Time) error {
+	return errors.New("revocations down")
+}
+
+func (downRevocations) RevokeRule(context.Context, revocation.Rule) error {
+	return errors.New("revocations down")
+}
+
+// When the app's access tokens could not be revoked, the page does not
+// tell the owner the app lost its access: the token still reads the
+// store.
+func TestRevokingTheAppSaysSoWhenItsAccessTokensCouldNotBeRevoked(t *testing.T) {
+	f := newFixture(t, func(c *config) {
+		c.Revocations = downRevocations{memoryRevocations{revocation.NewMemory(revocation.MemoryConfig{Now: c.Now})}}
+	})
+	rt := f.ownerRefreshToken(t)
+	access, _ := f.refresh(t, rt)
+	form := url.Values{"username": {demoOwner}, "password": {testPassword}, "client_id": {demoApp}}.Encode()
+	got := f.do(t, "POST", "/account/apps/revoke", formHeader, form)
+	if still := f.do(t, "GET", "/v1/stores/12", bearer(access), ""); still.status != 200 {
+		t.Fatalf("the access token after a failed revocation: %+v (the test needs it live)", still)
+	}
+	if got.status == 200 || strings.Contains(got.body, "no longer has access") {
+		t.Errorf("with its access token still good, the page said: %d\n%s", got.status, got.body)
+	}
 }
