@@ -176,8 +176,8 @@ func (req *AuthorizationRequest) redirect(w http.ResponseWriter, r *http.Request
 //
 // A valid request goes to cfg.Interact, the provider's login and consent
 // page, with the AuthorizationRequest; its Approve issues the code.
-// Parameters it does not know are ignored (§3.1), response_mode among
-// them: the response is always in the query.
+// Parameters it does not know are ignored (§3.1). The response is always
+// in the query: a response_mode other than query is invalid_request.
 func NewAuthorizeHandler(cfg AuthorizeConfig) (http.Handler, error) {
 	if cfg.Issuer == "" || cfg.Clients == nil || cfg.Grants == nil || cfg.Interact == nil {
 		return nil, stderrors.New("issuer: AuthorizeConfig needs Issuer, Clients, Grants and Interact")
@@ -292,10 +292,15 @@ func (h *authorizeHandler) parse(ctx context.Context, q url.Values) (*Authorizat
 		return req, invalidAuthorize("state is too long")
 	}
 	req.State = state
-	for _, name := range [...]string{"response_type", "scope", "code_challenge", "code_challenge_method"} {
+	for _, name := range [...]string{"response_type", "scope", "code_challenge", "code_challenge_method", "response_mode"} {
 		if _, ok := once(q, name); !ok {
 			return req, invalidAuthorize(name + " is repeated")
 		}
+	}
+	// The response is in the query; a client that asked for it elsewhere
+	// (a fragment, a form post) would not find it there.
+	if mode := q.Get("response_mode"); mode != "" && mode != "query" {
+		return req, invalidAuthorize("only response_mode=query is supported")
 	}
 	switch rt := q.Get("response_type"); rt {
 	case "code":

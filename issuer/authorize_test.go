@@ -31,7 +31,8 @@ func TestAValidAuthorizationRequestReachesThePageAndItsApprovalRedirectsWithACod
 		{"POST of the consent form is 303", http.MethodPost, shopQuery("scope", "orders:read"), shopCallback, http.StatusSeeOther, "Shop", []string{"orders:read"}},
 		{"a registered redirect URI's query is kept", http.MethodGet, query("response_type", "code", "client_id", "shop", "redirect_uri", shopTenant, "state", "xyz"), shopTenant, http.StatusFound, "Shop", []string{"orders:read", "orders:write"}},
 		{"public client, its only redirect URI by default", http.MethodGet, mobileQuery(), mobileCallback, http.StatusFound, "Mobile", []string{"orders:read"}},
-		{"unknown parameters are ignored", http.MethodGet, shopQuery("response_mode", "fragment", "prompt", "consent"), shopCallback, http.StatusFound, "Shop", []string{"orders:read", "orders:write"}},
+		{"unknown parameters are ignored", http.MethodGet, shopQuery("prompt", "consent", "nonce", "n"), shopCallback, http.StatusFound, "Shop", []string{"orders:read", "orders:write"}},
+		{"response_mode=query", http.MethodGet, shopQuery("response_mode", "query"), shopCallback, http.StatusFound, "Shop", []string{"orders:read", "orders:write"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newCodeFlow(t)
@@ -163,6 +164,7 @@ func TestAnInvalidRequestToAGoodRedirectURIIsRedirectedWithTheError(t *testing.T
 		{"response_type twice", shop("response_type", "code", "response_type", "code"), shopCallback, "xyz", "invalid_request", false},
 		{"a client not registered for the grant", query("response_type", "code", "client_id", "vendor", "state", "xyz"), "https://vendor.example/cb", "xyz", "unauthorized_client", false},
 		{"a public client without PKCE", mobile(), mobileCallback, "xyz", "invalid_request", false},
+		{"response_mode=fragment", shop("response_type", "code", "response_mode", "fragment"), shopCallback, "xyz", "invalid_request", false},
 		{"code_challenge_method=plain", mobile("code_challenge", testVerifier, "code_challenge_method", "plain"), mobileCallback, "xyz", "invalid_request", false},
 		{"code_challenge without a method (plain)", mobile("code_challenge", testChallenge), mobileCallback, "xyz", "invalid_request", false},
 		{"a method without code_challenge", mobile("code_challenge_method", "S256"), mobileCallback, "xyz", "invalid_request", false},

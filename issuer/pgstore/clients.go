@@ -35,6 +35,9 @@ WHERE id = $1`
 
 // Client returns the client with this id, or issuer.ErrNotFound.
 func (s *ClientStore) Client(ctx context.Context, id string) (issuer.Client, error) {
+	if !isText(id) {
+		return issuer.Client{}, issuer.ErrNotFound // a query with it would fail
+	}
 	var c issuer.Client
 	var access, idle, abs int64
 	err := s.pool.QueryRow(ctx, getClientSQL, id).Scan(&c.ID, &c.Name, &c.SecretHash, &c.Grants, &c.Scopes, &c.Audience,

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -20,34 +19,26 @@ import (
 // It is safe for concurrent use.
 //
 // Records are deleted issuer.CodeReplayWindow after their code expired:
-// CreateCode does it, in the same statement as the insert, at most once a
-// minute per CodeStore (judged by the new code's CreatedAt, as
-// issuer.MemoryCodeStore does), skipping rows another replica is deleting
-// or a redemption holds. Every other insert is a plain INSERT.
+// each CreateCode deletes up to four of them in the same statement as its
+// insert, skipping rows another replica is deleting or a redemption
+// holds. An insert never waits on a backlog, and since each removes more
+// than it adds, a backlog (after a pause, or a burst) drains while codes
+// are issued.
 type CodeStore struct {
 	pool *pgxpool.Pool
-
-	mu        sync.Mutex
-	nextSweep time.Time
 }
 
 // NewCodeStore returns a CodeStore on pool. The tables must exist: call
 // Migrate first.
 func NewCodeStore(pool *pgxpool.Pool) *CodeStore { return &CodeStore{pool: pool} }
 
-// codeSweepEvery is how often one CodeStore deletes the records past the
-// replay window.
-const codeSweepEvery = time.Minute
-
 const (
-	createCodeSQL = `INSERT INTO tollgate_issuer_codes (hash, client_id, redirect_uri, redirect_uri_given, challenge, subject, scopes, grant_id, created_at, expires_at, redeemed_at, session_id, replayed)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING`
-	// sweepAndCreateCodeSQL is createCodeSQL after deleting the records
-	// whose code expired before $14 (CreatedAt - CodeReplayWindow). Both
-	// see one snapshot, so the insert does not wait for the delete.
-	sweepAndCreateCodeSQL = `WITH swept AS (
+	// createCodeSQL inserts a code after deleting up to four records whose
+	// code expired before $14 (CreatedAt - CodeReplayWindow). Both see one
+	// snapshot, so the insert does not wait for the delete.
+	createCodeSQL = `WITH swept AS (
 	DELETE FROM tollgate_issuer_codes WHERE hash IN (
-		SELECT hash FROM tollgate_issuer_codes WHERE expires_at < $14 FOR UPDATE SKIP LOCKED)
+		SELECT hash FROM tollgate_issuer_codes WHERE expires_at < $14 LIMIT 4 FOR UPDATE SKIP LOCKED)
 )
 INSERT INTO tollgate_issuer_codes (hash, client_id, redirect_uri, redirect_uri_given, challenge, subject, scopes, grant_id, created_at, expires_at, redeemed_at, session_id, replayed)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING`
@@ -65,17 +56,12 @@ RETURNING client_id, redirect_uri, redirect_uri_given, challenge, subject, scope
 )
 
 // CreateCode stores c, or returns issuer.ErrConflict if its hash is
-// taken. At most once a minute it first deletes the records past the
-// replay window (see CodeStore).
+// taken, deleting up to four records past the replay window (see
+// CodeStore).
 func (s *CodeStore) CreateCode(ctx context.Context, c issuer.AuthorizationCode) error {
-	args := []any{c.Hash[:], c.ClientID, c.RedirectURI, c.RedirectURIGiven, c.Challenge, c.Subject, nonNil(c.Scopes), c.GrantID,
-		c.CreatedAt, c.ExpiresAt, nullTime(c.RedeemedAt), c.SessionID, c.Replayed}
-	sql := createCodeSQL
-	if s.sweepDue(c.CreatedAt) {
-		sql = sweepAndCreateCodeSQL
-		args = append(args, c.CreatedAt.Add(-issuer.CodeReplayWindow))
-	}
-	tag, err := s.pool.Exec(ctx, sql, args...)
+	tag, err := s.pool.Exec(ctx, createCodeSQL, c.Hash[:], c.ClientID, c.RedirectURI, c.RedirectURIGiven, c.Challenge, c.Subject,
+		nonNil(c.Scopes), c.GrantID, c.CreatedAt, c.ExpiresAt, nullTime(c.RedeemedAt), c.SessionID, c.Replayed,
+		c.CreatedAt.Add(-issuer.CodeReplayWindow))
 	if err != nil {
 		return fmt.Errorf("pgstore: creating an authorization code: %w", err)
 	}
@@ -83,19 +69,6 @@ func (s *CodeStore) CreateCode(ctx context.Context, c issuer.AuthorizationCode) 
 		return issuer.ErrConflict
 	}
 	return nil
-}
-
-// sweepDue reports whether a code created at now should sweep, and if so
-// puts the next sweep a minute later. A failed sweep is retried by the
-// next code after that.
-func (s *CodeStore) sweepDue(now time.Time) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if now.Before(s.nextSweep) {
-		return false
-	}
-	s.nextSweep = now.Add(codeSweepEvery)
-	return true
 }
 
 // Code returns the code hashed as h, or issuer.ErrNotFound.
