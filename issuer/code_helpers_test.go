@@ -96,11 +96,11 @@ func newCodeFlowWith(t testing.TB, codes issuer.CodeStore, tweak ...func(*issuer
 	}
 	toRules := issuer.RevokeGrantTokens(f.grantRevoked, time.Hour)
 	f.grants, err = issuer.NewGrants(issuer.GrantsConfig{Sessions: f.sessions, Codes: codes, Now: f.c.Now,
-		OnGrantRevoked: func(ctx context.Context, g issuer.Grant, at time.Time) {
+		OnGrantRevoked: func(ctx context.Context, g issuer.Grant, at time.Time) error {
 			f.mu.Lock()
 			f.revokedGrants = append(f.revokedGrants, g)
 			f.mu.Unlock()
-			toRules(ctx, g, at)
+			return toRules(ctx, g, at)
 		}})
 	if err != nil {
 		t.Fatal(err)

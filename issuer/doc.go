@@ -75,11 +75,13 @@
 //   - The authorization response carries code, state and iss (RFC 9207);
 //     errors error, error_description, state and iss. A POST (the
 //     consent form) is answered 303, a GET 302.
-//   - Grants.Revoke deletes the consent, ends the user's sessions with the
-//     client, makes codes issued under it unredeemable and tells
-//     GrantsConfig.OnGrantRevoked, whose RevokeGrantTokens adds a
-//     revocation rule for the user and client: the access tokens already
-//     issued fail verification on every replica that checks it.
+//   - Grants.Revoke tells GrantsConfig.OnGrantRevoked first, whose
+//     RevokeGrantTokens adds a revocation rule for the user and client
+//     (the access tokens already issued fail verification on every
+//     replica that checks it), then deletes the consent, which makes codes
+//     issued under it unredeemable, and ends the user's sessions with the
+//     client. If the rule cannot be written, nothing changes and Revoke
+//     says so: the user is not told the app is gone while its tokens work.
 //
 // # The endpoints
 //

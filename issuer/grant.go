@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	stderrors "errors"
-	"log/slog"
 	"slices"
 	"sync"
 	"time"
@@ -63,22 +62,25 @@ type GrantsConfig struct {
 	// and at most MaxCodeLifetime (60 s).
 	CodeLifetime time.Duration
 	// OnGrantRevoked, if set, is called when a user revokes a grant, with
-	// the time of the revocation. Give it to the revocation layer so that
-	// the access tokens issued under the grant are refused at once:
-	// RevokeGrantTokens for a revocation.Memory; for a fleet, a
-	// redisrevocation.Store:
+	// the time of the revocation, before anything else is changed. Give
+	// it to the revocation layer so that the access tokens issued under
+	// the grant are refused at once: RevokeGrantTokens for a
+	// revocation.Memory; for a fleet, a redisrevocation.Store:
 	//
-	//	OnGrantRevoked: func(ctx context.Context, g issuer.Grant, at time.Time) {
-	//		err := store.RevokeRule(ctx, issuer.GrantRevocationRule(g, at, maxAccessLifetime))
-	//		…
+	//	OnGrantRevoked: func(ctx context.Context, g issuer.Grant, at time.Time) error {
+	//		return store.RevokeRule(ctx, issuer.GrantRevocationRule(g, at, maxAccessLifetime))
 	//	}
+	//
+	// An error stops the revocation: Revoke returns it and the grant
+	// stands, so the user can try again rather than be told the app is
+	// gone while its tokens still work.
 	//
 	// Ending the grant's sessions also tells SessionsConfig.OnSessionEnded
 	// of each, which refuses their access tokens by "sid". Set both: the
 	// rule covers the tokens of sessions already gone, and the sid
 	// covers a token minted while the revocation ran (its "iat" is not
 	// before the rule's) and those of the revocation's own second.
-	OnGrantRevoked func(ctx context.Context, g Grant, at time.Time)
+	OnGrantRevoked func(ctx context.Context, g Grant, at time.Time) error
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -157,23 +159,32 @@ func (g *Grants) Record(ctx context.Context, subject, clientID string, scopes []
 	})
 }
 
-// Revoke ends subject's grant to clientID: the user revoked the app. The
-// grant is deleted, every refresh session of the user with the client is
-// ended (SessionsConfig.OnSessionEnded is told of each), and
-// OnGrantRevoked is told, to refuse the access tokens already issued. The
-// client needs the user to authorize it again. Without a grant, the
-// sessions are ended and OnGrantRevoked told all the same (they may come
-// from before grants were recorded); ErrNotFound is returned only when
-// there was neither a grant nor a live session.
+// Revoke ends subject's grant to clientID: the user revoked the app.
+// OnGrantRevoked is told first, to refuse the access tokens already
+// issued; then the grant is deleted and every refresh session of the user
+// with the client ended (SessionsConfig.OnSessionEnded is told of each).
+// The client needs the user to authorize it again. If OnGrantRevoked
+// fails, Revoke returns its error having changed nothing. Without a grant,
+// the sessions are ended and OnGrantRevoked told all the same, if there
+// were any (they may come from before grants were recorded); ErrNotFound
+// is returned when there was neither a grant nor a live session.
 func (g *Grants) Revoke(ctx context.Context, subject, clientID string) error {
 	if subject == "" || clientID == "" {
 		return stderrors.New("issuer: Revoke needs a subject and a client")
 	}
 	now := g.cfg.Now()
-	gr, err := g.cfg.Store.DeleteGrant(ctx, subject, clientID)
+	gr, err := g.cfg.Store.Grant(ctx, subject, clientID)
 	missing := stderrors.Is(err, ErrNotFound)
 	if err != nil && !missing {
 		return err
+	}
+	if !missing {
+		if err := g.revoked(ctx, gr, now); err != nil {
+			return err
+		}
+		if _, err := g.cfg.Store.DeleteGrant(ctx, subject, clientID); err != nil && !stderrors.Is(err, ErrNotFound) {
+			return err
+		}
 	}
 	// After the delete: a code redeemed concurrently checks its grant
 	// after starting its session, so either it finds the grant gone or
@@ -186,12 +197,16 @@ func (g *Grants) Revoke(ctx context.Context, subject, clientID string) error {
 		if ended == 0 {
 			return ErrNotFound
 		}
-		gr = Grant{Subject: subject, ClientID: clientID}
-	}
-	if g.cfg.OnGrantRevoked != nil {
-		g.cfg.OnGrantRevoked(ctx, gr, now)
+		return g.revoked(ctx, Grant{Subject: subject, ClientID: clientID}, now)
 	}
 	return nil
+}
+
+func (g *Grants) revoked(ctx context.Context, gr Grant, at time.Time) error {
+	if g.cfg.OnGrantRevoked == nil {
+		return nil
+	}
+	return g.cfg.OnGrantRevoked(ctx, gr, at)
 }
 
 // RuleRevoker refuses tokens by a revocation.Rule: revocation.Memory is
@@ -216,13 +231,10 @@ func GrantRevocationRule(g Grant, at time.Time, maxLifetime time.Duration) revoc
 }
 
 // RevokeGrantTokens returns an OnGrantRevoked that adds
-// GrantRevocationRule to r. A failure is logged through slog.Default() at
-// error level with the client id.
-func RevokeGrantTokens(r RuleRevoker, maxLifetime time.Duration) func(ctx context.Context, g Grant, at time.Time) {
-	return func(ctx context.Context, g Grant, at time.Time) {
-		if err := r.RevokeRule(GrantRevocationRule(g, at, maxLifetime)); err != nil {
-			slog.Default().ErrorContext(ctx, "tollgate: tokens of a revoked grant not revoked", "client_id", g.ClientID, "error", err)
-		}
+// GrantRevocationRule to r.
+func RevokeGrantTokens(r RuleRevoker, maxLifetime time.Duration) func(ctx context.Context, g Grant, at time.Time) error {
+	return func(_ context.Context, g Grant, at time.Time) error {
+		return r.RevokeRule(GrantRevocationRule(g, at, maxLifetime))
 	}
 }
 

@@ -478,3 +478,53 @@ func TestEmptyParametersAtTheTokenEndpointCountAsOmitted(t *testing.T) {
 	tokenOK(t, f.exchange(req{basic: "other", body: form("grant_type", "authorization_code", "code", code,
 		"code_verifier", "", "redirect_uri", "")}))
 }
+
+// When OnGrantRevoked cannot refuse the grant's tokens, Revoke says so and
+// changes nothing, so the user's retry revokes the grant whole.
+func TestARevocationWhoseRuleFailsChangesNothingAndCanBeRetried(t *testing.T) {
+	ctx := context.Background()
+	f := newCodeFlow(t)
+	down := errors.New("revocation list down")
+	failing := true
+	var told int
+	g, err := issuer.NewGrants(issuer.GrantsConfig{Sessions: f.sessions, Now: f.c.Now,
+		OnGrantRevoked: func(context.Context, issuer.Grant, time.Time) error {
+			told++
+			if failing {
+				return down
+			}
+			return nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.Record(ctx, testSubject, "shop", []string{"orders:read"}); err != nil {
+		t.Fatal(err)
+	}
+	rt, err := f.sessions.Start(ctx, issuer.SessionRequest{ClientID: "shop", Subject: testSubject, Scopes: []string{"orders:read"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Revoke(ctx, testSubject, "shop"); !errors.Is(err, down) {
+		t.Fatalf("Revoke with the rule failing: %v", err)
+	}
+	if _, err := g.Lookup(ctx, testSubject, "shop"); err != nil {
+		t.Fatalf("the grant is gone after a failed revocation: %v", err)
+	}
+	if _, err := f.sessions.Peek(ctx, "shop", rt.Token.Reveal()); err != nil {
+		t.Fatalf("the session ended after a failed revocation: %v", err)
+	}
+	failing = false
+	if err := g.Revoke(ctx, testSubject, "shop"); err != nil {
+		t.Fatalf("the retry: %v", err)
+	}
+	if _, err := f.sessions.Peek(ctx, "shop", rt.Token.Reveal()); !errors.Is(err, issuer.ErrSessionEnded) {
+		t.Fatalf("the session after the retry: %v", err)
+	}
+	if _, err := g.Lookup(ctx, testSubject, "shop"); !errors.Is(err, issuer.ErrNotFound) {
+		t.Fatalf("the grant after the retry: %v", err)
+	}
+	if told != 2 {
+		t.Fatalf("OnGrantRevoked told %d times, want 2", told)
+	}
+}

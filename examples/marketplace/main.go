@@ -331,10 +331,10 @@ func newMarketplace(ctx context.Context, c config, h handlers) (*marketplace, er
 		// Ending the grant's sessions refuses their access tokens by
 		// "sid"; the rule refuses every token of the owner and the app
 		// issued before, on every replica, whatever session it came from.
-		OnGrantRevoked: func(ctx context.Context, g issuer.Grant, at time.Time) {
-			if err := revocations.RevokeRule(ctx, issuer.GrantRevocationRule(g, at, accessLifetime)); err != nil {
-				slog.ErrorContext(ctx, "marketplace: revoking a revoked grant's tokens failed", "client_id", g.ClientID, "error", err)
-			}
+		// If the rule cannot be written, nothing is revoked and the owner
+		// is asked to try again.
+		OnGrantRevoked: func(ctx context.Context, g issuer.Grant, at time.Time) error {
+			return revocations.RevokeRule(ctx, issuer.GrantRevocationRule(g, at, accessLifetime))
 		},
 	})
 	if err != nil {
