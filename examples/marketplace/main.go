@@ -46,15 +46,20 @@
 //     (OnGrantRevoked, for two days and the leeway). To act for the owner
 //     again, the integration runs through the flow again.
 //
-// Neither form carries a CSRF token, and need not: each asks for the
-// owner's password, which a page of another site that posts it cannot
-// know, and the marketplace keeps no login session a forged request could
-// ride on. (Deny needs none: a forged one only sends the owner back to
-// the integration with access_denied.) A real provider signs its users in
-// once and keeps a session cookie (SameSite, HttpOnly, Secure); its forms
-// then carry a CSRF token tied to that session (or it checks
-// Sec-Fetch-Site / Origin), and it may skip the consent for scopes the
-// user granted before (issuer.Grants.Lookup). Every page forbids framing
+// Neither form carries a CSRF token: each asks for the owner's password,
+// which a page of another site that posts it cannot know, the marketplace
+// keeps no login session a forged request could ride on, and
+// net/http.CrossOriginProtection refuses (403) a POST the browser marks
+// as from another site (Sec-Fetch-Site, Origin). That last check matters
+// for one forgery the password does not stop: an attacker's page posting
+// the consent form with the attacker's own username and password, so the
+// owner's browser lands on the integration's callback with a code for the
+// attacker's store (a login CSRF); the integration's own state check and
+// PKCE, which the marketplace requires, refuse that code too. A real
+// provider signs its users in once and keeps a session cookie (SameSite,
+// HttpOnly, Secure); its forms then carry a CSRF token tied to that
+// session as well, and it may skip the consent for scopes the user
+// granted before (issuer.Grants.Lookup). Every page forbids framing
 // (X-Frame-Options: DENY, CSP frame-ancestors 'none'), so the Allow and
 // Revoke buttons cannot be clicked through another site; html/template
 // escapes every value shown (the integration's name is its developer's
@@ -420,10 +425,13 @@ func newMarketplace(ctx context.Context, c config, h handlers) (*marketplace, er
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /auth/v2/authorize", authorize)
-	mux.Handle("/auth/v2/authorize", loginLimit(authorize)) // POST; 405 for other methods, by the handler
+	// The pages' forms are posted only from the marketplace's own pages:
+	// a POST a browser says came from another site is refused (403).
+	sameOrigin := http.NewCrossOriginProtection().Handler
+	mux.Handle("/auth/v2/authorize", sameOrigin(loginLimit(authorize))) // POST; 405 for other methods, by the handler
 	mux.Handle("GET /account/apps", http.HandlerFunc(pg.signIn))
-	mux.Handle("POST /account/apps", loginLimit(http.HandlerFunc(pg.apps)))
-	mux.Handle("POST /account/apps/revoke", loginLimit(http.HandlerFunc(pg.revoke)))
+	mux.Handle("POST /account/apps", sameOrigin(loginLimit(http.HandlerFunc(pg.apps))))
+	mux.Handle("POST /account/apps/revoke", sameOrigin(loginLimit(http.HandlerFunc(pg.revoke))))
 	mux.Handle("/auth/v2/token", tokenLimit(token)) // 405 for other methods, by the handler
 	mux.Handle("/auth/v2/revoke", tokenLimit(revoke))
 	mux.Handle("GET /.well-known/oauth-authorization-server", metadata)

@@ -3,12 +3,14 @@ package main
 import (
 	"context"
 	"errors"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tollgate/tollgate/revocation"
+	"golang.org/x/oauth2"
 )
 
 // On PostgreSQL, a client_id posted as bytes that are not UTF-8 text is
@@ -52,5 +54,32 @@ func TestRevokingTheAppSaysSoWhenItsAccessTokensCouldNotBeRevoked(t *testing.T) 
 	}
 	if got.status == 200 || strings.Contains(got.body, "no longer has access") {
 		t.Errorf("with its access token still good, the page said: %d\n%s", got.status, got.body)
+	}
+}
+
+// A form posted from another site's page is refused before it is read:
+// the consent (a login CSRF with the attacker's own password) and the
+// account pages alike. The same forms posted from the marketplace's own
+// pages, or by a client that sends no browser headers, work.
+func TestTheFormsRefuseAPostFromAnotherSite(t *testing.T) {
+	f := newFixture(t, nil)
+	q := authorizeQuery(oauth2.S256ChallengeFromVerifier(oauth2.GenerateVerifier()), nil)
+	owner := url.Values{"username": {demoOwner}, "password": {testPassword}}
+	for _, tc := range []struct{ path, body string }{
+		{"/auth/v2/authorize?" + q.Encode(), url.Values{"username": {demoOwner}, "password": {testPassword}, "decision": {"allow"}}.Encode()},
+		{"/account/apps", owner.Encode()},
+		{"/account/apps/revoke", url.Values{"username": {demoOwner}, "password": {testPassword}, "client_id": {demoApp}}.Encode()},
+	} {
+		h := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Sec-Fetch-Site": {"cross-site"}}
+		if got := f.do(t, "POST", tc.path, h, tc.body); got.status != http.StatusForbidden || got.location != "" {
+			t.Errorf("%s from another site: %+v; want 403, no Location", tc.path, got)
+		}
+	}
+	if grants, _ := f.m.Grants.List(t.Context(), demoOwner); len(grants) != 0 {
+		t.Fatalf("a grant was recorded: %+v", grants)
+	}
+	h := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Sec-Fetch-Site": {"same-origin"}}
+	if got := f.do(t, "POST", "/auth/v2/authorize?"+q.Encode(), h, url.Values{"username": {demoOwner}, "password": {testPassword}, "decision": {"allow"}}.Encode()); got.status != http.StatusSeeOther {
+		t.Fatalf("from the marketplace's own page: %+v", got)
 	}
 }
