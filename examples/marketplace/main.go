@@ -64,7 +64,7 @@
 // Revoke buttons cannot be clicked through another site; html/template
 // escapes every value shown (the integration's name is its developer's
 // choice, the request's URL an attacker's); the password forms are rate
-// limited per IP, and the passwords stored as argon2id hashes
+// limited per IP and per username, and the passwords stored as argon2id hashes
 // (issuer.HashSecret).
 //
 // # Tokens
@@ -211,7 +211,8 @@ type config struct {
 
 	RateStore ratelimit.Store // nil: memory
 	// TokenRate limits the token and revocation endpoints per client (or
-	// IP), LoginRate the password forms per IP, APIRate the API.
+	// IP), LoginRate the password forms per IP and per username, APIRate
+	// the API.
 	TokenRate, LoginRate, APIRate ratelimit.Limit
 
 	Now func() time.Time // nil: time.Now
@@ -409,9 +410,18 @@ func newMarketplace(ctx context.Context, c config, h handlers) (*marketplace, er
 	})
 	// The password forms, per IP: a password is guessed one post at a
 	// time, and each costs an argon2id hash.
-	loginLimit := ratelimit.New(ratelimit.Config{
+	// The password forms are limited per IP, and per username as well, so
+	// guessing one owner's password from many addresses gains nothing.
+	perIP := ratelimit.New(ratelimit.Config{
 		Limits: []ratelimit.Limit{c.LoginRate}, Key: ratelimit.KeyByIP, Store: c.RateStore, Now: c.Now,
 	})
+	accountRate := c.LoginRate
+	accountRate.Name += "-account"
+	perAccount := ratelimit.New(ratelimit.Config{
+		Limits: []ratelimit.Limit{accountRate}, Key: ratelimit.FirstKey(issuer.KeyByTokenAccount, ratelimit.KeyByIP),
+		Store: c.RateStore, Now: c.Now,
+	})
+	loginLimit := func(h http.Handler) http.Handler { return perIP(perAccount(h)) }
 	apiLimit := ratelimit.New(ratelimit.Config{Limits: []ratelimit.Limit{c.APIRate}, Store: c.RateStore, Now: c.Now})
 	authenticate := middleware.Authenticate(v, middleware.WithRevocation(revocations))
 	// store routes take any token with the scope; order and inventory

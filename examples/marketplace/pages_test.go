@@ -3,12 +3,15 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tollgate/tollgate/ratelimit"
 	"github.com/tollgate/tollgate/revocation"
 	"golang.org/x/oauth2"
 )
@@ -81,5 +84,31 @@ func TestTheFormsRefuseAPostFromAnotherSite(t *testing.T) {
 	h := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Sec-Fetch-Site": {"same-origin"}}
 	if got := f.do(t, "POST", "/auth/v2/authorize?"+q.Encode(), h, url.Values{"username": {demoOwner}, "password": {testPassword}, "decision": {"allow"}}.Encode()); got.status != http.StatusSeeOther {
 		t.Fatalf("from the marketplace's own page: %+v", got)
+	}
+}
+
+// Guessing one owner's password from many addresses is held to the login
+// rate of that username; another owner's sign-in is not held by it.
+func TestPasswordGuessesFromManyAddressesAreLimitedPerUsername(t *testing.T) {
+	f := newFixture(t, func(c *config) { c.LoginRate = ratelimit.Limit{Name: "login", Events: 3, Per: time.Minute} })
+	post := func(addr, username string) int {
+		body := url.Values{"username": {username}, "password": {"guess"}}.Encode()
+		r := httptest.NewRequest(http.MethodPost, "/account/apps", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.RemoteAddr = addr
+		w := httptest.NewRecorder()
+		f.m.Handler.ServeHTTP(w, r)
+		return w.Code
+	}
+	for i := range 3 {
+		if got := post(fmt.Sprintf("198.51.100.%d:4000", i+1), demoOwner); got == http.StatusTooManyRequests {
+			t.Fatalf("guess %d limited already", i+1)
+		}
+	}
+	if got := post("198.51.100.9:4000", demoOwner); got != http.StatusTooManyRequests {
+		t.Fatalf("a fourth guess from a fourth address: %d, want 429", got)
+	}
+	if got := post("198.51.100.10:4000", "owner-6"); got == http.StatusTooManyRequests {
+		t.Fatal("another username is limited too")
 	}
 }
