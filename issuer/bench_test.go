@@ -6,6 +6,8 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/json"
+	"net/http"
+	"net/url"
 	"testing"
 	"time"
 
@@ -80,6 +82,28 @@ func BenchmarkJWXBuildAndSignJWT(b *testing.B) {
 		}
 		if _, err := jwxjwt.Sign(tok, jwxjwt.WithKey(jwa.ES256(), key, jws.WithProtectedHeaders(h))); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkAuthorizationCodeFlow is one round of the authorization code
+// grant on memory stores: the authorization request approved (grant
+// recorded, code issued), then the code redeemed by a public client with
+// PKCE (code checked and redeemed, session started and bound, an ES256
+// access token minted). BenchmarkMint, in the same run, is its floor.
+func BenchmarkAuthorizationCodeFlow(b *testing.B) {
+	f := newCodeFlowWith(b, &issuer.MemoryCodeStore{MaxCodes: 1 << 30})
+	rawQuery := mobileQuery()
+	b.ReportAllocs()
+	for b.Loop() {
+		rec := f.visit(http.MethodGet, rawQuery)
+		loc, err := url.Parse(rec.Header().Get("Location"))
+		if err != nil || rec.Code != http.StatusFound {
+			b.Fatalf("authorize: %d %v", rec.Code, err)
+		}
+		ex := f.exchange(redeemMobile(loc.Query().Get("code")))
+		if ex.Code != http.StatusOK {
+			b.Fatalf("exchange: %d %s", ex.Code, ex.Body)
 		}
 	}
 }
