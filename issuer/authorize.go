@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 )
 
 // MaxStateBytes bounds the state parameter the authorization endpoint
@@ -46,6 +47,11 @@ type AuthorizeConfig struct {
 	// registered). Nil means a plain-text page with the status and the
 	// description.
 	ErrorPage func(w http.ResponseWriter, r *http.Request, e AuthorizeError)
+	// Timeout bounds the stores' work on a request (the client lookup,
+	// and Approve's consent record and code); zero means
+	// DefaultEndpointTimeout (5 s). Past it the request is answered
+	// temporarily_unavailable. Interact's own work is the page's to bound.
+	Timeout time.Duration
 	// Log receives failures of the stores (never a code or secret); nil
 	// means slog.Default().
 	Log *slog.Logger
@@ -108,7 +114,9 @@ func (req *AuthorizationRequest) Approve(w http.ResponseWriter, r *http.Request,
 		req.Deny(w, r)
 		return nil
 	}
-	code, err := req.h.cfg.Grants.issue(r.Context(), req, subject, slices.Compact(slices.Clone(scopes)))
+	ctx, cancel := context.WithTimeout(r.Context(), req.h.cfg.Timeout)
+	defer cancel()
+	code, err := req.h.cfg.Grants.issue(ctx, req, subject, distinct(scopes))
 	if err != nil {
 		req.h.cfg.Log.ErrorContext(r.Context(), "tollgate: authorization endpoint: issuing a code failed", "client_id", req.Client.ID, "error", err)
 		req.redirectError(w, r, AuthorizeError{http.StatusServiceUnavailable, "temporarily_unavailable", "try again later"})
@@ -188,6 +196,9 @@ func NewAuthorizeHandler(cfg AuthorizeConfig) (http.Handler, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultEndpointTimeout
+	}
 	return &authorizeHandler{cfg: cfg}, nil
 }
 
@@ -242,7 +253,9 @@ func (h *authorizeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.cfg.ErrorPage(w, r, errPageQuery)
 		return
 	}
-	req, e := h.parse(r.Context(), q)
+	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.Timeout)
+	req, e := h.parse(ctx, q)
+	cancel()
 	if e != nil {
 		if req == nil {
 			h.cfg.ErrorPage(w, r, *e)

@@ -62,7 +62,8 @@
 //     code issued without a challenge is refused (a downgrade). A public
 //     client may also name itself by Basic with an empty password.
 //     TokenConfig.FirstPartyClient never stands in for a client redeeming
-//     a code: that needs the client's secret, or a public client.
+//     a code (that needs the client's secret, or a public client), nor,
+//     on refresh, for a confidential client that has the code grant.
 //   - A code is 256 random bits, stored as its SHA-256, lives
 //     GrantsConfig.CodeLifetime (60 s, the most allowed) and is bound to
 //     its client, redirect URI, challenge, user, scopes and grant. A
@@ -112,6 +113,11 @@
 //     reading the client id (Basic or body) and the login's username
 //     without consuming the body: put ratelimit.New in front of the
 //     endpoint with them.
+//
+// Every endpoint bounds a request's work on the stores, the secret hash
+// and the login by its Timeout (DefaultEndpointTimeout, 5 s): a store
+// that stalls is an outage, answered 503 temporarily_unavailable, and
+// nothing is issued.
 //
 // Refusals are RFC 6749 §5.2's JSON by default (invalid_request,
 // invalid_client with 401 and a Basic challenge, invalid_grant,

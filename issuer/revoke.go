@@ -57,6 +57,8 @@ type RevocationConfig struct {
 	Revoker  AccessTokenRevoker
 	// MaxBodyBytes bounds the body; zero means DefaultTokenBodyBytes.
 	MaxBodyBytes int64
+	// Timeout is as in TokenConfig: DefaultEndpointTimeout by default.
+	Timeout time.Duration
 	// ErrorFormat, Realm and Log are as in TokenConfig.
 	ErrorFormat tgerrors.Format
 	Realm       string
@@ -85,6 +87,9 @@ func NewRevocationHandler(cfg RevocationConfig) (http.Handler, error) {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultTokenBodyBytes
 	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultEndpointTimeout
+	}
 	if cfg.Realm == "" {
 		cfg.Realm = "token"
 	}
@@ -107,6 +112,8 @@ func (h *revocationHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, errMethod)
 		return
 	}
+	r, cancel := withDeadline(r, h.cfg.Timeout)
+	defer cancel()
 	p, e := readParams(w, r, h.cfg.MaxBodyBytes, false)
 	if e != nil {
 		h.refuse(w, r, e)

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"time"
 
 	tgerrors "github.com/tollgate/tollgate/errors"
 	"github.com/tollgate/tollgate/internal/reqstate"
@@ -17,6 +18,19 @@ import (
 // DefaultTokenBodyBytes bounds the body of a request to NewTokenHandler
 // and NewRevocationHandler: 64 KiB.
 const DefaultTokenBodyBytes = 64 << 10
+
+// DefaultEndpointTimeout bounds the work of one request to the token,
+// revocation and authorization endpoints: the stores (PostgreSQL), the
+// client-secret hash and the login. A store that does not answer within
+// it is an outage, answered 503 temporarily_unavailable, and nothing is
+// issued.
+const DefaultEndpointTimeout = 5 * time.Second
+
+// withDeadline bounds r's context by d.
+func withDeadline(r *http.Request, d time.Duration) (*http.Request, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(r.Context(), d)
+	return r.WithContext(ctx), cancel
+}
 
 // The kinds of the token endpoint's refusals, for an error format of the
 // provider's own (TokenConfig.ErrorFormat): RFC 6749 §5.2's codes that
@@ -89,13 +103,20 @@ type TokenConfig struct {
 	// FirstPartyClient, if set, is the registered client a request that
 	// authenticates no client is taken for, on the password and
 	// refresh_token grants only: the provider's own login page or app,
-	// which holds no secret (a public client, RFC 6749 §2.1). It is looked
-	// up, not authenticated; its registration still governs grants and
-	// scopes.
+	// which holds no secret (a public client, RFC 6749 §2.1; register it
+	// with Client.Public). It is looked up, not authenticated; its
+	// registration still governs grants and scopes. A confidential
+	// registration that also has the authorization_code grant is not
+	// stood in for: it authenticates on every grant, since the refresh
+	// tokens of its codes must not work without its secret.
 	FirstPartyClient string
 	// MaxBodyBytes bounds the request body; zero means
 	// DefaultTokenBodyBytes. A larger body is 413.
 	MaxBodyBytes int64
+	// Timeout bounds the stores', the secret hash's and Login's work for
+	// one request; zero means DefaultEndpointTimeout (5 s). Past it the
+	// answer is 503 temporarily_unavailable.
+	Timeout time.Duration
 	// ErrorFormat, if set, writes the refusals in the provider's own
 	// format (errors.Format) instead of RFC 6749 §5.2's JSON; without it,
 	// a format chosen by errors.Use above the handler is honoured, except
@@ -174,6 +195,9 @@ func NewTokenHandler(cfg TokenConfig) (http.Handler, error) {
 	}
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultTokenBodyBytes
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultEndpointTimeout
 	}
 	if cfg.Realm == "" {
 		cfg.Realm = "token"
@@ -315,6 +339,8 @@ func (h *tokenHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, errMethod)
 		return
 	}
+	r, cancel := withDeadline(r, h.cfg.Timeout)
+	defer cancel()
 	p, e := readParams(w, r, h.cfg.MaxBodyBytes, h.cfg.formOnly)
 	if e != nil {
 		h.refuse(w, r, e)
@@ -378,6 +404,13 @@ func (h *tokenHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		client = c
 	case firstParty:
 		c, err := h.cfg.Clients.Client(ctx, h.cfg.FirstPartyClient)
+		// A confidential client that redeems codes with its secret keeps
+		// needing it on refresh: else its code's refresh tokens, which
+		// its back end holds, would work for whoever copied one.
+		if err == nil && !c.Public && c.SecretHash != "" && c.AllowsGrant(GrantAuthorizationCode) {
+			h.refuse(w, r, errInvalidClient)
+			return
+		}
 		if err != nil || c.Disabled {
 			if err != nil && !stderrors.Is(err, ErrNotFound) {
 				h.cfg.Log.ErrorContext(ctx, "tollgate: token endpoint: client lookup failed", "error", err)
