@@ -2,7 +2,9 @@ package pgstore_test
 
 import (
 	"context"
+	"crypto/rand"
 	"testing"
+	"time"
 
 	"github.com/tollgate/tollgate/issuer"
 	"github.com/tollgate/tollgate/issuer/pgstore"
@@ -25,6 +27,35 @@ func BenchmarkRefreshRound(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if rt, err = s.Refresh(ctx, "app", rt.Token.Reveal()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCodeRound is one authorization code's life on PostgreSQL, as
+// the endpoints use the store: stored at approval (with its share of the
+// sweep), read, redeemed and bound to its session at the token endpoint:
+// four round trips.
+func BenchmarkCodeRound(b *testing.B) {
+	pool := newSchema(b)
+	s := pgstore.NewCodeStore(pool)
+	ctx := context.Background()
+	now := time.Now()
+	b.ReportAllocs()
+	for b.Loop() {
+		h := issuer.HashCode(rand.Text())
+		c := issuer.AuthorizationCode{Hash: h, ClientID: "app", RedirectURI: "https://app.example/cb", Subject: "u",
+			Scopes: []string{"a"}, GrantID: "g", CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
+		if err := s.CreateCode(ctx, c); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.Code(ctx, h); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.RedeemCode(ctx, h, now); err != nil {
+			b.Fatal(err)
+		}
+		if err := s.BindCode(ctx, h, "sid"); err != nil {
 			b.Fatal(err)
 		}
 	}
