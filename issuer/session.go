@@ -59,7 +59,12 @@ type Session struct {
 	// password grant), kept because the subject Login returns may differ
 	// from it: a refresh checks the account's IP allow-list by it. Every
 	// rotation keeps it. Empty for a session not started by a login.
-	Account  string
+	Account string
+	// Grant is the grant that started the session (GrantPassword,
+	// GrantAuthorizationCode): a refresh carries on only the scopes the
+	// client's registration still gives through it (Client.GrantScopes).
+	// Empty for a session started without one.
+	Grant    string
 	Scopes   []string
 	Audience []string
 	// CreatedAt is when the first refresh token was issued; ExpiresAt is
@@ -136,7 +141,9 @@ type SessionRequest struct {
 	ClientID string
 	Subject  string
 	// Account is the account name the login used (Session.Account).
-	Account  string
+	Account string
+	// Grant is the grant starting the session (Session.Grant).
+	Grant    string
 	Scopes   []string
 	Audience []string
 	// AbsoluteLifetime and IdleLifetime, if set, are the client's and
@@ -211,7 +218,7 @@ func (s *Sessions) Start(ctx context.Context, req SessionRequest) (RefreshToken,
 	}
 	now := s.cfg.Now()
 	sess := Session{
-		ID: randomString(16), ClientID: req.ClientID, Subject: req.Subject, Account: req.Account,
+		ID: randomString(16), ClientID: req.ClientID, Subject: req.Subject, Account: req.Account, Grant: req.Grant,
 		Scopes: slices.Clone(req.Scopes), Audience: slices.Clone(req.Audience),
 		CreatedAt: now, ExpiresAt: now.Add(abs), IdleLifetime: idle,
 	}

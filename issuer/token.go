@@ -541,7 +541,7 @@ func (h *tokenHandler) login(r *http.Request, client *Client, p params, resp *to
 		return errServer
 	}
 	rt, err := h.cfg.Sessions.Start(ctx, SessionRequest{
-		ClientID: client.ID, Subject: subject, Account: username, Scopes: scopes, Audience: client.Audience,
+		ClientID: client.ID, Subject: subject, Account: username, Grant: GrantPassword, Scopes: scopes, Audience: client.Audience,
 		AbsoluteLifetime: client.RefreshAbsoluteLifetime, IdleLifetime: client.RefreshIdleLifetime,
 	})
 	if err != nil {
@@ -582,12 +582,14 @@ func (h *tokenHandler) refresh(r *http.Request, client *Client, p params, resp *
 		return errUnavailable
 	}
 	// A refresh gives only what the session holds and the client may still
-	// get through a grant that has refresh tokens: a scope the client lost
-	// since, or one its registration gives through client_credentials
-	// alone, is dropped (refused if asked for by name).
+	// get through the grant that started it (or, for a session that does
+	// not say, through any grant that has refresh tokens): a scope the
+	// client lost since, or one its registration now gives through other
+	// grants alone, is dropped (refused if asked for by name).
 	var scopes []string
 	for _, s := range sess.Scopes {
-		if client.refreshGives(s) {
+		if sess.Grant != "" && slices.Contains(client.Scopes, s) && client.grantGives(sess.Grant, s) ||
+			sess.Grant == "" && client.refreshGives(s) {
 			scopes = append(scopes, s)
 		}
 	}

@@ -136,7 +136,7 @@ func (h *tokenHandler) authorizationCode(r *http.Request, client *Client, p para
 		}
 	}
 	rt, err := h.cfg.Sessions.Start(ctx, SessionRequest{
-		ClientID: client.ID, Subject: rd.code.Subject, Scopes: scopes, Audience: client.Audience,
+		ClientID: client.ID, Subject: rd.code.Subject, Grant: GrantAuthorizationCode, Scopes: scopes, Audience: client.Audience,
 		AbsoluteLifetime: client.RefreshAbsoluteLifetime, IdleLifetime: client.RefreshIdleLifetime,
 	})
 	if err != nil {

@@ -528,3 +528,29 @@ func TestARevocationWhoseRuleFailsChangesNothingAndCanBeRetried(t *testing.T) {
 		t.Fatalf("OnGrantRevoked told %d times, want 2", told)
 	}
 }
+
+// A refresh carries on only what the grant that started the session still
+// gives: a scope the client's registration now restricts to the password
+// grant drops out of a code session's refreshed tokens, and asking for it
+// by name is invalid_scope.
+func TestARefreshGivesWhatTheSessionsOwnGrantStillGives(t *testing.T) {
+	ctx := context.Background()
+	f := newCodeFlow(t)
+	tok := tokenOK(t, f.exchange(redeemShop(f.approved(shopQuery(), shopCallback))))
+	if tok.Scope != "orders:read orders:write" {
+		t.Fatalf("scope %q", tok.Scope)
+	}
+	shop, err := f.clients.Client(ctx, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	shop.GrantScopes[issuer.GrantPassword] = []string{"orders:write"}
+	if err := f.clients.Update(ctx, shop); err != nil {
+		t.Fatal(err)
+	}
+	tokenRefused(t, f.exchange(refreshAs("shop", tok.RefreshToken, "scope", "orders:write")), 400, "invalid_scope")
+	next := tokenOK(t, f.exchange(refreshAs("shop", tok.RefreshToken)))
+	if next.Scope != "orders:read" {
+		t.Fatalf("refreshed scope %q, want orders:read alone", next.Scope)
+	}
+}

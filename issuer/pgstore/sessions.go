@@ -29,15 +29,15 @@ type SessionStore struct {
 func NewSessionStore(pool *pgxpool.Pool) *SessionStore { return &SessionStore{pool: pool} }
 
 const (
-	createSessionSQL = `INSERT INTO tollgate_issuer_sessions (id, client_id, subject, account, scopes, audience, created_at, expires_at, idle_lifetime) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`
+	createSessionSQL = `INSERT INTO tollgate_issuer_sessions (id, client_id, subject, account, grant_type, scopes, audience, created_at, expires_at, idle_lifetime) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING`
 	createTokenSQL   = `INSERT INTO tollgate_issuer_refresh_tokens (hash, session_id, expires_at) VALUES ($1, $2, $3)`
 	lockTokenSQL     = `SELECT t.expires_at, t.used_at IS NOT NULL,
-	s.id, s.client_id, s.subject, s.account, s.scopes, s.audience, s.created_at, s.expires_at, s.idle_lifetime, s.ended_at
+	s.id, s.client_id, s.subject, s.account, s.grant_type, s.scopes, s.audience, s.created_at, s.expires_at, s.idle_lifetime, s.ended_at
 FROM tollgate_issuer_refresh_tokens t JOIN tollgate_issuer_sessions s ON s.id = t.session_id
 WHERE t.hash = $1
 FOR UPDATE OF t, s`
 	lookupTokenSQL = `SELECT t.expires_at, t.used_at IS NOT NULL,
-	s.id, s.client_id, s.subject, s.account, s.scopes, s.audience, s.created_at, s.expires_at, s.idle_lifetime, s.ended_at
+	s.id, s.client_id, s.subject, s.account, s.grant_type, s.scopes, s.audience, s.created_at, s.expires_at, s.idle_lifetime, s.ended_at
 FROM tollgate_issuer_refresh_tokens t JOIN tollgate_issuer_sessions s ON s.id = t.session_id
 WHERE t.hash = $1`
 	// rotateSQL is the common case in one statement and one round trip: a
@@ -51,15 +51,15 @@ WHERE t.hash = $1`
 	FROM tollgate_issuer_sessions s
 	WHERE t.hash = $1 AND s.id = t.session_id AND t.used_at IS NULL AND s.ended_at IS NULL
 		AND s.client_id = $4 AND t.expires_at > $3 AND s.expires_at > $3
-	RETURNING s.id, s.client_id, s.subject, s.account, s.scopes, s.audience, s.created_at, s.expires_at, s.idle_lifetime,
+	RETURNING s.id, s.client_id, s.subject, s.account, s.grant_type, s.scopes, s.audience, s.created_at, s.expires_at, s.idle_lifetime,
 		LEAST($3::timestamptz + s.idle_lifetime * interval '1 microsecond', s.expires_at) AS next_expires
 ), next AS (
 	INSERT INTO tollgate_issuer_refresh_tokens (hash, session_id, expires_at) SELECT $2, id, next_expires FROM used
 )
-SELECT id, client_id, subject, account, scopes, audience, created_at, expires_at, idle_lifetime, next_expires FROM used`
+SELECT id, client_id, subject, account, grant_type, scopes, audience, created_at, expires_at, idle_lifetime, next_expires FROM used`
 	useTokenSQL      = `UPDATE tollgate_issuer_refresh_tokens SET used_at = $2 WHERE hash = $1`
 	endSessionSQL    = `UPDATE tollgate_issuer_sessions SET ended_at = $2 WHERE id = $1 AND ended_at IS NULL`
-	getSessionSQL    = `SELECT id, client_id, subject, account, scopes, audience, created_at, expires_at, idle_lifetime, ended_at FROM tollgate_issuer_sessions WHERE id = $1`
+	getSessionSQL    = `SELECT id, client_id, subject, account, grant_type, scopes, audience, created_at, expires_at, idle_lifetime, ended_at FROM tollgate_issuer_sessions WHERE id = $1`
 	sweepSQL         = `DELETE FROM tollgate_issuer_sessions WHERE expires_at <= $1`
 	endSessionsOfSQL = `UPDATE tollgate_issuer_sessions SET ended_at = $3 WHERE client_id = $1 AND subject = $2 AND ended_at IS NULL RETURNING id`
 )
@@ -67,7 +67,7 @@ SELECT id, client_id, subject, account, scopes, audience, created_at, expires_at
 // Create stores s and its first refresh token in one transaction.
 func (st *SessionStore) Create(ctx context.Context, s issuer.Session, first issuer.TokenHash, expires time.Time) error {
 	return pgx.BeginFunc(ctx, st.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, createSessionSQL, s.ID, s.ClientID, s.Subject, s.Account, nonNil(s.Scopes), nonNil(s.Audience), s.CreatedAt, s.ExpiresAt, s.IdleLifetime.Microseconds())
+		tag, err := tx.Exec(ctx, createSessionSQL, s.ID, s.ClientID, s.Subject, s.Account, s.Grant, nonNil(s.Scopes), nonNil(s.Audience), s.CreatedAt, s.ExpiresAt, s.IdleLifetime.Microseconds())
 		if err != nil {
 			return fmt.Errorf("pgstore: creating a session: %w", err)
 		}
@@ -96,7 +96,7 @@ func (st *SessionStore) Rotate(ctx context.Context, clientID string, used, next 
 	var idle int64
 	var exp time.Time
 	err := st.pool.QueryRow(ctx, rotateSQL, used[:], next[:], now, clientID).Scan(
-		&s.ID, &s.ClientID, &s.Subject, &s.Account, &s.Scopes, &s.Audience, &s.CreatedAt, &s.ExpiresAt, &idle, &exp)
+		&s.ID, &s.ClientID, &s.Subject, &s.Account, &s.Grant, &s.Scopes, &s.Audience, &s.CreatedAt, &s.ExpiresAt, &idle, &exp)
 	if err == nil {
 		s.IdleLifetime = time.Duration(idle) * time.Microsecond
 		return s, exp, nil
@@ -123,7 +123,7 @@ func (st *SessionStore) locked(ctx context.Context, clientID string, used, next 
 		var idle int64
 		var endedAt *time.Time
 		err := tx.QueryRow(ctx, lockTokenSQL, used[:]).Scan(&tokExp, &wasUsed,
-			&s.ID, &s.ClientID, &s.Subject, &s.Account, &s.Scopes, &s.Audience, &s.CreatedAt, &s.ExpiresAt, &idle, &endedAt)
+			&s.ID, &s.ClientID, &s.Subject, &s.Account, &s.Grant, &s.Scopes, &s.Audience, &s.CreatedAt, &s.ExpiresAt, &idle, &endedAt)
 		if errors.Is(err, pgx.ErrNoRows) {
 			refusal = issuer.ErrRefreshUnknown
 			return nil
@@ -184,7 +184,7 @@ func (st *SessionStore) Lookup(ctx context.Context, clientID string, token issue
 	var idle int64
 	var endedAt *time.Time
 	err := st.pool.QueryRow(ctx, lookupTokenSQL, token[:]).Scan(&tokExp, &wasUsed,
-		&s.ID, &s.ClientID, &s.Subject, &s.Account, &s.Scopes, &s.Audience, &s.CreatedAt, &s.ExpiresAt, &idle, &endedAt)
+		&s.ID, &s.ClientID, &s.Subject, &s.Account, &s.Grant, &s.Scopes, &s.Audience, &s.CreatedAt, &s.ExpiresAt, &idle, &endedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return issuer.Session{}, issuer.ErrRefreshUnknown
 	}
@@ -217,7 +217,7 @@ func (st *SessionStore) End(ctx context.Context, sid string, now time.Time) (iss
 	var s issuer.Session
 	var idle int64
 	var endedAt *time.Time
-	err := st.pool.QueryRow(ctx, getSessionSQL, sid).Scan(&s.ID, &s.ClientID, &s.Subject, &s.Account, &s.Scopes, &s.Audience, &s.CreatedAt, &s.ExpiresAt, &idle, &endedAt)
+	err := st.pool.QueryRow(ctx, getSessionSQL, sid).Scan(&s.ID, &s.ClientID, &s.Subject, &s.Account, &s.Grant, &s.Scopes, &s.Audience, &s.CreatedAt, &s.ExpiresAt, &idle, &endedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return issuer.Session{}, issuer.ErrNotFound
 	}

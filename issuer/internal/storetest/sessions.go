@@ -56,7 +56,7 @@ func setup(t *testing.T, store issuer.SessionStore) (*issuer.Sessions, *clock, *
 
 func start(t *testing.T, s *issuer.Sessions) issuer.RefreshToken {
 	t.Helper()
-	rt, err := s.Start(context.Background(), issuer.SessionRequest{ClientID: "app", Subject: "user-1", Account: "acme", Scopes: []string{"orders:read"}, Audience: []string{"orders-api"}})
+	rt, err := s.Start(context.Background(), issuer.SessionRequest{ClientID: "app", Subject: "user-1", Account: "acme", Grant: issuer.GrantPassword, Scopes: []string{"orders:read"}, Audience: []string{"orders-api"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +94,7 @@ func Sessions(t *testing.T, newStore func(t *testing.T) issuer.SessionStore) {
 			t.Fatal("the refresh token was not rotated")
 		}
 		got := next.Session
-		if got.ID != first.Session.ID || got.ClientID != "app" || got.Subject != "user-1" || got.Account != "acme" || len(got.Scopes) != 1 || got.Scopes[0] != "orders:read" || len(got.Audience) != 1 {
+		if got.ID != first.Session.ID || got.ClientID != "app" || got.Subject != "user-1" || got.Account != "acme" || got.Grant != issuer.GrantPassword || len(got.Scopes) != 1 || got.Scopes[0] != "orders:read" || len(got.Audience) != 1 {
 			t.Fatalf("session %+v, want %+v", got, first.Session)
 		}
 		if !next.ExpiresAt.Equal(c.Now().Add(24 * time.Hour)) {
@@ -107,7 +107,7 @@ func Sessions(t *testing.T, newStore func(t *testing.T) issuer.SessionStore) {
 		s, c, e := setup(t, newStore(t))
 		first := start(t, s)
 		got, err := s.Peek(context.Background(), "app", first.Token.Reveal())
-		if err != nil || got.ID != first.Session.ID || got.Subject != "user-1" || got.Account != "acme" || len(got.Scopes) != 1 {
+		if err != nil || got.ID != first.Session.ID || got.Subject != "user-1" || got.Account != "acme" || got.Grant != issuer.GrantPassword || len(got.Scopes) != 1 {
 			t.Fatalf("session %+v, err %v", got, err)
 		}
 		_, err = s.Peek(context.Background(), "other", first.Token.Reveal())
