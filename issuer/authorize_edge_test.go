@@ -202,3 +202,21 @@ func TestMetadataRefusesAnAuthorizationEndpointWithoutItsGrant(t *testing.T) {
 		}
 	}
 }
+
+// A confidential client's loopback redirect URI keeps its port: the
+// leeway is for native apps, and another local process on another port
+// must not get a server's codes.
+func TestAConfidentialClientsLoopbackRedirectURIKeepsItsPort(t *testing.T) {
+	f := newCodeFlow(t)
+	if _, _, err := f.clients.Create(context.Background(), issuer.Client{
+		ID: "devserver", Name: "Dev server", Grants: []string{issuer.GrantAuthorizationCode},
+		Audience: []string{"orders-api"}, Scopes: []string{"orders:read"}, RedirectURIs: []string{"http://127.0.0.1:8080/cb"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	rec := f.visit(http.MethodGet, query("response_type", "code", "client_id", "devserver", "redirect_uri", "http://127.0.0.1:9999/cb", "state", "xyz"))
+	if rec.Code != http.StatusBadRequest || rec.Header().Get("Location") != "" {
+		t.Fatalf("another port: %d, Location %q", rec.Code, rec.Header().Get("Location"))
+	}
+	f.approved(query("response_type", "code", "client_id", "devserver", "redirect_uri", "http://127.0.0.1:8080/cb", "state", "xyz"), "http://127.0.0.1:8080/cb")
+}

@@ -56,9 +56,10 @@ type Client struct {
 	// private-use scheme (RFC 8252 §7.1), in printable ASCII (hosts in
 	// punycode). A request's redirect_uri must equal one of them byte for
 	// byte (RFC 9700 §4.1.3): no prefix, pattern or case is matched
-	// loosely. The one exception is RFC 8252 §7.3's: on http to a loopback
-	// IP literal (127.0.0.1, [::1]; not localhost) the port may differ,
-	// since a native app gets its port from the system at each run.
+	// loosely. The one exception is RFC 8252 §7.3's: for a Public client,
+	// on http to a loopback IP literal (127.0.0.1, [::1]; not localhost)
+	// the port may differ, since a native app gets its port from the
+	// system at each run.
 	RedirectURIs []string
 	// Public clients hold no secret (RFC 6749 §2.1: a native or browser
 	// app): they authenticate with client_id alone, only on the

@@ -50,11 +50,12 @@
 // records the consent, issues the code and redirects. The choices:
 //
 //   - A redirect_uri must equal one of Client.RedirectURIs byte for byte
-//     (RFC 9700 §4.1.3), but for the port of http on a loopback IP (RFC
-//     8252 §7.3); registration refuses relative URIs, fragments,
-//     userinfo, script schemes, non-ASCII and plain http off loopback. An error
-//     before the redirect URI is trusted is shown on a page
-//     (AuthorizeConfig.ErrorPage), never redirected.
+//     (RFC 9700 §4.1.3), but for the port of a public client's http
+//     redirect to a loopback IP (RFC 8252 §7.3); registration refuses
+//     relative URIs, fragments, userinfo, script schemes, non-ASCII and
+//     plain http off loopback. An error before the redirect URI is
+//     trusted is shown on a page (AuthorizeConfig.ErrorPage), never
+//     redirected.
 //   - PKCE (RFC 7636) is S256 only. Public clients (Client.Public: no
 //     secret; client_id alone at the token endpoint, on the
 //     authorization_code and refresh_token grants only) must use it; with

@@ -97,10 +97,12 @@ func (c *Client) redirectFor(raw string) (uri string, ok bool) {
 	if slices.Contains(c.RedirectURIs, raw) {
 		return raw, true
 	}
-	// RFC 8252 §7.3: a native app listening on a loopback IP gets a port
-	// from the system at each run, so the port alone may differ from the
-	// registration's. Everything else still matches byte for byte.
-	if bare, ok := stripLoopbackPort(raw); ok {
+	// RFC 8252 §7.3: a native app (a public client) listening on a
+	// loopback IP gets a port from the system at each run, so the port
+	// alone may differ from the registration's. Everything else still
+	// matches byte for byte, and a confidential client's port too: its
+	// server listens where it registered.
+	if bare, ok := stripLoopbackPort(raw); ok && c.Public {
 		for _, reg := range c.RedirectURIs {
 			if r, ok := stripLoopbackPort(reg); ok && r == bare {
 				return raw, true
