@@ -11,7 +11,7 @@ import (
 // claim (OIDC Back-Channel Logout 1.0 §2.4); "typ": "logout+jwt" is only
 // recommended, and several servers leave it out. Such a token is not an
 // access token and must be refused by default, as the logout+jwt typ is.
-func TestRedTeamLogoutTokenWithoutTypRefused(t *testing.T) {
+func TestALogoutTokenWithoutTypIsRefused(t *testing.T) {
 	clock := newTestClock()
 	iss := newIssuer(t, clock)
 	v, _ := newVerifier(t, clock, Config{Issuers: []Issuer{jwksIssuer(iss)}})
