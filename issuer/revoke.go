@@ -119,44 +119,12 @@ func (h *revocationHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, e)
 		return
 	}
-	id, secret, basic, e := clientCredentialsOf(r, p)
+	// A public client identifies itself by client_id alone (RFC 7009
+	// §2.1); it can revoke only its own tokens.
+	ctx := r.Context()
+	client, _, e := authenticateClient(ctx, r, p, h.cfg.Clients, h.cfg.Log, "revocation endpoint", "")
 	if e != nil {
 		h.refuse(w, r, e)
-		return
-	}
-	ctx := r.Context()
-	var client Client
-	var err error
-	publicID := ""
-	switch {
-	case id == "" && !basic:
-		publicID = p.get("client_id")
-	case basic && secret == "":
-		publicID = id
-	}
-	if publicID != "" {
-		// A public client identifies itself by client_id alone (RFC 7009
-		// §2.1), or by Basic with an empty password; it can revoke only its
-		// own tokens.
-		c, e := publicClient(ctx, h.cfg.Clients, h.cfg.Log, publicID)
-		if e != nil {
-			h.refuse(w, r, e)
-			return
-		}
-		client = c
-	} else if id == "" {
-		h.refuse(w, r, errInvalidClient)
-		return
-	} else {
-		client, err = h.cfg.Clients.Authenticate(ctx, id, secret)
-	}
-	if err != nil {
-		if stderrors.Is(err, ErrInvalidClient) {
-			h.refuse(w, r, errInvalidClient)
-			return
-		}
-		h.cfg.Log.ErrorContext(ctx, "tollgate: revocation endpoint: client lookup failed", "error", err)
-		h.refuse(w, r, errUnavailable)
 		return
 	}
 	token := p.get("token")

@@ -359,11 +359,6 @@ func (h *tokenHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			grant = GrantClientCredentials
 		}
 	}
-	id, secret, basic, e := clientCredentialsOf(r, p)
-	if e != nil {
-		h.refuse(w, r, e)
-		return
-	}
 	if grant == "" {
 		h.refuse(w, r, invalidRequest("grant_type is missing"))
 		return
@@ -373,70 +368,20 @@ func (h *tokenHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	var client Client
-	// The first-party client is taken on its login and its refresh alone:
-	// a code it redeems, like any confidential client's, needs its secret
-	// (RFC 6749 §4.1.3).
-	firstParty := id == "" && !basic && h.cfg.FirstPartyClient != "" && (grant == GrantPassword || grant == GrantRefreshToken) &&
-		(!p.has("client_id") || p.get("client_id") == h.cfg.FirstPartyClient)
-	// A public client (RFC 6749 §2.1) has no secret to present: it names
-	// itself by client_id alone, or by Basic with an empty password, as
-	// golang.org/x/oauth2's AuthStyleInHeader sends it.
-	publicID := ""
-	switch {
-	case firstParty:
-	case id == "" && !basic:
-		publicID = p.get("client_id")
-	case basic && secret == "":
-		publicID = id
+	// The first-party client stands in on its login and its refresh
+	// alone: a code it redeems, like any confidential client's, needs its
+	// secret (RFC 6749 §4.1.3).
+	firstParty := ""
+	if grant == GrantPassword || grant == GrantRefreshToken {
+		firstParty = h.cfg.FirstPartyClient
 	}
-	switch {
-	case publicID != "":
-		c, e := publicClient(ctx, h.cfg.Clients, h.cfg.Log, publicID)
-		if e != nil {
-			h.refuse(w, r, e)
-			return
-		}
-		if grant != GrantAuthorizationCode && grant != GrantRefreshToken {
-			h.refuse(w, r, errInvalidClient)
-			return
-		}
-		client = c
-	case firstParty:
-		c, err := h.cfg.Clients.Client(ctx, h.cfg.FirstPartyClient)
-		// A confidential client that redeems codes with its secret keeps
-		// needing it on refresh: else its code's refresh tokens, which
-		// its back end holds, would work for whoever copied one.
-		if err == nil && !c.Public && c.SecretHash != "" && c.AllowsGrant(GrantAuthorizationCode) {
-			h.refuse(w, r, errInvalidClient)
-			return
-		}
-		if err != nil || c.Disabled {
-			if err != nil && !stderrors.Is(err, ErrNotFound) {
-				h.cfg.Log.ErrorContext(ctx, "tollgate: token endpoint: client lookup failed", "error", err)
-				h.refuse(w, r, errUnavailable)
-				return
-			}
-			h.refuse(w, r, errInvalidClient)
-			return
-		}
-		client = c
-	default:
-		if id == "" {
-			h.refuse(w, r, errInvalidClient)
-			return
-		}
-		c, err := h.cfg.Clients.Authenticate(ctx, id, secret)
-		if err != nil {
-			if stderrors.Is(err, ErrInvalidClient) {
-				h.refuse(w, r, errInvalidClient)
-				return
-			}
-			h.cfg.Log.ErrorContext(ctx, "tollgate: token endpoint: client lookup failed", "error", err)
-			h.refuse(w, r, errUnavailable)
-			return
-		}
-		client = c
+	client, how, e := authenticateClient(ctx, r, p, h.cfg.Clients, h.cfg.Log, "token endpoint", firstParty)
+	if e == nil && how == byClientID && grant != GrantAuthorizationCode && grant != GrantRefreshToken {
+		e = errInvalidClient // a public client has no grant of its own
+	}
+	if e != nil {
+		h.refuse(w, r, e)
+		return
 	}
 	if !client.AllowsGrant(grant) {
 		h.refuse(w, r, unauthorizedClient(grant))
@@ -459,21 +404,6 @@ func (h *tokenHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	resp.TokenType = "Bearer"
 	writeJSON(w, http.StatusOK, resp)
-}
-
-// publicClient returns the public client id, which authenticates by its
-// id alone, or invalid_client for an unknown, disabled or confidential
-// one.
-func publicClient(ctx context.Context, clients *Clients, log *slog.Logger, id string) (Client, *refusal) {
-	c, err := clients.Client(ctx, id)
-	switch {
-	case err == nil && c.Public && !c.Disabled:
-		return c, nil
-	case err == nil || stderrors.Is(err, ErrNotFound):
-		return Client{}, errInvalidClient
-	}
-	log.ErrorContext(ctx, "tollgate: token endpoint: client lookup failed", "error", err)
-	return Client{}, errUnavailable
 }
 
 func (h *tokenHandler) mint(ctx context.Context, req AccessRequest, resp *tokenResponse) *refusal {

@@ -2,6 +2,7 @@ package issuer
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	stderrors "errors"
 	"fmt"
@@ -244,4 +245,59 @@ func clientCredentialsOf(r *http.Request, p params) (id, secret string, basic bo
 		return "", "", false, errInvalidClient
 	}
 	return p.get("client_id"), p.get("client_secret"), false, nil
+}
+
+// How a request's client was established.
+type clientAuth int
+
+const (
+	bySecret     clientAuth = iota // a confidential client, by its secret
+	byClientID                     // a public client, by its id alone
+	asFirstParty                   // TokenConfig.FirstPartyClient, standing in
+)
+
+// authenticateClient establishes the client of a request to the token or
+// revocation endpoint (named by endpoint, for logs): a confidential
+// client by its secret, in Basic or the body (§2.3.1); a public client
+// (RFC 6749 §2.1), which has no secret, by client_id alone or by Basic
+// with an empty password, as golang.org/x/oauth2's AuthStyleInHeader
+// sends it; or firstParty, if set, for a request that names no other
+// client. The first-party client is looked up, not authenticated, unless
+// it is a confidential client with the authorization_code grant: the
+// refresh tokens of its codes, which its back end holds, must not work
+// for whoever copied one. An unknown id costs a secret hash like a known
+// one (Clients.Authenticate).
+func authenticateClient(ctx context.Context, r *http.Request, p params, clients *Clients, log *slog.Logger, endpoint, firstParty string) (Client, clientAuth, *refusal) {
+	id, secret, basic, e := clientCredentialsOf(r, p)
+	if e != nil {
+		return Client{}, 0, e
+	}
+	how, lookup := bySecret, ""
+	switch {
+	case firstParty != "" && id == "" && !basic && (!p.has("client_id") || p.get("client_id") == firstParty):
+		how, lookup = asFirstParty, firstParty
+	case id == "" && !basic && p.get("client_id") != "":
+		how, lookup = byClientID, p.get("client_id")
+	case basic && secret == "":
+		how, lookup = byClientID, id
+	case id == "":
+		return Client{}, 0, errInvalidClient
+	}
+	var c Client
+	var err error
+	if how == bySecret {
+		c, err = clients.Authenticate(ctx, id, secret)
+	} else {
+		c, err = clients.Client(ctx, lookup)
+	}
+	switch {
+	case err != nil && !stderrors.Is(err, ErrInvalidClient) && !stderrors.Is(err, ErrNotFound):
+		log.ErrorContext(ctx, "tollgate: "+endpoint+": client lookup failed", "error", err)
+		return Client{}, 0, errUnavailable
+	case err != nil, c.Disabled,
+		how == byClientID && !c.Public,
+		how == asFirstParty && !c.Public && c.SecretHash != "" && c.AllowsGrant(GrantAuthorizationCode):
+		return Client{}, 0, errInvalidClient
+	}
+	return c, how, nil
 }
