@@ -22,15 +22,7 @@ import (
 // code must stay redeemable by the client itself.
 func TestAFirstPartyConfidentialClientRedeemsItsCodesOnlyWithItsSecret(t *testing.T) {
 	f := newCodeFlow(t)
-	token, err := issuer.NewTokenHandler(issuer.TokenConfig{
-		Clients: f.clients, Minter: newMinter(t, f.c, f.ring), Sessions: f.sessions, CodeGrants: f.grants,
-		Grants:           []string{issuer.GrantAuthorizationCode, issuer.GrantRefreshToken},
-		FirstPartyClient: "shop", // confidential: it has a secret
-		Log:              slog.New(slog.DiscardHandler),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	token := f.firstPartyEndpoint(t, "shop") // confidential: it has a secret
 	for _, tc := range []struct {
 		name        string
 		contentType string
@@ -56,6 +48,22 @@ func TestAFirstPartyConfidentialClientRedeemsItsCodesOnlyWithItsSecret(t *testin
 			tokenOK(t, postToken(token, f.secrets, redeemShop(code)))
 		})
 	}
+}
+
+// firstPartyEndpoint is f's token endpoint for the code and refresh
+// grants with client id standing in as TokenConfig.FirstPartyClient.
+func (f *codeFlow) firstPartyEndpoint(t *testing.T, id string) http.Handler {
+	t.Helper()
+	token, err := issuer.NewTokenHandler(issuer.TokenConfig{
+		Clients: f.clients, Minter: newMinter(t, f.c, f.ring), Sessions: f.sessions, CodeGrants: f.grants,
+		Grants:           []string{issuer.GrantAuthorizationCode, issuer.GrantRefreshToken},
+		FirstPartyClient: id,
+		Log:              slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return token
 }
 
 // RFC 8252 §7.3, RFC 9700 §4.1.3: a native app's loopback redirect URI is

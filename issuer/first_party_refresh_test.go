@@ -1,10 +1,7 @@
 package issuer_test
 
 import (
-	"log/slog"
 	"testing"
-
-	"github.com/tollgate/tollgate/issuer"
 )
 
 // RFC 6749 §6: a confidential client authenticates to refresh. When
@@ -14,15 +11,7 @@ import (
 // client itself still refreshes it with its secret.
 func TestAFirstPartyConfidentialClientRefreshesItsCodeTokensOnlyWithItsSecret(t *testing.T) {
 	f := newCodeFlow(t)
-	token, err := issuer.NewTokenHandler(issuer.TokenConfig{
-		Clients: f.clients, Minter: newMinter(t, f.c, f.ring), Sessions: f.sessions, CodeGrants: f.grants,
-		Grants:           []string{issuer.GrantAuthorizationCode, issuer.GrantRefreshToken},
-		FirstPartyClient: "shop", // confidential: it has a secret
-		Log:              slog.New(slog.DiscardHandler),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	token := f.firstPartyEndpoint(t, "shop") // confidential: it has a secret
 	for _, tc := range []struct {
 		name        string
 		contentType string
