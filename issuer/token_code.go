@@ -18,8 +18,9 @@ type redemption struct {
 // 7636 §4.6) without consuming it: a request from another client, with
 // another redirect URI or a wrong verifier learns nothing and spends
 // nothing. A code redeemed before is replay: the tokens issued from it are
-// revoked, whoever presents it.
-func (g *Grants) check(ctx context.Context, clientID string, public bool, code, redirectURI string, redirectGiven bool, verifier string, verifierGiven bool) (redemption, error) {
+// revoked, whoever presents it. An empty redirectURI or verifier is one
+// the request did not send (§3.2: an empty parameter is omitted).
+func (g *Grants) check(ctx context.Context, clientID string, public bool, code, redirectURI, verifier string) (redemption, error) {
 	if !codeShaped(code) {
 		return redemption{}, ErrCodeUnknown
 	}
@@ -38,7 +39,7 @@ func (g *Grants) check(ctx context.Context, clientID string, public bool, code, 
 		return redemption{}, ErrCodeExpired
 	}
 	// §4.1.3: the same redirect_uri if the authorization request had one.
-	if (c.RedirectURIGiven || redirectGiven) && redirectURI != c.RedirectURI {
+	if (c.RedirectURIGiven || redirectURI != "") && redirectURI != c.RedirectURI {
 		return redemption{}, ErrCodeUnknown
 	}
 	// RFC 9700 §2.1.1: a verifier without a challenge is a downgrade. A
@@ -46,7 +47,7 @@ func (g *Grants) check(ctx context.Context, clientID string, public bool, code, 
 	// endpoint requires one); this holds it should the registration
 	// change.
 	if c.Challenge == "" {
-		if verifierGiven || public {
+		if verifier != "" || public {
 			return redemption{}, ErrCodeUnknown
 		}
 	} else if !validVerifier(verifier) || !verifierMatches(verifier, c.Challenge) {
@@ -118,9 +119,7 @@ func (h *tokenHandler) authorizationCode(r *http.Request, client *Client, p para
 		return invalidRequest("code is required")
 	}
 	g := h.cfg.CodeGrants
-	// §3.2: a parameter without a value is treated as omitted.
-	redirectURI, verifier := p.get("redirect_uri"), p.get("code_verifier")
-	rd, err := g.check(ctx, client.ID, client.Public, code, redirectURI, redirectURI != "", verifier, verifier != "")
+	rd, err := g.check(ctx, client.ID, client.Public, code, p.get("redirect_uri"), p.get("code_verifier"))
 	if err == nil {
 		err = g.redeem(ctx, rd)
 	}
