@@ -32,7 +32,10 @@ func (g *Grants) check(ctx context.Context, clientID string, public bool, code, 
 	case err != nil:
 		return redemption{}, err
 	case !c.RedeemedAt.IsZero():
-		return redemption{}, g.replayed(ctx, h)
+		if err := g.redeem(ctx, h); err != nil {
+			return redemption{}, err
+		}
+		return redemption{}, ErrCodeReused
 	case c.ClientID != clientID:
 		return redemption{}, ErrCodeUnknown
 	case !g.cfg.Now().Before(c.ExpiresAt):
@@ -56,33 +59,20 @@ func (g *Grants) check(ctx context.Context, clientID string, public bool, code, 
 	return redemption{hash: h, code: c}, nil
 }
 
-// replayed marks the code hashed as h presented again and ends the
-// session it started, and returns ErrCodeReused (or the store's error).
-func (g *Grants) replayed(ctx context.Context, h TokenHash) error {
+// redeem consumes the code hashed as h, checked before. A code redeemed
+// before (by an earlier request, or a concurrent one that won) is replay:
+// the session it started is ended, and the answer is ErrCodeReused.
+func (g *Grants) redeem(ctx context.Context, h TokenHash) error {
 	c, err := g.cfg.Codes.RedeemCode(ctx, h, g.cfg.Now())
-	if err != nil && !stderrors.Is(err, ErrCodeReused) {
-		return err
-	}
-	if c.SessionID != "" {
-		if err := g.cfg.Sessions.End(ctx, c.SessionID); err != nil && !stderrors.Is(err, ErrNotFound) {
-			return err
-		}
-	}
-	return ErrCodeReused
-}
-
-// redeem consumes a checked code. ErrCodeReused means another request
-// redeemed it first (and its session has been ended).
-func (g *Grants) redeem(ctx context.Context, rd redemption) error {
-	c, err := g.cfg.Codes.RedeemCode(ctx, rd.hash, g.cfg.Now())
-	if stderrors.Is(err, ErrNotFound) {
+	switch {
+	case stderrors.Is(err, ErrNotFound):
 		return ErrCodeUnknown // swept since check: long expired
-	}
-	if stderrors.Is(err, ErrCodeReused) {
+	case stderrors.Is(err, ErrCodeReused):
 		if c.SessionID != "" {
-			_ = g.cfg.Sessions.End(ctx, c.SessionID)
+			if err := g.cfg.Sessions.End(ctx, c.SessionID); err != nil && !stderrors.Is(err, ErrNotFound) {
+				return err
+			}
 		}
-		return ErrCodeReused
 	}
 	return err
 }
@@ -121,7 +111,7 @@ func (h *tokenHandler) authorizationCode(r *http.Request, client *Client, p para
 	g := h.cfg.CodeGrants
 	rd, err := g.check(ctx, client.ID, client.Public, code, p.get("redirect_uri"), p.get("code_verifier"))
 	if err == nil {
-		err = g.redeem(ctx, rd)
+		err = g.redeem(ctx, rd.hash)
 	}
 	if err != nil {
 		return h.codeRefusal(ctx, client, err)
