@@ -342,20 +342,8 @@ func (h *authorizeHandler) parse(ctx context.Context, q url.Values) (*Authorizat
 	if err != nil {
 		return req, &AuthorizeError{http.StatusBadRequest, "invalid_scope", "a requested scope is not available to this client"}
 	}
-	req.Scopes = distinct(scopes)
+	req.Scopes = scopes
 	return req, nil
-}
-
-// distinct drops the repeats of a scope list, keeping the first of each
-// in its place.
-func distinct(scopes []string) []string {
-	out := scopes[:0:0]
-	for _, s := range scopes {
-		if !slices.Contains(out, s) {
-			out = append(out, s)
-		}
-	}
-	return out
 }
 
 func invalidAuthorize(desc string) *AuthorizeError {

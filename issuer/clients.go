@@ -99,7 +99,7 @@ func (c *Client) GrantedScopes(requested []string) ([]string, error) {
 			return nil, fmt.Errorf("%w: %q", ErrInvalidScope, s)
 		}
 	}
-	return slices.Compact(slices.Clone(requested)), nil
+	return distinct(requested), nil
 }
 
 // GrantScopesFor is GrantedScopes for grant, after GrantScopes: without
@@ -120,7 +120,7 @@ func (c *Client) GrantScopesFor(grant string, requested []string) ([]string, err
 			return nil, fmt.Errorf("%w: %q", ErrInvalidScope, s)
 		}
 	}
-	return slices.Compact(slices.Clone(requested)), nil
+	return distinct(requested), nil
 }
 
 // refreshGives reports whether a refresh may carry scope on: the client is
@@ -154,6 +154,18 @@ func (c *Client) grantGives(grant, scope string) bool {
 		}
 	}
 	return !restricted
+}
+
+// distinct drops the repeats of a scope list, keeping the first of each
+// in its place.
+func distinct(scopes []string) []string {
+	out := scopes[:0:0]
+	for _, s := range scopes {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // ClientStore keeps clients. It must be safe for concurrent use.

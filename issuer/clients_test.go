@@ -98,3 +98,23 @@ func TestAnAuthenticationWhoseContextEndedIsRefusedWithoutHashing(t *testing.T) 
 		t.Fatalf("err %v, want context.Canceled", err)
 	}
 }
+
+// A scope asked for twice, adjacent or not, is granted once.
+func TestARepeatedScopeIsGrantedOnce(t *testing.T) {
+	c := issuer.Client{Scopes: []string{"orders:read", "orders:write"}}
+	for _, got := range [][]string{
+		must(c.GrantedScopes([]string{"orders:read", "orders:write", "orders:read"})),
+		must(c.GrantScopesFor(issuer.GrantClientCredentials, []string{"orders:write", "orders:read", "orders:write"})),
+	} {
+		if len(got) != 2 || got[0] == got[1] {
+			t.Errorf("granted %v", got)
+		}
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}

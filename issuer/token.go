@@ -529,7 +529,7 @@ func (h *tokenHandler) refresh(r *http.Request, client *Client, p params, resp *
 				return errInvalidScope
 			}
 		}
-		scopes = slices.Compact(slices.Clone(requested))
+		scopes = distinct(requested)
 	}
 	account := sess.Account
 	if account == "" {
