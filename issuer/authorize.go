@@ -16,6 +16,9 @@ import (
 // of the proxies the redirect passes.
 const MaxStateBytes = 2 << 10
 
+// errNoSubject refuses an approval without a subject.
+var errNoSubject = stderrors.New("issuer: an approval needs the user's subject")
+
 // AuthorizeConfig configures NewAuthorizeHandler.
 type AuthorizeConfig struct {
 	// Issuer is the issuer identifier (the Minter's Issuer), sent as the
@@ -334,7 +337,7 @@ func (h *authorizeHandler) parse(ctx context.Context, q url.Values) (*Authorizat
 	case challenge != "" && method != PKCEMethodS256:
 		// RFC 7636 §4.3: no method means plain, which is refused.
 		return req, invalidAuthorize("code_challenge_method must be S256")
-	case challenge != "" && !validChallenge(challenge):
+	case challenge != "" && !is256Bits(challenge):
 		return req, invalidAuthorize("code_challenge is not an S256 challenge")
 	}
 	req.challenge = challenge

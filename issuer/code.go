@@ -104,14 +104,14 @@ func newCode() (Token, TokenHash) {
 	return Token(t), HashCode(t)
 }
 
-// codeShaped reports whether code could be one newCode made: the length
-// and alphabet of 32 bytes in unpadded base64url.
-func codeShaped(code string) bool {
-	if len(code) != b64.EncodedLen(codeBytes) {
+// is256Bits reports whether s is 32 bytes in unpadded base64url: the
+// shape of a code newCode made, and of an S256 code_challenge.
+func is256Bits(s string) bool {
+	if len(s) != b64.EncodedLen(codeBytes) {
 		return false
 	}
-	for i := 0; i < len(code); i++ {
-		if !isB64URL(code[i]) {
+	for i := 0; i < len(s); i++ {
+		if !isB64URL(s[i]) {
 			return false
 		}
 	}
@@ -135,20 +135,6 @@ func validVerifier(v string) bool {
 	for i := 0; i < len(v); i++ {
 		c := v[i]
 		if !isB64URL(c) && c != '.' && c != '~' {
-			return false
-		}
-	}
-	return true
-}
-
-// validChallenge reports whether c is an S256 code_challenge: the
-// unpadded base64url of a SHA-256, 43 characters.
-func validChallenge(c string) bool {
-	if len(c) != 43 {
-		return false
-	}
-	for i := 0; i < len(c); i++ {
-		if !isB64URL(c[i]) {
 			return false
 		}
 	}
@@ -277,6 +263,3 @@ func (m *MemoryCodeStore) BindCode(_ context.Context, h TokenHash, sid string) e
 	}
 	return nil
 }
-
-// errNoSubject refuses an approval without a subject.
-var errNoSubject = stderrors.New("issuer: an approval needs the user's subject")

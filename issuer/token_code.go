@@ -21,7 +21,7 @@ type redemption struct {
 // revoked, whoever presents it. An empty redirectURI or verifier is one
 // the request did not send (§3.2: an empty parameter is omitted).
 func (g *Grants) check(ctx context.Context, clientID string, public bool, code, redirectURI, verifier string) (redemption, error) {
-	if !codeShaped(code) {
+	if !is256Bits(code) {
 		return redemption{}, ErrCodeUnknown
 	}
 	h := HashCode(code)
