@@ -2,6 +2,7 @@ package issuer_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -227,4 +228,19 @@ func TestAConfidentialClientsLoopbackRedirectURIKeepsItsPort(t *testing.T) {
 		t.Fatalf("another port: %d, Location %q", rec.Code, rec.Header().Get("Location"))
 	}
 	f.approved(query("response_type", "code", "client_id", "devserver", "redirect_uri", "http://127.0.0.1:8080/cb", "state", "xyz"), "http://127.0.0.1:8080/cb")
+}
+
+// When the code cannot be stored, the user goes back to the client with
+// temporarily_unavailable (and state and iss), and no code.
+func TestAnApprovalWhoseCodeCannotBeStoredSendsTemporarilyUnavailable(t *testing.T) {
+	f := newCodeFlowWith(t, &issuer.MemoryCodeStore{MaxCodes: 1})
+	var approveErr error
+	f.interact = func(w http.ResponseWriter, r *http.Request, req *issuer.AuthorizationRequest) {
+		approveErr = req.Approve(w, r, testSubject, nil)
+	}
+	f.approved(shopQuery(), shopCallback)
+	redirectedError(t, f.visit(http.MethodGet, shopQuery()), shopCallback, "xyz", "temporarily_unavailable")
+	if !errors.Is(approveErr, issuer.ErrCodeStoreFull) {
+		t.Fatalf("Approve returned %v, want ErrCodeStoreFull", approveErr)
+	}
 }
