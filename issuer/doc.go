@@ -95,19 +95,23 @@
 //     LoginFunc checks the password, tollgate mints the tokens and starts
 //     a refresh session; TokenConfig.Accounts checks the account's IP
 //     allow-list before the password, and again on refresh, by the
-//     username the session keeps as Session.Account) and
-//     authorization_code (§4.1.3, with TokenConfig.CodeGrants), and
+//     username the session keeps as Session.Account),
+//     authorization_code (§4.1.3, with TokenConfig.CodeGrants) and
 //     refresh_token (§6: rotation through Sessions; a reused token ends
 //     its family; another client's token is invalid_grant and does not
 //     rotate; scope may narrow, never widen). It reads form, multipart
 //     and JSON bodies up to 64 KiB (DefaultTokenBodyBytes; 413 beyond),
-//     one client authentication per request (Basic or the body), or none
-//     for TokenConfig.FirstPartyClient. NewClientCredentialsHandler is
+//     one client authentication per request (Basic or the body), a public
+//     client's client_id alone, or none for TokenConfig.FirstPartyClient.
+//     NewClientCredentialsHandler is
 //     the same endpoint for client_credentials and form bodies alone.
 //   - NewRevocationHandler is RFC 7009's: a refresh token ends its
 //     session family, an access token is revoked by jti through an
 //     AccessTokenRevoker (redisrevocation.Store, or revocation.Memory by
-//     RevokeIDs); 200 for unknown tokens; the client authenticates.
+//     RevokeIDs); 200 for unknown tokens; the client authenticates (a
+//     public client by its client_id).
+//   - NewAuthorizeHandler is the authorization endpoint of the
+//     authorization code grant (above).
 //   - NewMetadataHandler serves RFC 8414's
 //     /.well-known/oauth-authorization-server; NewJWKSHandler the keys.
 //   - KeyByTokenClient and KeyByTokenAccount are ratelimit.KeyFunc values
