@@ -202,17 +202,7 @@ func (r *recorder) tokenCache(_ context.Context, hit bool) {
 }
 
 func (r *recorder) rateLimit(_ context.Context, d observe.RateLimitDecision) {
-	r.mu.RLock()
-	c, ok := r.decisions[d.Limit]
-	r.mu.RUnlock()
-	if !ok {
-		r.mu.Lock()
-		if c, ok = r.decisions[d.Limit]; !ok {
-			c = new(decisionCount)
-			r.decisions[d.Limit] = c
-		}
-		r.mu.Unlock()
-	}
+	c := counterFor(&r.mu, r.decisions, d.Limit)
 	if d.Allowed {
 		c.allowed.Add(1)
 	} else {
@@ -221,18 +211,25 @@ func (r *recorder) rateLimit(_ context.Context, d observe.RateLimitDecision) {
 }
 
 func (r *recorder) revocationCheck(_ context.Context, c observe.RevocationCheck) {
-	r.mu.RLock()
-	n, ok := r.revocations[c.Outcome]
-	r.mu.RUnlock()
-	if !ok {
-		r.mu.Lock()
-		if n, ok = r.revocations[c.Outcome]; !ok {
-			n = new(atomic.Int64)
-			r.revocations[c.Outcome] = n
-		}
-		r.mu.Unlock()
+	counterFor(&r.mu, r.revocations, c.Outcome).Add(1)
+}
+
+// counterFor returns m's counter for key, adding a zero one the first time
+// key is seen: a read lock and a map look-up once it exists.
+func counterFor[C any](mu *sync.RWMutex, m map[string]*C, key string) *C {
+	mu.RLock()
+	c, ok := m[key]
+	mu.RUnlock()
+	if ok {
+		return c
 	}
-	n.Add(1)
+	mu.Lock()
+	defer mu.Unlock()
+	if c, ok = m[key]; !ok {
+		c = new(C)
+		m[key] = c
+	}
+	return c
 }
 
 var (
