@@ -105,37 +105,58 @@ func (s *setup) sum(t *testing.T, name, attrs string) float64 {
 			if m.Name != name {
 				continue
 			}
-			switch d := m.Data.(type) {
-			case metricdata.Sum[int64]:
-				for _, p := range d.DataPoints {
-					if attrString(p.Attributes) == attrs {
-						return float64(p.Value)
-					}
-				}
-			case metricdata.Gauge[int64]:
-				for _, p := range d.DataPoints {
-					if attrString(p.Attributes) == attrs {
-						return float64(p.Value)
-					}
-				}
-			case metricdata.Gauge[float64]:
-				for _, p := range d.DataPoints {
-					if attrString(p.Attributes) == attrs {
-						return p.Value
-					}
-				}
-			case metricdata.Histogram[float64]:
-				for _, p := range d.DataPoints {
-					if attrString(p.Attributes) == attrs {
-						return float64(p.Count)
-					}
-				}
+			if v, ok := pointValue(m.Data, attrs); ok {
+				return v
 			}
 			t.Fatalf("%s has no point {%s}", name, attrs)
 		}
 	}
 	t.Fatalf("no metric %s", name)
 	return 0
+}
+
+// pointValue is the value of data's point whose attributes are attrs.
+func pointValue(data metricdata.Aggregation, attrs string) (float64, bool) {
+	switch d := data.(type) {
+	case metricdata.Sum[int64]:
+		return pointOf(d.DataPoints, attrs)
+	case metricdata.Gauge[int64]:
+		return pointOf(d.DataPoints, attrs)
+	case metricdata.Gauge[float64]:
+		return pointOf(d.DataPoints, attrs)
+	case metricdata.Histogram[float64]:
+		for _, p := range d.DataPoints {
+			if attrString(p.Attributes) == attrs {
+				return float64(p.Count), true
+			}
+		}
+	}
+	return 0, false
+}
+
+func pointOf[N int64 | float64](points []metricdata.DataPoint[N], attrs string) (float64, bool) {
+	for _, p := range points {
+		if attrString(p.Attributes) == attrs {
+			return float64(p.Value), true
+		}
+	}
+	return 0, false
+}
+
+// point is a data point a test expects.
+type point struct {
+	name, attrs string
+	want        float64
+}
+
+// expect checks each point of want against the reader's collection.
+func (s *setup) expect(t *testing.T, want []point) {
+	t.Helper()
+	for _, c := range want {
+		if got := s.sum(t, c.name, c.attrs); got != c.want {
+			t.Errorf("%s{%s} = %g, want %g", c.name, c.attrs, got, c.want)
+		}
+	}
 }
 
 func attrString(set attribute.Set) string {
@@ -166,10 +187,7 @@ func TestRequestsThroughTheChainAreRecordedAsMetricsAndRefusalSpans(t *testing.T
 		t.Errorf("handler reached %d times, want 2", h.reached)
 	}
 	iss := s.iss.URL()
-	for _, c := range []struct {
-		name, attrs string
-		want        float64
-	}{
+	s.expect(t, []point{
 		{"tollgate.refusals", "tollgate.kind=missing_token,tollgate.layer=authenticate", 1},
 		{"tollgate.refusals", "tollgate.kind=rate_limited,tollgate.layer=ratelimit", 1},
 		{"tollgate.refusals", "tollgate.kind=insufficient_scope,tollgate.layer=scopes", 1},
@@ -180,11 +198,7 @@ func TestRequestsThroughTheChainAreRecordedAsMetricsAndRefusalSpans(t *testing.T
 		{"tollgate.jwks.fetches", "tollgate.issuer=" + iss + ",tollgate.outcome=ok", 1},
 		{"tollgate.jwks.fetch.duration", "tollgate.issuer=" + iss, 1},
 		{"tollgate.jwks.stale", "tollgate.issuer=" + iss, 0},
-	} {
-		if got := s.sum(t, c.name, c.attrs); got != c.want {
-			t.Errorf("%s{%s} = %g, want %g", c.name, c.attrs, got, c.want)
-		}
-	}
+	})
 
 	var refusals, fetches int
 	for _, sp := range s.spans.Ended() {
@@ -228,19 +242,12 @@ func TestIntrospectionCallsGetASpanAndCacheHitsDoNot(t *testing.T) {
 	for _, tok := range []string{"opaque-1", "opaque-1", "broken-1"} {
 		_, _ = ic.Verify(context.Background(), tok)
 	}
-	for _, c := range []struct {
-		name, attrs string
-		want        float64
-	}{
+	s.expect(t, []point{
 		{"tollgate.introspection.lookups", "tollgate.cache.result=miss,tollgate.outcome=ok", 1},
 		{"tollgate.introspection.lookups", "tollgate.cache.result=hit,tollgate.outcome=ok", 1},
 		{"tollgate.introspection.lookups", "tollgate.cache.result=miss,tollgate.outcome=error", 1},
 		{"tollgate.introspection.duration", "tollgate.outcome=ok", 1},
-	} {
-		if got := s.sum(t, c.name, c.attrs); got != c.want {
-			t.Errorf("%s{%s} = %g, want %g", c.name, c.attrs, got, c.want)
-		}
-	}
+	})
 	spans := s.spans.Ended()
 	if len(spans) != 2 {
 		t.Fatalf("%d spans, want one per call (2)", len(spans))
@@ -312,10 +319,8 @@ func TestRevocationChecksAreCountedByOutcome(t *testing.T) {
 	if got := serve(chain, token); got != 401 {
 		t.Fatalf("revoked: status %d", got)
 	}
-	if got := s.sum(t, "tollgate.revocation.checks", "tollgate.outcome=ok"); got != 1 {
-		t.Errorf("ok checks %g", got)
-	}
-	if got := s.sum(t, "tollgate.revocation.checks", "tollgate.outcome=revoked"); got != 1 {
-		t.Errorf("revoked checks %g", got)
-	}
+	s.expect(t, []point{
+		{"tollgate.revocation.checks", "tollgate.outcome=ok", 1},
+		{"tollgate.revocation.checks", "tollgate.outcome=revoked", 1},
+	})
 }
