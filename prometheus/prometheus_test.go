@@ -32,7 +32,7 @@ type handler struct{ reached int }
 
 func (h *handler) ServeHTTP(http.ResponseWriter, *http.Request) { h.reached++ }
 
-// setup is a verifier, a chain and a registry fed by one observer.
+// setup is a registry fed by one observer, and a chain reporting to it.
 type setup struct {
 	reg   *prom.Registry
 	obs   *observe.Observer
@@ -48,30 +48,49 @@ func newSetup(t *testing.T) *setup {
 	if s.obs, err = tgprom.New(s.reg); err != nil {
 		t.Fatal(err)
 	}
+	s.chain = newChain(t, s.iss, s.obs, 2, time.Hour, s.h)
+	return s
+}
+
+// newChain is Authenticate, a per-caller limit of events per per and
+// scopes.Require("orders.read") in front of h, with o as the observer of
+// the requests and of the verifier (none if nil).
+func newChain(t *testing.T, iss *authtest.Issuer, o *observe.Observer, events int, per time.Duration, h http.Handler) http.Handler {
+	t.Helper()
+	var opts []tgerrors.UseOption
+	if o != nil {
+		opts = append(opts, tgerrors.WithObserver(o))
+	}
+	return middleware.Chain(
+		tgerrors.Use(tgerrors.OAuth, opts...),
+		middleware.Authenticate(newVerifier(t, iss, o), middleware.OnRefusal(nil)),
+		ratelimit.New(ratelimit.Config{Limits: []ratelimit.Limit{{Name: "per-caller", Events: events, Per: per}}, Key: ratelimit.KeyByPrincipal}),
+		scopes.Require("orders.read"),
+	)(h)
+}
+
+func newVerifier(t *testing.T, iss *authtest.Issuer, o *observe.Observer) *jwt.Verifier {
+	t.Helper()
 	v, err := jwt.NewVerifier(context.Background(), jwt.Config{
-		Issuers:  []jwt.Issuer{{Issuer: s.iss.URL(), JWKSURL: s.iss.JWKSURL(), Audiences: []string{audience}, Algorithms: []string{"RS256"}}},
-		Observer: s.obs,
+		Issuers:  []jwt.Issuer{{Issuer: iss.URL(), JWKSURL: iss.JWKSURL(), Audiences: []string{audience}, Algorithms: []string{"RS256"}}},
+		Observer: o,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = v.Close() })
-	s.chain = middleware.Chain(
-		tgerrors.Use(tgerrors.OAuth, tgerrors.WithObserver(s.obs)),
-		middleware.Authenticate(v, middleware.OnRefusal(nil)),
-		ratelimit.New(ratelimit.Config{Limits: []ratelimit.Limit{{Name: "per-caller", Events: 2, Per: time.Hour}}, Key: ratelimit.KeyByPrincipal}),
-		scopes.Require("orders.read"),
-	)(s.h)
-	return s
+	return v
 }
 
-func (s *setup) serve(token string) int {
+func (s *setup) serve(token string) int { return serve(s.chain, token) }
+
+func serve(h http.Handler, token string) int {
 	r := httptest.NewRequest("GET", "/orders", nil)
 	if token != "" {
 		r.Header.Set("Authorization", "Bearer "+token)
 	}
 	w := httptest.NewRecorder()
-	s.chain.ServeHTTP(w, r)
+	h.ServeHTTP(w, r)
 	return w.Code
 }
 
@@ -107,6 +126,22 @@ func value(t *testing.T, reg *prom.Registry, name, labels string) float64 {
 	return 0
 }
 
+// series is a series a test expects.
+type series struct {
+	name, labels string
+	want         float64
+}
+
+// expect checks each series of want against reg's Gather.
+func expect(t *testing.T, reg *prom.Registry, want []series) {
+	t.Helper()
+	for _, c := range want {
+		if got := value(t, reg, c.name, c.labels); got != c.want {
+			t.Errorf("%s{%s} = %g, want %g", c.name, c.labels, got, c.want)
+		}
+	}
+}
+
 func labelString(m *dto.Metric) string {
 	var parts []string
 	for _, l := range m.GetLabel() {
@@ -132,10 +167,7 @@ func TestRequestsThroughTheChainAreCountedByLayerAndKind(t *testing.T) {
 	if s.h.reached != 2 {
 		t.Errorf("handler reached %d times, want 2", s.h.reached)
 	}
-	for _, c := range []struct {
-		name, labels string
-		want         float64
-	}{
+	expect(t, s.reg, []series{
 		{"tollgate_refusals_total", "kind=missing_token,layer=authenticate", 1},
 		{"tollgate_refusals_total", "kind=rate_limited,layer=ratelimit", 1},
 		{"tollgate_refusals_total", "kind=insufficient_scope,layer=scopes", 1},
@@ -146,11 +178,7 @@ func TestRequestsThroughTheChainAreCountedByLayerAndKind(t *testing.T) {
 		{"tollgate_jwks_fetches_total", "issuer=" + s.iss.URL() + ",outcome=ok", 1},
 		{"tollgate_jwks_fetch_duration_seconds", "issuer=" + s.iss.URL(), 1},
 		{"tollgate_jwks_stale", "issuer=" + s.iss.URL(), 0},
-	} {
-		if got := value(t, s.reg, c.name, c.labels); got != c.want {
-			t.Errorf("%s{%s} = %g, want %g", c.name, c.labels, got, c.want)
-		}
-	}
+	})
 	if got := value(t, s.reg, "tollgate_jwks_keys", "issuer="+s.iss.URL()); got < 1 {
 		t.Errorf("tollgate_jwks_keys = %g, want the keys of the set", got)
 	}
@@ -177,20 +205,13 @@ func TestIntrospectionCallsAndStoreStatesAreExported(t *testing.T) {
 		}
 	}
 	obs.StoreState(observe.StoreState{Store: "ratelimit/redisstore", State: observe.StoreFallback})
-	for _, c := range []struct {
-		name, labels string
-		want         float64
-	}{
+	expect(t, reg, []series{
 		{"tollgate_introspection_requests_total", "cache=miss,outcome=ok", 1},
 		{"tollgate_introspection_requests_total", "cache=hit,outcome=ok", 1},
 		{"tollgate_introspection_duration_seconds", "outcome=ok", 1},
 		{"tollgate_store_fallback", "store=ratelimit/redisstore", 1},
 		{"tollgate_store_state_changes_total", "state=fallback,store=ratelimit/redisstore", 1},
-	} {
-		if got := value(t, reg, c.name, c.labels); got != c.want {
-			t.Errorf("%s{%s} = %g, want %g", c.name, c.labels, got, c.want)
-		}
-	}
+	})
 }
 
 // A scrape of promhttp shows the metrics with their conventional names,
@@ -239,18 +260,8 @@ func TestASecondNewOnOneRegistryFails(t *testing.T) {
 // observing it.
 func TestObservingAnAdmittedRequestAddsNoAllocation(t *testing.T) {
 	s := newSetup(t)
-	unobserved := middleware.Chain(
-		tgerrors.Use(tgerrors.OAuth),
-		middleware.Authenticate(mustVerifier(t, s.iss), middleware.OnRefusal(nil)),
-		ratelimit.New(ratelimit.Config{Limits: []ratelimit.Limit{{Name: "per-caller", Events: 1 << 30, Per: time.Second}}, Key: ratelimit.KeyByPrincipal}),
-		scopes.Require("orders.read"),
-	)(&handler{})
-	observed := middleware.Chain(
-		tgerrors.Use(tgerrors.OAuth, tgerrors.WithObserver(s.obs)),
-		middleware.Authenticate(mustVerifier(t, s.iss), middleware.OnRefusal(nil)),
-		ratelimit.New(ratelimit.Config{Limits: []ratelimit.Limit{{Name: "per-caller", Events: 1 << 30, Per: time.Second}}, Key: ratelimit.KeyByPrincipal}),
-		scopes.Require("orders.read"),
-	)(&handler{})
+	unobserved := newChain(t, s.iss, nil, 1<<30, time.Second, &handler{})
+	observed := newChain(t, s.iss, s.obs, 1<<30, time.Second, &handler{})
 	r := httptest.NewRequest("GET", "/orders", nil)
 	r.Header.Set("Authorization", "Bearer "+s.iss.Mint(map[string]any{"sub": "m-1", "aud": audience, "scope": "orders.read"}))
 	allocs := func(h http.Handler) float64 {
@@ -269,18 +280,6 @@ func TestObservingAnAdmittedRequestAddsNoAllocation(t *testing.T) {
 	}
 }
 
-func mustVerifier(t *testing.T, iss *authtest.Issuer) *jwt.Verifier {
-	t.Helper()
-	v, err := jwt.NewVerifier(context.Background(), jwt.Config{
-		Issuers: []jwt.Issuer{{Issuer: iss.URL(), JWKSURL: iss.JWKSURL(), Audiences: []string{audience}, Algorithms: []string{"RS256"}}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = v.Close() })
-	return v
-}
-
 type revocationFunc func() (bool, error)
 
 func (f revocationFunc) Revoked(context.Context, string, *principal.Principal) (bool, error) {
@@ -292,17 +291,13 @@ func TestRevocationChecksAreCountedByOutcome(t *testing.T) {
 	revoked := false
 	chain := middleware.Chain(
 		tgerrors.Use(tgerrors.OAuth, tgerrors.WithObserver(s.obs)),
-		middleware.Authenticate(mustVerifier(t, s.iss), middleware.OnRefusal(nil),
+		middleware.Authenticate(newVerifier(t, s.iss, nil), middleware.OnRefusal(nil),
 			middleware.WithRevocation(revocationFunc(func() (bool, error) { return revoked, nil }))),
 	)(&handler{})
 	token := s.iss.Mint(map[string]any{"sub": "m-1", "aud": audience})
 	for _, want := range []int{200, 401} {
-		r := httptest.NewRequest("GET", "/", nil)
-		r.Header.Set("Authorization", "Bearer "+token)
-		w := httptest.NewRecorder()
-		chain.ServeHTTP(w, r)
-		if w.Code != want {
-			t.Fatalf("status %d, want %d", w.Code, want)
+		if got := serve(chain, token); got != want {
+			t.Fatalf("status %d, want %d", got, want)
 		}
 		revoked = true
 	}
