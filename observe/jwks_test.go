@@ -12,23 +12,29 @@ import (
 	"github.com/tollgate/tollgate/observe"
 )
 
-func TestJWKSFetchesAreReportedAndARecoveryAfterFailures(t *testing.T) {
+// newFetchingVerifier is a verifier of cfg's settings for an issuer on a
+// clock, reporting its fetches to rec, refresh errors silenced.
+func newFetchingVerifier(t *testing.T, cfg jwt.Config) (*authtest.Clock, *authtest.Issuer, *recorder, *jwt.Verifier) {
+	t.Helper()
 	clk := authtest.NewClock(time.Unix(1_800_000_000, 0))
 	iss := authtest.NewIssuer(t, authtest.WithClock(clk.Now))
 	rec := &recorder{}
-	v, err := jwt.NewVerifier(context.Background(), jwt.Config{
-		Issuers: []jwt.Issuer{{
-			Issuer: iss.URL(), JWKSURL: iss.JWKSURL(), Audiences: []string{audience}, Algorithms: []string{"RS256"},
-		}},
-		Now:                clk.Now,
-		UnknownKIDCooldown: 30 * time.Second,
-		OnRefreshError:     func(string, error) {},
-		Observer:           rec.observer(),
-	})
+	cfg.Issuers = []jwt.Issuer{{
+		Issuer: iss.URL(), JWKSURL: iss.JWKSURL(), Audiences: []string{audience}, Algorithms: []string{"RS256"},
+	}}
+	cfg.Now = clk.Now
+	cfg.OnRefreshError = func(string, error) {}
+	cfg.Observer = rec.observer()
+	v, err := jwt.NewVerifier(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer v.Close()
+	t.Cleanup(func() { _ = v.Close() })
+	return clk, iss, rec, v
+}
+
+func TestJWKSFetchesAreReportedAndARecoveryAfterFailures(t *testing.T) {
+	clk, iss, rec, v := newFetchingVerifier(t, jwt.Config{UnknownKIDCooldown: 30 * time.Second})
 	ctx := context.Background()
 	if _, err := v.Verify(ctx, mint(iss, "j-1")); err != nil {
 		t.Fatal(err)
@@ -69,24 +75,11 @@ func TestJWKSFetchesAreReportedAndARecoveryAfterFailures(t *testing.T) {
 }
 
 func TestAFailedFetchPastTheStaleLimitReportsTheSetStale(t *testing.T) {
-	clk := authtest.NewClock(time.Unix(1_800_000_000, 0))
-	iss := authtest.NewIssuer(t, authtest.WithClock(clk.Now))
-	rec := &recorder{}
-	v, err := jwt.NewVerifier(context.Background(), jwt.Config{
-		Issuers: []jwt.Issuer{{
-			Issuer: iss.URL(), JWKSURL: iss.JWKSURL(), Audiences: []string{audience}, Algorithms: []string{"RS256"},
-		}},
-		Now:                clk.Now,
+	clk, iss, rec, v := newFetchingVerifier(t, jwt.Config{
 		RefreshInterval:    time.Minute,
 		MinRefreshInterval: time.Minute,
 		StaleLimit:         time.Minute,
-		OnRefreshError:     func(string, error) {},
-		Observer:           rec.observer(),
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer v.Close()
 	token := mint(iss, "s-1")
 	if _, err := v.Verify(context.Background(), token); err != nil {
 		t.Fatal(err)

@@ -21,46 +21,30 @@ type recorder struct {
 }
 
 func (rec *recorder) observer() *observe.Observer {
+	revocation := keep(&rec.mu, &rec.revocations)
 	return &observe.Observer{
-		Refused: func(_ context.Context, r observe.Refusal) {
-			rec.mu.Lock()
-			defer rec.mu.Unlock()
-			rec.refusals = append(rec.refusals, r)
-		},
-		TokenCache: func(_ context.Context, hit bool) {
-			rec.mu.Lock()
-			defer rec.mu.Unlock()
-			rec.cache = append(rec.cache, hit)
-		},
-		RateLimit: func(_ context.Context, d observe.RateLimitDecision) {
-			rec.mu.Lock()
-			defer rec.mu.Unlock()
-			rec.limits = append(rec.limits, d)
-		},
-		Revocation: func(_ context.Context, c observe.RevocationCheck) {
-			rec.mu.Lock()
-			defer rec.mu.Unlock()
-			rec.revocations = append(rec.revocations, c.Outcome)
-		},
-		Introspection: func(_ context.Context, c observe.IntrospectionCall) {
-			rec.mu.Lock()
-			defer rec.mu.Unlock()
-			rec.introspection = append(rec.introspection, c)
-		},
-		JWKSFetch: func(f observe.JWKSFetch) {
-			rec.mu.Lock()
-			defer rec.mu.Unlock()
-			rec.fetches = append(rec.fetches, f)
-		},
-		JWKSRecovered: func(r observe.JWKSRecovery) {
-			rec.mu.Lock()
-			defer rec.mu.Unlock()
-			rec.recoveries = append(rec.recoveries, r)
-		},
-		StoreState: func(s observe.StoreState) {
-			rec.mu.Lock()
-			defer rec.mu.Unlock()
-			rec.states = append(rec.states, s)
-		},
+		Refused:       withContext(keep(&rec.mu, &rec.refusals)),
+		TokenCache:    withContext(keep(&rec.mu, &rec.cache)),
+		RateLimit:     withContext(keep(&rec.mu, &rec.limits)),
+		Revocation:    func(_ context.Context, c observe.RevocationCheck) { revocation(c.Outcome) },
+		Introspection: withContext(keep(&rec.mu, &rec.introspection)),
+		JWKSFetch:     keep(&rec.mu, &rec.fetches),
+		JWKSRecovered: keep(&rec.mu, &rec.recoveries),
+		StoreState:    keep(&rec.mu, &rec.states),
 	}
+}
+
+// keep returns a func that appends its event to list under mu.
+func keep[E any](mu *sync.Mutex, list *[]E) func(E) {
+	return func(e E) {
+		mu.Lock()
+		defer mu.Unlock()
+		*list = append(*list, e)
+	}
+}
+
+// withContext is f for an Observer field that is given the request's
+// context too.
+func withContext[E any](f func(E)) func(context.Context, E) {
+	return func(_ context.Context, e E) { f(e) }
 }
