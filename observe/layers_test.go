@@ -44,6 +44,15 @@ func mint(iss *authtest.Issuer, jti string) string {
 	return iss.Mint(map[string]any{"sub": "merchant-42", "aud": audience, "jti": jti, "scope": "orders.read", "org": "acme"})
 }
 
+// serve sends h a request bearing token.
+func serve(h http.Handler, token string) *httptest.ResponseRecorder {
+	r := httptest.NewRequest("GET", "/", nil)
+	r.Header.Set("Authorization", "Bearer "+token)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
+}
+
 // handler fails the test if a refused request reaches it.
 type handler struct{ reached int }
 
@@ -143,11 +152,7 @@ func TestAuthenticateReportsATokenCacheMissThenAHit(t *testing.T) {
 		middleware.Authenticate(newVerifier(t, iss, nil)))(&handler{})
 	token := mint(iss, "t-2")
 	for range 2 {
-		r := httptest.NewRequest("GET", "/", nil)
-		r.Header.Set("Authorization", "Bearer "+token)
-		w := httptest.NewRecorder()
-		chain.ServeHTTP(w, r)
-		if w.Code != 200 {
+		if w := serve(chain, token); w.Code != 200 {
 			t.Fatalf("status %d", w.Code)
 		}
 	}
@@ -187,11 +192,7 @@ func TestAuthenticateReportsEachRevocationCheckWithItsOutcome(t *testing.T) {
 			rec := &recorder{}
 			chain := middleware.Chain(tgerrors.Use(tgerrors.OAuth, tgerrors.WithObserver(rec.observer())),
 				middleware.Authenticate(v, middleware.WithRevocation(c.check), middleware.OnRefusal(nil)))(&handler{})
-			r := httptest.NewRequest("GET", "/", nil)
-			r.Header.Set("Authorization", "Bearer "+token)
-			w := httptest.NewRecorder()
-			chain.ServeHTTP(w, r)
-			if w.Code != c.status {
+			if w := serve(chain, token); w.Code != c.status {
 				t.Errorf("status %d, want %d", w.Code, c.status)
 			}
 			if !slices.Equal(rec.revocations, []string{c.outcome}) {
