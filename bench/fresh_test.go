@@ -4,6 +4,9 @@ import (
 	"context"
 	"net/http"
 	"testing"
+
+	"github.com/tollgate/tollgate/jwt"
+	"github.com/tollgate/tollgate/principal"
 )
 
 // ringSize is how many distinct requests a fresh-request benchmark cycles
@@ -25,6 +28,19 @@ func requestRing(token string, n int) []*http.Request {
 	return rs
 }
 
+// verifiedToken is the benchmarks' token, a verifier that has it cached and
+// the principal it verified to, which the floor serves.
+func verifiedToken(b *testing.B) (string, *jwt.Verifier, *principal.Principal) {
+	b.Helper()
+	token := theToken()
+	v := newVerifier(b, 0)
+	p, err := v.Verify(context.Background(), token)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return token, v, p
+}
+
 // BenchmarkCachedTokenFresh is the cached chain beside its hand-written
 // floor (handChain: the same work, by hand), each on one reused request
 // and on a ring of fresh ones:
@@ -36,12 +52,7 @@ func requestRing(token string, n int) []*http.Request {
 //
 // The ratio chain ÷ floor within one run is what the 1.2× target is about.
 func BenchmarkCachedTokenFresh(b *testing.B) {
-	token := theToken()
-	v := newVerifier(b, 0)
-	p, err := v.Verify(context.Background(), token)
-	if err != nil {
-		b.Fatal(err)
-	}
+	token, v, p := verifiedToken(b)
 	for _, h := range []struct {
 		name string
 		make func(c *counter) http.Handler
@@ -76,12 +87,7 @@ func BenchmarkCachedTokenFresh(b *testing.B) {
 // fresh requests (each goroutine its own ring), one hot token: run it with
 // -cpu 1,2 and compare ns/op (wall time per request) across the two.
 func BenchmarkCachedTokenFreshParallel(b *testing.B) {
-	token := theToken()
-	v := newVerifier(b, 0)
-	p, err := v.Verify(context.Background(), token)
-	if err != nil {
-		b.Fatal(err)
-	}
+	token, v, p := verifiedToken(b)
 	for _, h := range []struct {
 		name string
 		h    http.Handler
