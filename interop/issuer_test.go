@@ -25,28 +25,58 @@ type tollgateIssuer struct {
 	secrets map[string]string
 }
 
+// issuerParts are what both of tollgate's servers here are built on: a
+// key ring, a minter and client and session stores, all in memory, for an
+// issuer at srv's URL whose routes go on mux.
+type issuerParts struct {
+	srv      *httptest.Server
+	mux      *http.ServeMux
+	ring     *issuer.KeyRing
+	minter   *issuer.Minter
+	clients  *issuer.Clients
+	sessions *issuer.Sessions
+}
+
+func newIssuerParts(t *testing.T) *issuerParts {
+	t.Helper()
+	ring, err := issuer.NewKeyRing(context.Background(), issuer.KeyRingConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &issuerParts{mux: http.NewServeMux(), ring: ring}
+	p.srv = httptest.NewServer(p.mux)
+	t.Cleanup(p.srv.Close)
+	if p.minter, err = issuer.NewMinter(issuer.MinterConfig{Issuer: p.srv.URL, Keys: ring}); err != nil {
+		t.Fatal(err)
+	}
+	if p.clients, err = issuer.NewClients(issuer.ClientsConfig{Argon2: issuer.Argon2Params{Time: 1, MemoryKiB: 64, Threads: 1, SaltBytes: 16, KeyBytes: 32}}); err != nil {
+		t.Fatal(err)
+	}
+	if p.sessions, err = issuer.NewSessions(issuer.SessionsConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// api is an API guarded by a jwt.Verifier that reads the ring in-process.
+func (p *issuerParts) api(t *testing.T) *guardedAPI {
+	t.Helper()
+	v, err := jwt.NewVerifier(context.Background(), jwt.Config{Issuers: []jwt.Issuer{{
+		Issuer: p.srv.URL, KeySource: p.ring, Audiences: []string{apiAudience},
+		Algorithms: []string{"ES256"}, RequiredTyp: "at+jwt",
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = v.Close() })
+	return newAPI(t, v)
+}
+
 func newTollgateIssuer(t *testing.T) *tollgateIssuer {
 	t.Helper()
 	ctx := context.Background()
-	ring, err := issuer.NewKeyRing(ctx, issuer.KeyRingConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	minter, err := issuer.NewMinter(issuer.MinterConfig{Issuer: srv.URL, Keys: ring})
-	if err != nil {
-		t.Fatal(err)
-	}
-	clients, err := issuer.NewClients(issuer.ClientsConfig{Argon2: issuer.Argon2Params{Time: 1, MemoryKiB: 64, Threads: 1, SaltBytes: 16, KeyBytes: 32}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sessions, err := issuer.NewSessions(issuer.SessionsConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := newIssuerParts(t)
+	srv, clients := p.srv, p.clients
 	ti := &tollgateIssuer{Server: srv, secrets: map[string]string{}}
 	for _, cl := range []issuer.Client{
 		// The client's id and secret hold characters Basic must form-encode.
@@ -60,7 +90,7 @@ func newTollgateIssuer(t *testing.T) *tollgateIssuer {
 		ti.secrets[cl.ID] = s.Reveal()
 	}
 	token, err := issuer.NewTokenHandler(issuer.TokenConfig{
-		Clients: clients, Minter: minter, Sessions: sessions,
+		Clients: clients, Minter: p.minter, Sessions: p.sessions,
 		Grants: []string{issuer.GrantClientCredentials, issuer.GrantPassword, issuer.GrantRefreshToken},
 		Login: func(_ context.Context, username, password string) (string, error) {
 			if username == "bob" && password == "correct horse" {
@@ -72,17 +102,8 @@ func newTollgateIssuer(t *testing.T) *tollgateIssuer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux.Handle("POST /oauth/token", token)
-
-	v, err := jwt.NewVerifier(ctx, jwt.Config{Issuers: []jwt.Issuer{{
-		Issuer: srv.URL, KeySource: ring, Audiences: []string{apiAudience},
-		Algorithms: []string{"ES256"}, RequiredTyp: "at+jwt",
-	}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = v.Close() })
-	ti.api = newAPI(t, v)
+	p.mux.Handle("POST /oauth/token", token)
+	ti.api = p.api(t)
 	return ti
 }
 

@@ -23,7 +23,6 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/tollgate/tollgate/issuer"
-	"github.com/tollgate/tollgate/jwt"
 )
 
 // These tests drive tollgate's authorization code grant with a second
@@ -73,27 +72,9 @@ type tokenRequest struct {
 
 func newCodeServer(t *testing.T) *codeServer {
 	t.Helper()
-	ctx := context.Background()
-	ring, err := issuer.NewKeyRing(ctx, issuer.KeyRingConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	cs := &codeServer{Server: srv, secrets: map[string]string{}}
-	minter, err := issuer.NewMinter(issuer.MinterConfig{Issuer: srv.URL, Keys: ring})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs.clients, err = issuer.NewClients(issuer.ClientsConfig{Argon2: issuer.Argon2Params{Time: 1, MemoryKiB: 64, Threads: 1, SaltBytes: 16, KeyBytes: 32}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sessions, err := issuer.NewSessions(issuer.SessionsConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := newIssuerParts(t)
+	srv, sessions := p.srv, p.sessions
+	cs := &codeServer{Server: srv, clients: p.clients, secrets: map[string]string{}}
 	grants, err := issuer.NewGrants(issuer.GrantsConfig{Sessions: sessions})
 	if err != nil {
 		t.Fatal(err)
@@ -113,7 +94,7 @@ func newCodeServer(t *testing.T) *codeServer {
 	}
 	codeGrants := []string{issuer.GrantAuthorizationCode, issuer.GrantRefreshToken}
 	token, err := issuer.NewTokenHandler(issuer.TokenConfig{
-		Clients: cs.clients, Minter: minter, Sessions: sessions, CodeGrants: grants, Grants: codeGrants,
+		Clients: cs.clients, Minter: p.minter, Sessions: sessions, CodeGrants: grants, Grants: codeGrants,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -125,20 +106,12 @@ func newCodeServer(t *testing.T) *codeServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux.Handle("/authorize", authorize)
-	mux.Handle("POST /oauth/token", cs.recordTokenRequest(token))
-	mux.Handle("GET /.well-known/oauth-authorization-server", metadata)
-	mux.Handle("GET /.well-known/jwks.json", issuer.NewJWKSHandler(ring, 0))
+	p.mux.Handle("/authorize", authorize)
+	p.mux.Handle("POST /oauth/token", cs.recordTokenRequest(token))
+	p.mux.Handle("GET /.well-known/oauth-authorization-server", metadata)
+	p.mux.Handle("GET /.well-known/jwks.json", issuer.NewJWKSHandler(p.ring, 0))
 
-	v, err := jwt.NewVerifier(ctx, jwt.Config{Issuers: []jwt.Issuer{{
-		Issuer: srv.URL, KeySource: ring, Audiences: []string{apiAudience},
-		Algorithms: []string{"ES256"}, RequiredTyp: "at+jwt",
-	}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = v.Close() })
-	cs.api = newAPI(t, v)
+	cs.api = p.api(t)
 	return cs
 }
 
