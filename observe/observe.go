@@ -195,9 +195,7 @@ func From(ctx context.Context) *Observer {
 
 // Refuse reports a refusal by layer to ctx's observer, if any.
 func Refuse(ctx context.Context, layer, kind string) {
-	if o := From(ctx); o != nil && o.Refused != nil {
-		o.Refused(ctx, Refusal{Layer: layer, Kind: kind})
-	}
+	From(ctx).ReportRefusal(ctx, layer, kind)
 }
 
 // ReportRefusal reports a refusal to o; o may be nil.
