@@ -41,6 +41,7 @@ package otel
 
 import (
 	"context"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -102,10 +103,12 @@ type recorder struct {
 	// atomic add each, and reported by observable counters when the
 	// reader collects: the SDK's own bookkeeping of a measurement then
 	// stays off the request path.
+	// The maps by outcome and by limit name are read with an atomic load
+	// and no lock; mu serialises the copies that add a key.
 	hits, misses atomic.Int64
-	mu           sync.RWMutex
-	revocations  map[string]*atomic.Int64  // by outcome
-	decisions    map[string]*decisionCount // by limit name
+	mu           sync.Mutex
+	revocations  atomic.Pointer[map[string]*atomic.Int64]  // by outcome
+	decisions    atomic.Pointer[map[string]*decisionCount] // by limit name
 }
 
 // decisionCount is one limit's decisions.
@@ -121,17 +124,16 @@ func New(cfg Config) (*observe.Observer, error) {
 		tp = gotel.GetTracerProvider()
 	}
 	m := mp.Meter(ScopeName)
-	r := &recorder{
-		tracer: tp.Tracer(ScopeName), now: cfg.Now,
-		revocations: map[string]*atomic.Int64{},
-		decisions:   map[string]*decisionCount{},
-	}
+	r := &recorder{tracer: tp.Tracer(ScopeName), now: cfg.Now}
 	if r.now == nil {
 		r.now = time.Now
 	}
+	revocations := map[string]*atomic.Int64{}
 	for _, o := range []string{observe.OutcomeOK, observe.OutcomeRevoked, observe.OutcomeError} {
-		r.revocations[o] = new(atomic.Int64)
+		revocations[o] = new(atomic.Int64)
 	}
+	r.revocations.Store(&revocations)
+	r.decisions.Store(&map[string]*decisionCount{})
 	var errs []error
 	counter := func(name, unit, desc string) metric.Int64Counter {
 		c, err := m.Int64Counter(name, metric.WithUnit(unit), metric.WithDescription(desc))
@@ -202,7 +204,7 @@ func (r *recorder) tokenCache(_ context.Context, hit bool) {
 }
 
 func (r *recorder) rateLimit(_ context.Context, d observe.RateLimitDecision) {
-	c := counterFor(&r.mu, r.decisions, d.Limit)
+	c := counterFor(&r.mu, &r.decisions, d.Limit)
 	if d.Allowed {
 		c.allowed.Add(1)
 	} else {
@@ -211,24 +213,26 @@ func (r *recorder) rateLimit(_ context.Context, d observe.RateLimitDecision) {
 }
 
 func (r *recorder) revocationCheck(_ context.Context, c observe.RevocationCheck) {
-	counterFor(&r.mu, r.revocations, c.Outcome).Add(1)
+	counterFor(&r.mu, &r.revocations, c.Outcome).Add(1)
 }
 
-// counterFor returns m's counter for key, adding a zero one the first time
-// key is seen: a read lock and a map look-up once it exists.
-func counterFor[C any](mu *sync.RWMutex, m map[string]*C, key string) *C {
-	mu.RLock()
-	c, ok := m[key]
-	mu.RUnlock()
-	if ok {
+// counterFor returns the counter for key in the map m points to, adding a
+// zero one the first time key is seen, in a copy of the map that replaces
+// it: once the key is there, an atomic load and a map look-up, no lock.
+func counterFor[C any](mu *sync.Mutex, m *atomic.Pointer[map[string]*C], key string) *C {
+	if c, ok := (*m.Load())[key]; ok {
 		return c
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if c, ok = m[key]; !ok {
-		c = new(C)
-		m[key] = c
+	cur := *m.Load()
+	if c, ok := cur[key]; ok {
+		return c
 	}
+	next := maps.Clone(cur)
+	c := new(C)
+	next[key] = c
+	m.Store(&next)
 	return c
 }
 
@@ -244,9 +248,7 @@ func (r *recorder) observeCache(_ context.Context, o metric.Int64Observer) error
 }
 
 func (r *recorder) observeDecisions(_ context.Context, o metric.Int64Observer) error {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	for name, c := range r.decisions {
+	for name, c := range *r.decisions.Load() {
 		o.Observe(c.allowed.Load(), metric.WithAttributes(KeyLimit.String(name), KeyDecision.String("allowed")))
 		if n := c.refused.Load(); n > 0 {
 			o.Observe(n, metric.WithAttributes(KeyLimit.String(name), KeyDecision.String("refused")))
@@ -256,9 +258,7 @@ func (r *recorder) observeDecisions(_ context.Context, o metric.Int64Observer) e
 }
 
 func (r *recorder) observeRevocations(_ context.Context, o metric.Int64Observer) error {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	for outcome, n := range r.revocations {
+	for outcome, n := range *r.revocations.Load() {
 		if v := n.Load(); v > 0 {
 			o.Observe(v, metric.WithAttributes(KeyOutcome.String(outcome)))
 		}
