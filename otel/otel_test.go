@@ -273,7 +273,7 @@ func TestStoreStatesAreRecorded(t *testing.T) {
 }
 
 // Recording a request that is let through allocates nothing more than not
-// observing it: the attribute sets of its events are built ahead.
+// observing it: its events are atomic adds, read when the reader collects.
 func TestObservingAnAdmittedRequestAddsNoAllocation(t *testing.T) {
 	s := newSetup(t)
 	token := s.iss.Mint(map[string]any{"sub": "m-1", "aud": audience, "scope": "orders.read"})
