@@ -27,14 +27,16 @@
 //   - store_state_changes_total{store,state}.
 //
 // No label carries a token, a key, an IP or a rate-limit key. The counters
-// of the cached path (cache hits, allowed decisions, revocation checks)
-// are bound ahead, so observing a request that is let through allocates
-// nothing.
+// of the cached path are bound ahead (cache hits, revocation checks) or on
+// a limit's first decision (allowed decisions), so observing a request
+// that is let through allocates nothing.
 package prometheus
 
 import (
 	"context"
+	"maps"
 	"sync"
+	"sync/atomic"
 
 	prom "github.com/prometheus/client_golang/prometheus"
 
@@ -60,11 +62,12 @@ type collectors struct {
 	storeFallback          *prom.GaugeVec
 	storeChanges           *prom.CounterVec
 
-	mu sync.RWMutex
 	// allowed and refused are the decision counters bound by limit name,
 	// so that the decision of a request allocates nothing once its
-	// limit's counter exists.
-	allowed, refused map[string]prom.Counter
+	// limit's counter exists. They are read with an atomic load and no
+	// lock; mu serialises the copies that add a limit.
+	mu               sync.Mutex
+	allowed, refused atomic.Pointer[map[string]prom.Counter]
 }
 
 // New registers tollgate's collectors with reg and returns the Observer
@@ -102,9 +105,9 @@ func New(reg prom.Registerer) (*observe.Observer, error) {
 			Help: "1 while a store cannot reach its server and follows its outage policy."}, []string{"store"}),
 		storeChanges: prom.NewCounterVec(prom.CounterOpts{Namespace: namespace, Name: "store_state_changes_total",
 			Help: "Store state changes, by store and state entered (remote, fallback)."}, []string{"store", "state"}),
-		allowed: make(map[string]prom.Counter),
-		refused: make(map[string]prom.Counter),
 	}
+	c.allowed.Store(&map[string]prom.Counter{})
+	c.refused.Store(&map[string]prom.Counter{})
 	for _, col := range []prom.Collector{c.refusals, c.cacheHits, c.cacheMisses, c.decisions, c.revocations,
 		c.introspections, c.introspectionDuration, c.jwksFetches, c.jwksDuration, c.jwksKeys, c.jwksAge,
 		c.jwksStale, c.jwksRecoveries, c.storeFallback, c.storeChanges} {
@@ -141,22 +144,30 @@ func (c *collectors) tokenCache(_ context.Context, hit bool) {
 }
 
 func (c *collectors) rateLimit(_ context.Context, d observe.RateLimitDecision) {
-	byName, decision := c.allowed, "allowed"
+	byName, decision := &c.allowed, "allowed"
 	if !d.Allowed {
-		byName, decision = c.refused, "refused"
+		byName, decision = &c.refused, "refused"
 	}
-	c.mu.RLock()
-	counter, ok := byName[d.Limit]
-	c.mu.RUnlock()
+	counter, ok := (*byName.Load())[d.Limit]
 	if !ok {
-		c.mu.Lock()
-		if counter, ok = byName[d.Limit]; !ok {
-			counter = c.decisions.WithLabelValues(d.Limit, decision)
-			byName[d.Limit] = counter
-		}
-		c.mu.Unlock()
+		counter = c.bind(byName, d.Limit, decision)
 	}
 	counter.Inc()
+}
+
+// bind adds limit's counter of decision to the map byName points to, in a
+// copy that replaces it, unless another decision added it first.
+func (c *collectors) bind(byName *atomic.Pointer[map[string]prom.Counter], limit, decision string) prom.Counter {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cur := *byName.Load()
+	if counter, ok := cur[limit]; ok {
+		return counter
+	}
+	next := maps.Clone(cur)
+	next[limit] = c.decisions.WithLabelValues(limit, decision)
+	byName.Store(&next)
+	return next[limit]
 }
 
 func (c *collectors) revocation(_ context.Context, rc observe.RevocationCheck) {
