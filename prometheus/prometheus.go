@@ -70,41 +70,59 @@ type collectors struct {
 	allowed, refused atomic.Pointer[map[string]prom.Counter]
 }
 
+// counter, counterVec, gaugeVec and histogramVec make the collectors of
+// New under the tollgate_ prefix; histograms have the default buckets.
+func counter(name, help string) prom.Counter {
+	return prom.NewCounter(prom.CounterOpts{Namespace: namespace, Name: name, Help: help})
+}
+
+func counterVec(name, help string, labels ...string) *prom.CounterVec {
+	return prom.NewCounterVec(prom.CounterOpts{Namespace: namespace, Name: name, Help: help}, labels)
+}
+
+func gaugeVec(name, help string, labels ...string) *prom.GaugeVec {
+	return prom.NewGaugeVec(prom.GaugeOpts{Namespace: namespace, Name: name, Help: help}, labels)
+}
+
+func histogramVec(name, help string, labels ...string) *prom.HistogramVec {
+	return prom.NewHistogramVec(prom.HistogramOpts{Namespace: namespace, Name: name, Help: help, Buckets: prom.DefBuckets}, labels)
+}
+
 // New registers tollgate's collectors with reg and returns the Observer
 // that feeds them. It fails if reg already holds a collector of the same
 // name (a second New on one registry).
 func New(reg prom.Registerer) (*observe.Observer, error) {
 	c := &collectors{
-		refusals: prom.NewCounterVec(prom.CounterOpts{Namespace: namespace, Name: "refusals_total",
-			Help: "Requests refused, by the layer that refused them and the kind of refusal."}, []string{"layer", "kind"}),
-		cacheHits: prom.NewCounter(prom.CounterOpts{Namespace: namespace, Name: "token_cache_hits_total",
-			Help: "Tokens found in the verifier's cache of verified tokens."}),
-		cacheMisses: prom.NewCounter(prom.CounterOpts{Namespace: namespace, Name: "token_cache_misses_total",
-			Help: "Tokens not found in the verifier's cache of verified tokens."}),
-		decisions: prom.NewCounterVec(prom.CounterOpts{Namespace: namespace, Name: "ratelimit_decisions_total",
-			Help: "Rate-limit decisions, by configured limit name and decision (allowed, refused)."}, []string{"limit", "decision"}),
-		revocations: prom.NewCounterVec(prom.CounterOpts{Namespace: namespace, Name: "revocation_checks_total",
-			Help: "Revocation checks, by outcome (ok, revoked, error)."}, []string{"outcome"}),
-		introspections: prom.NewCounterVec(prom.CounterOpts{Namespace: namespace, Name: "introspection_requests_total",
-			Help: "Introspection look-ups, by outcome (ok, inactive, error) and cache (hit, miss)."}, []string{"outcome", "cache"}),
-		introspectionDuration: prom.NewHistogramVec(prom.HistogramOpts{Namespace: namespace, Name: "introspection_duration_seconds",
-			Help: "Latency of calls to the introspection endpoint, by outcome.", Buckets: prom.DefBuckets}, []string{"outcome"}),
-		jwksFetches: prom.NewCounterVec(prom.CounterOpts{Namespace: namespace, Name: "jwks_fetches_total",
-			Help: "Key-set fetches, by issuer and outcome (ok, error)."}, []string{"issuer", "outcome"}),
-		jwksDuration: prom.NewHistogramVec(prom.HistogramOpts{Namespace: namespace, Name: "jwks_fetch_duration_seconds",
-			Help: "Duration of key-set fetches, by issuer.", Buckets: prom.DefBuckets}, []string{"issuer"}),
-		jwksKeys: prom.NewGaugeVec(prom.GaugeOpts{Namespace: namespace, Name: "jwks_keys",
-			Help: "Usable keys in the key set in use, by issuer."}, []string{"issuer"}),
-		jwksAge: prom.NewGaugeVec(prom.GaugeOpts{Namespace: namespace, Name: "jwks_age_seconds",
-			Help: "Age of the key set in use at the last fetch: 0 after a success, the time since the last success after a failure."}, []string{"issuer"}),
-		jwksStale: prom.NewGaugeVec(prom.GaugeOpts{Namespace: namespace, Name: "jwks_stale",
-			Help: "1 while the key set in use is past its refresh time because fetches fail."}, []string{"issuer"}),
-		jwksRecoveries: prom.NewCounterVec(prom.CounterOpts{Namespace: namespace, Name: "jwks_recoveries_total",
-			Help: "Key sets that loaded again after failed fetches, by issuer."}, []string{"issuer"}),
-		storeFallback: prom.NewGaugeVec(prom.GaugeOpts{Namespace: namespace, Name: "store_fallback",
-			Help: "1 while a store cannot reach its server and follows its outage policy."}, []string{"store"}),
-		storeChanges: prom.NewCounterVec(prom.CounterOpts{Namespace: namespace, Name: "store_state_changes_total",
-			Help: "Store state changes, by store and state entered (remote, fallback)."}, []string{"store", "state"}),
+		refusals: counterVec("refusals_total",
+			"Requests refused, by the layer that refused them and the kind of refusal.", "layer", "kind"),
+		cacheHits: counter("token_cache_hits_total",
+			"Tokens found in the verifier's cache of verified tokens."),
+		cacheMisses: counter("token_cache_misses_total",
+			"Tokens not found in the verifier's cache of verified tokens."),
+		decisions: counterVec("ratelimit_decisions_total",
+			"Rate-limit decisions, by configured limit name and decision (allowed, refused).", "limit", "decision"),
+		revocations: counterVec("revocation_checks_total",
+			"Revocation checks, by outcome (ok, revoked, error).", "outcome"),
+		introspections: counterVec("introspection_requests_total",
+			"Introspection look-ups, by outcome (ok, inactive, error) and cache (hit, miss).", "outcome", "cache"),
+		introspectionDuration: histogramVec("introspection_duration_seconds",
+			"Latency of calls to the introspection endpoint, by outcome.", "outcome"),
+		jwksFetches: counterVec("jwks_fetches_total",
+			"Key-set fetches, by issuer and outcome (ok, error).", "issuer", "outcome"),
+		jwksDuration: histogramVec("jwks_fetch_duration_seconds",
+			"Duration of key-set fetches, by issuer.", "issuer"),
+		jwksKeys: gaugeVec("jwks_keys",
+			"Usable keys in the key set in use, by issuer.", "issuer"),
+		jwksAge: gaugeVec("jwks_age_seconds",
+			"Age of the key set in use at the last fetch: 0 after a success, the time since the last success after a failure.", "issuer"),
+		jwksStale: gaugeVec("jwks_stale",
+			"1 while the key set in use is past its refresh time because fetches fail.", "issuer"),
+		jwksRecoveries: counterVec("jwks_recoveries_total",
+			"Key sets that loaded again after failed fetches, by issuer.", "issuer"),
+		storeFallback: gaugeVec("store_fallback",
+			"1 while a store cannot reach its server and follows its outage policy.", "store"),
+		storeChanges: counterVec("store_state_changes_total",
+			"Store state changes, by store and state entered (remote, fallback).", "store", "state"),
 	}
 	c.allowed.Store(&map[string]prom.Counter{})
 	c.refused.Store(&map[string]prom.Counter{})
