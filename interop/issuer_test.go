@@ -76,21 +76,20 @@ func newTollgateIssuer(t *testing.T) *tollgateIssuer {
 	t.Helper()
 	ctx := context.Background()
 	p := newIssuerParts(t)
-	srv, clients := p.srv, p.clients
-	ti := &tollgateIssuer{Server: srv, secrets: map[string]string{}}
+	ti := &tollgateIssuer{Server: p.srv, secrets: map[string]string{}}
 	for _, cl := range []issuer.Client{
 		// The client's id and secret hold characters Basic must form-encode.
 		{ID: "vendor:1 +x", Grants: []string{issuer.GrantClientCredentials}, Scopes: []string{scopeRead}, Audience: []string{apiAudience}},
 		{ID: "app", Grants: []string{issuer.GrantPassword, issuer.GrantRefreshToken}, Scopes: []string{scopeRead}, Audience: []string{apiAudience}},
 	} {
-		_, s, err := clients.Create(ctx, cl)
+		_, s, err := p.clients.Create(ctx, cl)
 		if err != nil {
 			t.Fatal(err)
 		}
 		ti.secrets[cl.ID] = s.Reveal()
 	}
 	token, err := issuer.NewTokenHandler(issuer.TokenConfig{
-		Clients: clients, Minter: p.minter, Sessions: p.sessions,
+		Clients: p.clients, Minter: p.minter, Sessions: p.sessions,
 		Grants: []string{issuer.GrantClientCredentials, issuer.GrantPassword, issuer.GrantRefreshToken},
 		Login: func(_ context.Context, username, password string) (string, error) {
 			if username == "bob" && password == "correct horse" {

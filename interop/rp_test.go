@@ -73,9 +73,9 @@ type tokenRequest struct {
 func newCodeServer(t *testing.T) *codeServer {
 	t.Helper()
 	p := newIssuerParts(t)
-	srv, sessions := p.srv, p.sessions
+	srv := p.srv
 	cs := &codeServer{Server: srv, clients: p.clients, secrets: map[string]string{}}
-	grants, err := issuer.NewGrants(issuer.GrantsConfig{Sessions: sessions})
+	grants, err := issuer.NewGrants(issuer.GrantsConfig{Sessions: p.sessions})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +94,7 @@ func newCodeServer(t *testing.T) *codeServer {
 	}
 	codeGrants := []string{issuer.GrantAuthorizationCode, issuer.GrantRefreshToken}
 	token, err := issuer.NewTokenHandler(issuer.TokenConfig{
-		Clients: cs.clients, Minter: p.minter, Sessions: sessions, CodeGrants: grants, Grants: codeGrants,
+		Clients: cs.clients, Minter: p.minter, Sessions: p.sessions, CodeGrants: grants, Grants: codeGrants,
 	})
 	if err != nil {
 		t.Fatal(err)
