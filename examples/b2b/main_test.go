@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tollgate/tollgate/authtest"
+	"github.com/tollgate/tollgate/examples/internal/demo"
 	"github.com/tollgate/tollgate/ipfilter"
 	"github.com/tollgate/tollgate/issuer"
 )
@@ -438,8 +439,8 @@ func TestPasswordsAreStoredAsArgon2idHashes(t *testing.T) {
 		{strings.Replace(h, "m=64", "m=0", 1), "acme-password", false},
 		{h[:len(h)-4], "acme-password", false},
 	} {
-		if got := checkPassword(tt.phc, tt.password); got != tt.want {
-			t.Errorf("checkPassword(%q, %q) = %v", tt.phc, tt.password, got)
+		if got := demo.CheckPassword(tt.phc, tt.password); got != tt.want {
+			t.Errorf("demo.CheckPassword(%q, %q) = %v", tt.phc, tt.password, got)
 		}
 	}
 }

@@ -2,8 +2,8 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 
+	"github.com/tollgate/tollgate/examples/internal/demo"
 	"github.com/tollgate/tollgate/issuer"
 )
 
@@ -18,25 +18,13 @@ func hashPassword(password string) string {
 // raising them later leaves the old ones valid.
 var argon2Params = issuer.DefaultArgon2Params
 
-// checkPassword reports whether password matches the PHC string stored, in
-// constant time (issuer.CheckSecret). A malformed hash matches nothing.
-func checkPassword(stored, password string) bool {
-	ok, err := issuer.CheckSecret(stored, password)
-	return ok && err == nil
-}
-
 // passwordChecker is the token endpoint's Login over users (username →
 // PHC hash): the subject is the username. An unknown username costs a
 // hash too, so that the answer's time does not tell which usernames exist.
 func passwordChecker(users map[string]string) issuer.LoginFunc {
-	dummy := hashPassword(rand.Text())
+	passwords := demo.NewPasswords(users, argon2Params)
 	return func(_ context.Context, username, password string) (string, error) {
-		phc, ok := users[username]
-		if !ok {
-			checkPassword(dummy, password)
-			return "", issuer.ErrBadCredentials
-		}
-		if !checkPassword(phc, password) {
+		if !passwords.Check(username, password) {
 			return "", issuer.ErrBadCredentials
 		}
 		return username, nil

@@ -2,13 +2,13 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	stderrors "errors"
 	"html/template"
 	"log/slog"
 	"net/http"
 	"time"
 
+	"github.com/tollgate/tollgate/examples/internal/demo"
 	"github.com/tollgate/tollgate/issuer"
 )
 
@@ -16,27 +16,18 @@ import (
 // client id fit with room to spare.
 const maxFormBytes = 16 << 10
 
-// owners are the store owners who sign in on the marketplace's pages.
-type owners struct {
-	hashes map[string]string // username, which is the tokens' subject → argon2id PHC hash
-	// decoy is checked for a username that is not an owner's, so that the
-	// time an answer takes does not tell which names exist.
-	decoy string
-}
+// owners are the store owners who sign in on the marketplace's pages, by
+// username, which is the tokens' subject.
+type owners struct{ passwords *demo.Passwords }
 
 func newOwners(hashes map[string]string, p issuer.Argon2Params) *owners {
-	return &owners{hashes: hashes, decoy: issuer.HashSecret(p, rand.Text())}
+	return &owners{passwords: demo.NewPasswords(hashes, p)}
 }
 
 // check returns the subject of the owner whose username and password
 // these are; an empty username or password is no owner's.
 func (o *owners) check(username, password string) (subject string, ok bool) {
-	stored, known := o.hashes[username]
-	if !known {
-		stored = o.decoy
-	}
-	match, err := issuer.CheckSecret(stored, password)
-	if err != nil || !match || !known || password == "" {
+	if !o.passwords.Check(username, password) || password == "" {
 		return "", false
 	}
 	return username, true

@@ -2,8 +2,8 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 
+	demopasswords "github.com/tollgate/tollgate/examples/internal/demo"
 	"github.com/tollgate/tollgate/issuer"
 )
 
@@ -18,27 +18,19 @@ func hashPassword(password string) string {
 // raising them later leaves the old ones valid.
 var argon2Params = issuer.DefaultArgon2Params
 
-// checkPassword reports whether password matches the PHC string stored, in
-// constant time (issuer.CheckSecret). A malformed hash matches nothing.
-func checkPassword(stored, password string) bool {
-	ok, err := issuer.CheckSecret(stored, password)
-	return ok && err == nil
-}
-
 // customerLogin is the token endpoint's Login over customers (username →
 // account): the subject is the customer's id. An unknown username costs a
 // hash too, so that the answer's time does not tell which exist.
 func customerLogin(customers map[string]customer) issuer.LoginFunc {
-	dummy := hashPassword(rand.Text())
+	hashes := make(map[string]string, len(customers))
+	for username, c := range customers {
+		hashes[username] = c.PasswordHash
+	}
+	passwords := demopasswords.NewPasswords(hashes, argon2Params)
 	return func(_ context.Context, username, password string) (string, error) {
-		c, ok := customers[username]
-		if !ok {
-			checkPassword(dummy, password)
+		if !passwords.Check(username, password) {
 			return "", issuer.ErrBadCredentials
 		}
-		if !checkPassword(c.PasswordHash, password) {
-			return "", issuer.ErrBadCredentials
-		}
-		return c.ID, nil
+		return customers[username].ID, nil
 	}
 }
