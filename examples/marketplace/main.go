@@ -128,7 +128,6 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	stderrors "errors"
 	"flag"
@@ -142,10 +141,10 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
 	tgerrors "github.com/tollgate/tollgate/errors"
+	"github.com/tollgate/tollgate/examples/internal/demo"
 	"github.com/tollgate/tollgate/issuer"
 	"github.com/tollgate/tollgate/issuer/pgstore"
 	"github.com/tollgate/tollgate/jwt"
@@ -496,18 +495,6 @@ func registerIntegration(ctx context.Context, clients *issuer.Clients, cl issuer
 	return secret, err
 }
 
-// kekFrom decodes the base64 key-encryption key, never echoing it.
-func kekFrom(s string) ([]byte, error) {
-	if s == "" {
-		return nil, stderrors.New("-postgres needs a key-encryption key: 32 bytes, base64, in $TOLLGATE_KEK or -kek")
-	}
-	k, err := base64.StdEncoding.DecodeString(s)
-	if err != nil || len(k) != pgstore.KEKSize {
-		return nil, fmt.Errorf("the key-encryption key must be %d bytes, base64-encoded", pgstore.KEKSize)
-	}
-	return k, nil
-}
-
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to serve the API on")
 	iss := flag.String("issuer", "", "the tokens' iss and the endpoints' base URL (default: http://<addr>)")
@@ -535,21 +522,11 @@ func main() {
 		APIRate:   ratelimit.Limit{Name: "api", Events: 100, Per: time.Minute},
 	}
 	if *pgURL != "" {
-		if *kek == "" {
-			*kek = os.Getenv("TOLLGATE_KEK")
-		}
-		key, err := kekFrom(*kek)
+		pool, key, err := demo.OpenPostgres(ctx, *pgURL, *kek)
 		if err != nil {
 			log.Fatal(err)
 		}
-		pool, err := pgxpool.New(ctx, *pgURL)
-		if err != nil {
-			log.Fatal("postgres: ", err)
-		}
 		defer pool.Close()
-		if err := pgstore.Migrate(ctx, pool); err != nil {
-			log.Fatal("postgres: ", err)
-		}
 		if c.KeyStore, err = pgstore.NewKeyStore(pool, key); err != nil {
 			log.Fatal(err)
 		}
@@ -586,17 +563,8 @@ func main() {
 	})
 
 	srv := &http.Server{Addr: *addr, Handler: m.Handler, ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
-	select {
-	case err := <-errc:
+	if err := demo.ListenAndServe(ctx, srv); err != nil {
 		log.Fatal(err)
-	case <-ctx.Done():
-	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdown); err != nil {
-		log.Print(err)
 	}
 }
 

@@ -1,6 +1,8 @@
 // Package demo holds the plumbing the runnable examples share and that is
 // not what they illustrate: checking the demo users' passwords without
-// telling which usernames exist. What shows how to use tollgate (the
-// guards, the issuer's configuration, which stores back it) stays in each
-// example's main.go.
+// telling which usernames exist (Passwords), opening the PostgreSQL
+// database of -postgres (OpenPostgres), and serving until interrupted
+// (ListenAndServe). What shows how to use tollgate (the guards, the
+// issuer's configuration, which stores back it) stays in each example's
+// main.go.
 package demo
