@@ -4,42 +4,24 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tollgate/tollgate/authtest"
+	"github.com/tollgate/tollgate/internal/pgtest"
 	"github.com/tollgate/tollgate/internal/redistest"
 	"github.com/tollgate/tollgate/issuer/pgstore"
 	"github.com/tollgate/tollgate/revocation/redisrevocation"
 )
 
-// postgresURL is the server scripts/with-postgres.sh started. Without one
-// the test skips, saying why; under CI=true it fails.
-func postgresURL(t *testing.T) string {
-	t.Helper()
-	u := os.Getenv("TOLLGATE_POSTGRES_URL")
-	if u == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("postgres: TOLLGATE_POSTGRES_URL not set on CI; run the tests through ./scripts/with-postgres.sh (make test)")
-		}
-		t.Skip("postgres: TOLLGATE_POSTGRES_URL not set; run `make test` to start a real PostgreSQL server")
-	}
-	return u
-}
-
-var schemas atomic.Int64
-
 // schemaPools creates a schema of the test's own, dropped at cleanup, and
-// returns a pool factory on it: each call is a new process's pool.
+// returns a pool factory on it: each call is a new process's pool, which
+// migrates the schema as the program does at start.
 func schemaPools(t *testing.T) func() *pgxpool.Pool {
 	t.Helper()
 	_, pools := newSchema(t)
@@ -50,35 +32,14 @@ func schemaPools(t *testing.T) func() *pgxpool.Pool {
 // would be given it.
 func newSchema(t *testing.T) (string, func() *pgxpool.Pool) {
 	t.Helper()
-	base := postgresURL(t)
-	schema := fmt.Sprintf("b2b_%d_%d", time.Now().UnixNano(), schemas.Add(1))
-	admin, err := pgxpool.New(context.Background(), base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(admin.Close)
-	if _, err := admin.Exec(context.Background(), "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_, _ = admin.Exec(context.Background(), "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
-	})
+	first, schema := pgtest.Schema(t, nil)
+	base := pgtest.URL(t)
 	sep := "?"
 	if strings.Contains(base, "?") {
 		sep = "&"
 	}
 	return base + sep + "search_path=" + schema, func() *pgxpool.Pool {
-		cfg, err := pgxpool.ParseConfig(base)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg.ConnConfig.RuntimeParams["search_path"] = schema
-		cfg.ConnConfig.ConnectTimeout = 2 * time.Second
-		pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(pool.Close)
+		pool := pgtest.Replica(t, first)
 		if err := pgstore.Migrate(context.Background(), pool); err != nil {
 			t.Fatal(err)
 		}
