@@ -7,10 +7,8 @@ import (
 	"fmt"
 	"mime/multipart"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +18,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/tollgate/tollgate/authtest"
+	"github.com/tollgate/tollgate/examples/internal/demotest"
 	"github.com/tollgate/tollgate/internal/redistest"
 	"github.com/tollgate/tollgate/issuer"
 	"github.com/tollgate/tollgate/issuer/pgstore"
@@ -49,8 +48,7 @@ type fixture struct {
 	clk     *authtest.Clock
 	m       *marketplace
 	secret  string // the demo integration's
-	mu      sync.Mutex
-	reached []string
+	reached demotest.Reached
 }
 
 func newFixture(t *testing.T, change func(*config)) *fixture {
@@ -68,14 +66,7 @@ func newFixture(t *testing.T, change func(*config)) *fixture {
 	if change != nil {
 		change(&c)
 	}
-	count := func(name string, h http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			f.mu.Lock()
-			f.reached = append(f.reached, name)
-			f.mu.Unlock()
-			h.ServeHTTP(w, r)
-		})
-	}
+	count := f.reached.Count
 	m, err := newMarketplace(t.Context(), c, handlers{
 		getStore:     count("getStore", apiHandlers.getStore),
 		listOrders:   count("listOrders", apiHandlers.listOrders),
@@ -105,23 +96,13 @@ type response struct {
 
 func (f *fixture) do(t *testing.T, method, path string, header http.Header, body string) response {
 	t.Helper()
-	f.mu.Lock()
-	f.reached = nil
-	f.mu.Unlock()
-	r := httptest.NewRequest(method, path, strings.NewReader(body))
-	for k, v := range header {
-		r.Header[k] = v
-	}
-	w := httptest.NewRecorder()
-	f.m.Handler.ServeHTTP(w, r)
-	f.mu.Lock()
-	defer f.mu.Unlock()
+	w, reached := f.reached.Serve(f.m.Handler, method, path, header, body)
 	return response{
 		status:    w.Code,
 		challenge: w.Header().Get("WWW-Authenticate"),
 		body:      strings.TrimSuffix(w.Body.String(), "\n"),
 		location:  w.Header().Get("Location"),
-		reached:   strings.Join(f.reached, ","),
+		reached:   reached,
 	}
 }
 

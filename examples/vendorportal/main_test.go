@@ -4,9 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tollgate/tollgate/authtest"
+	"github.com/tollgate/tollgate/examples/internal/demotest"
 	"github.com/tollgate/tollgate/internal/redistest"
 	"github.com/tollgate/tollgate/issuer"
 	"github.com/tollgate/tollgate/issuer/pgstore"
@@ -42,8 +41,7 @@ type fixture struct {
 	start   time.Time
 	clk     *authtest.Clock
 	p       *portal
-	mu      sync.Mutex
-	reached []string
+	reached demotest.Reached
 }
 
 func newFixture(t *testing.T, change func(*config)) *fixture {
@@ -59,14 +57,7 @@ func newFixture(t *testing.T, change func(*config)) *fixture {
 	if change != nil {
 		change(&c)
 	}
-	count := func(name string, h http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			f.mu.Lock()
-			f.reached = append(f.reached, name)
-			f.mu.Unlock()
-			h.ServeHTTP(w, r)
-		})
-	}
+	count := f.reached.Count
 	p, err := newPortal(t.Context(), c, handlers{
 		getVendor:    count("getVendor", portalHandlers.getVendor),
 		listProducts: count("listProducts", portalHandlers.listProducts),
@@ -100,17 +91,7 @@ type response struct {
 
 func (f *fixture) do(t *testing.T, method, path string, header http.Header, body string) response {
 	t.Helper()
-	f.mu.Lock()
-	f.reached = nil
-	f.mu.Unlock()
-	r := httptest.NewRequest(method, path, strings.NewReader(body))
-	for k, v := range header {
-		r.Header[k] = v
-	}
-	w := httptest.NewRecorder()
-	f.p.Handler.ServeHTTP(w, r)
-	f.mu.Lock()
-	defer f.mu.Unlock()
+	w, reached := f.reached.Serve(f.p.Handler, method, path, header, body)
 	return response{
 		status:       w.Code,
 		challenge:    w.Header().Get("WWW-Authenticate"),
@@ -118,7 +99,7 @@ func (f *fixture) do(t *testing.T, method, path string, header http.Header, body
 		body:         strings.TrimSuffix(w.Body.String(), "\n"),
 		contentType:  w.Header().Get("Content-Type"),
 		cacheControl: w.Header().Get("Cache-Control"),
-		reached:      strings.Join(f.reached, ","),
+		reached:      reached,
 	}
 }
 
