@@ -14,6 +14,7 @@ import (
 	"time"
 
 	tgerrors "github.com/tollgate/tollgate/errors"
+	"github.com/tollgate/tollgate/examples/internal/demo"
 	"github.com/tollgate/tollgate/ipfilter"
 	"github.com/tollgate/tollgate/issuer"
 	"github.com/tollgate/tollgate/jwt"
@@ -34,18 +35,8 @@ const (
 )
 
 // revocationList refuses access tokens by their session: a
-// revocation.Memory (through memoryList) or a redisrevocation.Store.
-type revocationList interface {
-	middleware.RevocationChecker
-	RevokeSession(ctx context.Context, sid string, until time.Time) error
-}
-
-// memoryList is a revocation.Memory as a revocationList.
-type memoryList struct{ *revocation.Memory }
-
-func (m memoryList) RevokeSession(_ context.Context, sid string, until time.Time) error {
-	return m.Memory.RevokeSession(sid, until)
-}
+// revocation.Memory or a redisrevocation.Store.
+type revocationList = demo.SessionRevocations
 
 // config is what the API is built from. Nil stores are memory ones.
 type config struct {
@@ -87,7 +78,7 @@ func newAPI(ctx context.Context, cfg config) (*api, error) {
 		cfg.Now = time.Now
 	}
 	if cfg.Revoked == nil {
-		cfg.Revoked = memoryList{revocation.NewMemory(revocation.MemoryConfig{Now: cfg.Now})}
+		cfg.Revoked = demo.MemorySessions{Memory: revocation.NewMemory(revocation.MemoryConfig{Now: cfg.Now})}
 	}
 	ring, err := issuer.NewKeyRing(ctx, issuer.KeyRingConfig{Store: cfg.Keys, Now: cfg.Now})
 	if err != nil {

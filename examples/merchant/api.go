@@ -14,6 +14,7 @@ import (
 
 	"github.com/tollgate/tollgate/apikey"
 	tgerrors "github.com/tollgate/tollgate/errors"
+	exdemo "github.com/tollgate/tollgate/examples/internal/demo"
 	"github.com/tollgate/tollgate/issuer"
 	"github.com/tollgate/tollgate/jwt"
 	"github.com/tollgate/tollgate/middleware"
@@ -51,17 +52,8 @@ type merchant struct {
 }
 
 // revocationList refuses access tokens by their session: a
-// revocation.Memory (through memoryList) or a redisrevocation.Store.
-type revocationList interface {
-	middleware.RevocationChecker
-	RevokeSession(ctx context.Context, sid string, until time.Time) error
-}
-
-type memoryList struct{ *revocation.Memory }
-
-func (m memoryList) RevokeSession(_ context.Context, sid string, until time.Time) error {
-	return m.Memory.RevokeSession(sid, until)
-}
+// revocation.Memory or a redisrevocation.Store.
+type revocationList = exdemo.SessionRevocations
 
 // config is what the API needs to know. Nil stores are memory ones.
 type config struct {
@@ -151,7 +143,7 @@ func newAPI(ctx context.Context, cfg config) (*api, error) {
 		cfg.Now = time.Now
 	}
 	if cfg.Revoked == nil {
-		cfg.Revoked = memoryList{revocation.NewMemory(revocation.MemoryConfig{Now: cfg.Now})}
+		cfg.Revoked = exdemo.MemorySessions{Memory: revocation.NewMemory(revocation.MemoryConfig{Now: cfg.Now})}
 	}
 	if cfg.LoginLimit.Events == 0 {
 		cfg.LoginLimit = ratelimit.Limit{Events: 10, Per: time.Minute}

@@ -3,7 +3,7 @@ package main
 import (
 	"context"
 
-	demopasswords "github.com/tollgate/tollgate/examples/internal/demo"
+	exdemo "github.com/tollgate/tollgate/examples/internal/demo"
 	"github.com/tollgate/tollgate/issuer"
 )
 
@@ -26,7 +26,7 @@ func customerLogin(customers map[string]customer) issuer.LoginFunc {
 	for username, c := range customers {
 		hashes[username] = c.PasswordHash
 	}
-	passwords := demopasswords.NewPasswords(hashes, argon2Params)
+	passwords := exdemo.NewPasswords(hashes, argon2Params)
 	return func(_ context.Context, username, password string) (string, error) {
 		if !passwords.Check(username, password) {
 			return "", issuer.ErrBadCredentials
