@@ -407,10 +407,10 @@ func newMarketplace(ctx context.Context, c config, h handlers) (*marketplace, er
 		Key:    ratelimit.FirstKey(issuer.KeyByTokenClient, ratelimit.KeyByIP),
 		Store:  c.RateStore, Now: c.Now,
 	})
-	// The password forms, per IP: a password is guessed one post at a
-	// time, and each costs an argon2id hash.
-	// The password forms are limited per IP, and per username as well, so
-	// guessing one owner's password from many addresses gains nothing.
+	// The password forms are limited per IP (a password is guessed one
+	// post at a time, and each costs an argon2id hash), and per username
+	// as well, so guessing one owner's password from many addresses gains
+	// nothing.
 	perIP := ratelimit.New(ratelimit.Config{
 		Limits: []ratelimit.Limit{c.LoginRate}, Key: ratelimit.KeyByIP, Store: c.RateStore, Now: c.Now,
 	})
