@@ -52,10 +52,10 @@ type tokenExtras struct {
 	typed any
 }
 
-// extras reads the roles and the typed claims of a token whose claims
-// part (still base64url) is part and decoded claims are claims. It runs on
-// the first-seen path only.
-func (is *jwtIssuer) extras(part string, claims map[string]any) (tokenExtras, error) {
+// extras reads the roles and the typed claims of a token whose claims are
+// payload, as JSON, and claims, decoded. It runs on the first-seen path
+// only.
+func (is *jwtIssuer) extras(payload []byte, claims map[string]any) (tokenExtras, error) {
 	var x tokenExtras
 	var err error
 	if x.roles, err = principal.ParseRoles(claims, is.roleClaims...); err != nil {
@@ -68,10 +68,6 @@ func (is *jwtIssuer) extras(part string, claims map[string]any) (tokenExtras, er
 		// Such claims are refused, so that one token has one reading.
 		if err := caseFoldedTwice(claims); err != nil {
 			return x, fmt.Errorf("%w: %w", errJWTClaim, err)
-		}
-		payload, err := strictB64.DecodeString(part)
-		if err != nil {
-			return x, fmt.Errorf("%w: base64url: %v", errJWTMalformed, err)
 		}
 		if x.typed, err = is.claimsDecoder(payload); err != nil {
 			return x, fmt.Errorf("%w: Issuer.Claims: %w", errJWTClaim, err)

@@ -3,12 +3,14 @@ package jwt
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/tollgate/tollgate/authtest"
 	tgerrors "github.com/tollgate/tollgate/errors"
+	"github.com/tollgate/tollgate/principal"
 )
 
 func TestCacheNeverServesPastExp(t *testing.T) {
@@ -147,5 +149,59 @@ func TestCachedPrincipalReadsEveryClaimOfItsToken(t *testing.T) {
 	}
 	if allocs := testing.AllocsPerRun(100, func() { p.StringClaim("org_id") }); allocs != 0 {
 		t.Errorf("StringClaim allocates %v times once the claims are decoded", allocs)
+	}
+}
+
+// firstReadMallocs is the fewest heap allocations the first
+// StringClaim("org_id") of a principal made, over five principals from
+// verify: other goroutines can only add to a count, never take from it.
+func firstReadMallocs(t *testing.T, verify func(i int) *principal.Principal) uint64 {
+	t.Helper()
+	fewest := ^uint64(0)
+	var before, after runtime.MemStats
+	for i := range 5 {
+		p := verify(i)
+		runtime.ReadMemStats(&before)
+		got := p.StringClaim("org_id")
+		runtime.ReadMemStats(&after)
+		if got != "org-9" {
+			t.Fatalf("StringClaim(org_id) = %q", got)
+		}
+		fewest = min(fewest, after.Mallocs-before.Mallocs)
+	}
+	return fewest
+}
+
+func TestAPrincipalTheCacheDoesNotKeepHasItsClaimsDecodedOnce(t *testing.T) {
+	// Only a cached principal keeps its claims encoded (they cost the
+	// cache nothing then); any other has them decoded already, so its
+	// first claim read decodes nothing again.
+	cases := []struct {
+		name    string
+		cfg     Config
+		advance time.Duration // after minting, before verifying
+	}{
+		{"cache disabled", Config{CacheSize: -1}, 0},
+		{"token past exp, within the leeway", Config{Leeway: time.Minute}, time.Hour + time.Second},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			clock := newTestClock()
+			iss := newIssuer(t, clock)
+			c.cfg.Issuers = []Issuer{jwksIssuer(iss)}
+			v, _ := newVerifier(t, clock, c.cfg)
+			allocs := firstReadMallocs(t, func(i int) *principal.Principal {
+				token := iss.Mint(claims(map[string]any{"org_id": "org-9", "jti": fmt.Sprint(i), "exp": clock.Now().Add(time.Hour).Unix()}))
+				clock.Advance(c.advance)
+				p := mustVerify(t, v, token)
+				if v.Remembered(token) != nil {
+					t.Fatal("the token was cached")
+				}
+				return p
+			})
+			if allocs != 0 {
+				t.Errorf("the first claim read allocates %d times: the claims were decoded again", allocs)
+			}
+		})
 	}
 }

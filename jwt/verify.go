@@ -84,20 +84,27 @@ func splitCompact(token string) (d1, d2 int, err error) {
 // and refusing leaves no room for two parsers to read the same token
 // differently). See jose.DecodeObject.
 func decodeObject(part string) (map[string]any, error) {
+	m, _, err := decodeObjectJSON(part)
+	return m, err
+}
+
+// decodeObjectJSON is decodeObject that also returns the part's JSON text,
+// which the object's strings do not share.
+func decodeObjectJSON(part string) (map[string]any, []byte, error) {
 	b, err := strictB64.DecodeString(part)
 	if err != nil {
-		return nil, fmt.Errorf("%w: base64url: %v", errJWTMalformed, err)
+		return nil, nil, fmt.Errorf("%w: base64url: %v", errJWTMalformed, err)
 	}
 	m, err := jose.DecodeObject(b)
 	switch {
 	case err == nil:
-		return m, nil
+		return m, b, nil
 	case stderrors.Is(err, jose.ErrDuplicate):
-		return nil, errJWTDuplicate
+		return nil, nil, errJWTDuplicate
 	case stderrors.Is(err, jose.ErrEncoding):
-		return nil, errJWTEncoding
+		return nil, nil, errJWTEncoding
 	}
-	return nil, fmt.Errorf("%w: %v", errJWTMalformed, err)
+	return nil, nil, fmt.Errorf("%w: %v", errJWTMalformed, err)
 }
 
 type jwsHeader struct {
@@ -256,7 +263,7 @@ func (v *Verifier) verify(ctx context.Context, token string, tr *trace) (*princi
 		return nil, refuseInvalid(err)
 	}
 	tr.passed(StepHeader)
-	claims, err := decodeObject(token[d1+1 : d2])
+	claims, payload, err := decodeObjectJSON(token[d1+1 : d2])
 	if err != nil {
 		return nil, refuseInvalid(fmt.Errorf("claims: %w", err))
 	}
@@ -327,12 +334,17 @@ func (v *Verifier) verify(ctx context.Context, token string, tr *trace) (*princi
 	}
 	tr.passed(StepLifetime)
 
-	x, err := is.extras(token[d1+1:d2], claims)
+	x, err := is.extras(payload, claims)
 	if err != nil {
 		return nil, refuseInvalid(err)
 	}
-	p := is.principal(claims, token[d1+1:d2], &tc, x)
-	if v.cache != nil && now.Before(tc.exp) {
+	cached := v.cache != nil && now.Before(tc.exp)
+	rawClaims := ""
+	if cached {
+		rawClaims = token[d1+1 : d2]
+	}
+	p := is.principal(claims, rawClaims, &tc, x)
+	if cached {
 		v.cache.Put(token, &cacheEntry{Value: cachedToken{principal: p, issuer: is, remote: remote, gen: gen}, Expires: tc.exp})
 	}
 	return p, nil
@@ -353,10 +365,11 @@ func (v *Verifier) key(ctx context.Context, is *jwtIssuer, remote *jwksSource, h
 	return remote.key(ctx, h.kid, h.hasKID, a)
 }
 
-// principal builds the token's principal. Its claims are kept as rawClaims,
-// the token's encoded claims, and decoded again on first use: the token is
-// held anyway (the verified-token cache keeps it as its key, a request as
-// its header), so they cost no memory until a claim is read.
+// principal builds the token's principal. For a token the cache keeps,
+// rawClaims is its encoded claims and the principal keeps those, decoded
+// again on first use: the cache holds the token anyway, as its key, so they
+// cost no memory until a claim is read. For any other token rawClaims is ""
+// and the principal keeps claims as they are, decoded once.
 func (is *jwtIssuer) principal(claims map[string]any, rawClaims string, tc *tokenTimes, x tokenExtras) *principal.Principal {
 	p := principal.Fields{
 		Subject:   tc.subject,
@@ -389,6 +402,9 @@ func (is *jwtIssuer) principal(claims map[string]any, rawClaims string, tc *toke
 				p.Type = t
 			}
 		}
+	}
+	if rawClaims == "" {
+		return principal.New(p)
 	}
 	return lazyclaims.New(p, rawClaims, decodeObject).(*principal.Principal)
 }

@@ -14,9 +14,10 @@
 // Audience, Claims, a JSON object or array from Claim) is a fresh copy the
 // caller may keep or change. The hot-path readers (HasScope, HasAudience,
 // StringClaim, Subject, Type, …) copy nothing and allocate nothing. (The
-// JWT verifier keeps a principal's claims as the token encodes them, which
-// costs no memory beyond the token; they are decoded once, on the first
-// read of a claim, so that first StringClaim or Claim allocates.)
+// JWT verifier keeps the claims of a principal it caches as the token
+// encodes them, which costs no memory beyond the token; they are decoded
+// once, on the first read of a claim, so that first StringClaim or Claim
+// allocates.)
 //
 // Scopes are parsed once, at verification, by ParseScopes, and checked with
 // HasScope without allocating. Roles (and groups) are kept apart from
