@@ -63,29 +63,28 @@ func leeway(d time.Duration) time.Duration {
 }
 
 // Memory is an in-process revocation list: a set of revoked token IDs, a
-// set of revoked token hashes and a set of revoked session IDs, each entry kept until its until time plus
-// the Leeway. It is a
-// Checker, safe for concurrent use; checks take only a read lock and do not
-// allocate.
+// set of revoked token hashes and a set of rules (subjects, clients, grants
+// and ended sessions revoked whole), each entry kept until its until time
+// plus the Leeway. It is a Checker, safe for concurrent use; checks take
+// only a read lock and do not allocate.
 type Memory struct {
 	now    func() time.Time
 	max    int
 	leeway time.Duration
 
-	// ids, tokens and sessions map an entry to its until in Unix nanoseconds, 0 for
+	// ids and tokens map an entry to its until in Unix nanoseconds, 0 for
 	// never. The counts mirror their lengths so that a check can skip a set
 	// that is empty without a lock, and a JWT check can skip hashing.
-	mu           sync.RWMutex
-	ids          map[string]int64
-	tokens       map[[sha256.Size]byte]int64
-	sessions     map[string]int64
-	idCount      atomic.Int64
-	tokenCount   atomic.Int64
-	sessionCount atomic.Int64
-	nextSweep    time.Time
+	mu         sync.RWMutex
+	ids        map[string]int64
+	tokens     map[[sha256.Size]byte]int64
+	idCount    atomic.Int64
+	tokenCount atomic.Int64
+	nextSweep  time.Time
 
 	// rules are the subjects, clients and grants revoked whole
-	// (RevokeRule); they count towards max.
+	// (RevokeRule) and the ended sessions (RevokeSession, under
+	// SessionKey, as redisrevocation keeps them); they count towards max.
 	rules *Rules
 }
 
@@ -94,13 +93,12 @@ var _ Checker = (*Memory)(nil)
 // NewMemory returns an empty Memory.
 func NewMemory(cfg MemoryConfig) *Memory {
 	m := &Memory{
-		now:      cfg.Now,
-		max:      cfg.MaxEntries,
-		leeway:   leeway(cfg.Leeway),
-		ids:      make(map[string]int64),
-		tokens:   make(map[[sha256.Size]byte]int64),
-		rules:    NewRules(),
-		sessions: make(map[string]int64),
+		now:    cfg.Now,
+		max:    cfg.MaxEntries,
+		leeway: leeway(cfg.Leeway),
+		ids:    make(map[string]int64),
+		tokens: make(map[[sha256.Size]byte]int64),
+		rules:  NewRules(),
 	}
 	if m.now == nil {
 		m.now = time.Now
@@ -140,7 +138,7 @@ func (m *Memory) RevokeSession(sid string, until time.Time) error {
 	if sid == "" {
 		return errEmptyID
 	}
-	return revoke(m, m.sessions, &m.sessionCount, sid, until)
+	return m.addRule(SessionKey(sid), WindowOf(Rule{Until: until}, m.leeway))
 }
 
 func revoke[K comparable](m *Memory, set map[K]int64, count *atomic.Int64, key K, until time.Time) error {
@@ -172,7 +170,7 @@ func revoke[K comparable](m *Memory, set map[K]int64, count *atomic.Int64, key K
 }
 
 // entries counts the entries of every kind. m.mu must be held.
-func (m *Memory) entries() int { return len(m.ids) + len(m.tokens) + len(m.sessions) + m.rules.Len() }
+func (m *Memory) entries() int { return len(m.ids) + len(m.tokens) + m.rules.Len() }
 
 // RevokeRule revokes every token r matches (see Rule): a subject's or a
 // client's tokens issued before r.Before, a grant, or, with a zero Before, a
@@ -183,20 +181,25 @@ func (m *Memory) RevokeRule(r Rule) error {
 	if err := r.Validate(); err != nil {
 		return err
 	}
+	return m.addRule(r.Key(), WindowOf(r, m.leeway))
+}
+
+// addRule files w under k in m.rules, widening a rule there, unless w has
+// ended already. A new rule needs room among max entries.
+func (m *Memory) addRule(k RuleKey, w Window) error {
 	now := m.now()
-	w := WindowOf(r, m.leeway)
 	if w.Ended(now.UnixMilli()) {
 		return nil
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.entries() >= m.max {
+	if m.entries() >= m.max && !m.rules.has(k) {
 		m.sweep(now)
 		if m.entries() >= m.max {
 			return ErrFull
 		}
 	}
-	m.rules.Add(r.Key(), w)
+	m.rules.Add(k, w)
 	return nil
 }
 
@@ -226,22 +229,17 @@ func (m *Memory) sweep(now time.Time) {
 			delete(m.tokens, k)
 		}
 	}
-	for k, exp := range m.sessions {
-		if exp != 0 && exp <= n {
-			delete(m.sessions, k)
-		}
-	}
 	m.idCount.Store(int64(len(m.ids)))
 	m.tokenCount.Store(int64(len(m.tokens)))
-	m.sessionCount.Store(int64(len(m.sessions)))
 	m.rules.Sweep(now.UnixMilli())
 	m.nextSweep = now.Add(sweepInterval)
 }
 
 // Revoked reports whether p.TokenID, p's "sid" claim or token has been
-// revoked, or a rule matches p, and the revocation has not expired. It never returns an error.
-// It hashes token only when some token was revoked by hash, reads the clock
-// only when an entry or a rule was found, and does not allocate.
+// revoked, or a rule matches p, and the revocation has not expired. It
+// never returns an error. It hashes token only when some token was revoked
+// by hash, reads the clock only when an entry or a rule was found, and does
+// not allocate.
 func (m *Memory) Revoked(_ context.Context, token string, p *principal.Principal) (bool, error) {
 	if m.rules.Len() > 0 && m.rules.Match(p, m.now) {
 		return true, nil
@@ -252,16 +250,6 @@ func (m *Memory) Revoked(_ context.Context, token string, p *principal.Principal
 		m.mu.RUnlock()
 		if ok && m.live(exp) {
 			return true, nil
-		}
-	}
-	if m.sessionCount.Load() > 0 {
-		if sid := p.StringClaim("sid"); sid != "" {
-			m.mu.RLock()
-			exp, ok := m.sessions[sid]
-			m.mu.RUnlock()
-			if ok && m.live(exp) {
-				return true, nil
-			}
 		}
 	}
 	if m.tokenCount.Load() > 0 {

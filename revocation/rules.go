@@ -12,8 +12,8 @@ import (
 // A Rule revokes many tokens at once, without knowing them: every token of a
 // subject, of a client, or of a subject through one client (a grant). It is
 // matched against the verified principal on every request. (The tokens of
-// one refresh session are revoked by RevokeSession, an entry per session
-// like a token ID's, since ended sessions are many and rules few.)
+// one refresh session are revoked by RevokeSession, which stores keep with
+// their rules under SessionKey.)
 //
 //   - Subject: Principal.Subject, "sub". With Before: a password change or
 //     "sign out everywhere". Without: a suspended user.
@@ -142,6 +142,14 @@ func (rs *Rules) Add(k RuleKey, w Window) {
 	}
 	rs.set[k] = w
 	rs.counted(k, 1)
+}
+
+// has reports whether a rule is filed under k.
+func (rs *Rules) has(k RuleKey) bool {
+	rs.mu.RLock()
+	defer rs.mu.RUnlock()
+	_, ok := rs.set[k]
+	return ok
 }
 
 // Lift removes the rule under k.

@@ -57,3 +57,30 @@ func TestASessionRevocationCountsAgainstMaxEntriesAndIsSwept(t *testing.T) {
 		t.Fatalf("err %v, Len %d: the expired session entry was not swept", err, m.Len())
 	}
 }
+
+func TestARevocationAlreadyHeldIsExtendedWhenTheListIsFull(t *testing.T) {
+	withSid := principal.New(principal.Fields{Subject: "u", Claims: map[string]any{"sid": "s1"}})
+	tests := []struct {
+		name   string
+		revoke func(m *Memory, until time.Time) error
+	}{
+		{"a session", func(m *Memory, until time.Time) error { return m.RevokeSession("s1", until) }},
+		{"a subject's rule", func(m *Memory, until time.Time) error { return m.RevokeRule(Rule{Subject: "u", Until: until}) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := authtest.NewClock(t0)
+			m := NewMemory(MemoryConfig{Now: clk.Now, MaxEntries: 1})
+			if err := tt.revoke(m, t0.Add(time.Minute)); err != nil {
+				t.Fatal(err)
+			}
+			if err := tt.revoke(m, t0.Add(time.Hour)); err != nil {
+				t.Fatalf("extending the one entry held: %v", err)
+			}
+			clk.Advance(30 * time.Minute)
+			if got, _ := m.Revoked(context.Background(), "opaque", withSid); !got {
+				t.Fatal("the token is no longer revoked: the extension was lost")
+			}
+		})
+	}
+}
