@@ -109,7 +109,7 @@ func (s *Store) RevokeSession(ctx context.Context, sid string, until time.Time) 
 	if sid == "" {
 		return errEmptyID
 	}
-	w := revocation.WindowOf(revocation.Rule{Subject: sid, Until: until}, s.leeway)
+	w := revocation.WindowOf(revocation.Rule{Until: until}, s.leeway)
 	if w.Ended(s.now().UnixMilli()) {
 		return nil
 	}
