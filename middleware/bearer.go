@@ -123,49 +123,24 @@ func equalFoldASCII(a, b string) bool {
 }
 
 // extractToken finds the request's one bearer token: the Authorization
-// header, and the query parameter and cookie when enabled. Two credentials,
-// from one source or two, are invalid_request (RFC 6750 §2: a client uses
-// one method). The token's size is checked here; its charset by
+// header, and the FromHeader header, query parameter and cookie when
+// enabled, or what the Extractor finds instead of them all. Two
+// credentials, from one source or two, are invalid_request (RFC 6750 §2: a
+// client uses one method). The token's size is checked here; its charset by
 // authenticate, before any parsing or network call. outsideHeader reports a
-// token read from the query or a cookie, whose response must be kept out of
-// shared caches.
+// token read from anywhere but the Authorization header, whose response
+// must be kept out of shared caches.
 func (a *authenticator) extractToken(r *http.Request) (token string, outsideHeader bool, _ *tgerrors.Error) {
+	var found bool
+	var err *tgerrors.Error
 	if a.extractor != nil {
-		token, _, err := a.extractCustom(r)
-		return token, true, err
+		token, found, err = a.extractCustom(r)
+		outsideHeader = true
+	} else {
+		token, found, outsideHeader, err = a.fromSources(r)
 	}
-	token, found, err := bearerFromHeader(r.Header)
 	if err != nil {
 		return "", false, err
-	}
-	if a.headerName != "" {
-		t, ok, err := a.fromNamedHeader(r)
-		if err != nil {
-			return "", false, err
-		}
-		if ok {
-			if found {
-				return "", false, errTwoCredentials
-			}
-			token, found, outsideHeader = t, true, true
-		}
-	}
-	if a.queryParam != "" {
-		if values, ok := r.URL.Query()[a.queryParam]; ok {
-			if found || len(values) != 1 {
-				return "", false, errTwoCredentials
-			}
-			token, found, outsideHeader = values[0], true, true
-		}
-	}
-	if a.cookieName != "" {
-		cookies := r.CookiesNamed(a.cookieName)
-		if len(cookies) > 0 {
-			if found || len(cookies) != 1 {
-				return "", false, errTwoCredentials
-			}
-			token, found, outsideHeader = cookies[0].Value, true, true
-		}
 	}
 	if !found {
 		return "", false, errMissingToken
@@ -174,6 +149,45 @@ func (a *authenticator) extractToken(r *http.Request) (token string, outsideHead
 		return "", false, errBadToken
 	}
 	return token, outsideHeader, nil
+}
+
+// fromSources finds the token in the Authorization header, the FromHeader
+// header, the query and the cookie, refusing two.
+func (a *authenticator) fromSources(r *http.Request) (token string, found, outsideHeader bool, _ *tgerrors.Error) {
+	token, found, err := bearerFromHeader(r.Header)
+	if err != nil {
+		return "", false, false, err
+	}
+	if a.headerName != "" {
+		t, ok, err := a.fromNamedHeader(r)
+		if err != nil {
+			return "", false, false, err
+		}
+		if ok {
+			if found {
+				return "", false, false, errTwoCredentials
+			}
+			token, found, outsideHeader = t, true, true
+		}
+	}
+	if a.queryParam != "" {
+		if values, ok := r.URL.Query()[a.queryParam]; ok {
+			if found || len(values) != 1 {
+				return "", false, false, errTwoCredentials
+			}
+			token, found, outsideHeader = values[0], true, true
+		}
+	}
+	if a.cookieName != "" {
+		cookies := r.CookiesNamed(a.cookieName)
+		if len(cookies) > 0 {
+			if found || len(cookies) != 1 {
+				return "", false, false, errTwoCredentials
+			}
+			token, found, outsideHeader = cookies[0].Value, true, true
+		}
+	}
+	return token, found, outsideHeader, nil
 }
 
 // privateWriter keeps the response to a request whose token came from the

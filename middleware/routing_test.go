@@ -86,6 +86,11 @@ func TestRoutingOptionsAdmitOnlyWhatTheyName(t *testing.T) {
 		{"a custom extractor's own refusal keeps its kind", []middleware.Option{middleware.WithExtractor(func(r *http.Request) (string, bool, error) {
 			return "", false, tgerrors.New(tgerrors.InvalidToken, "")
 		})}, request("GET", "/orders"), 401, false, false},
+		{"a named header's token over the size cap", []middleware.Option{middleware.FromHeader("X-API-Key"), middleware.WithMaxTokenBytes(8)},
+			request("GET", "/orders", "X-API-Key", "good-token"), 401, false, false},
+		{"a custom extractor's token over the size cap", []middleware.Option{middleware.WithMaxTokenBytes(8), middleware.WithExtractor(func(r *http.Request) (string, bool, error) {
+			return "good-token", true, nil
+		})}, request("GET", "/orders"), 401, false, false},
 		{"a custom extractor that finds nothing", []middleware.Option{middleware.WithExtractor(func(r *http.Request) (string, bool, error) {
 			return "", false, nil
 		})}, request("GET", "/orders", "Authorization", "Bearer good-token"), 401, false, false},
