@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	tgerrors "github.com/tollgate/tollgate/errors"
+	"github.com/tollgate/tollgate/internal/bearer"
 )
 
 // DefaultMaxTokenBytes caps a bearer token's length before any parsing or
@@ -67,59 +68,20 @@ func validToken(s string) bool {
 	return ok == 1
 }
 
-// bearerFromHeader reads the token from the Authorization header. found is
-// false when no Bearer credential was sent: no header, or another scheme
-// (RFC 6750 §3.1 treats an unsupported method like no credentials). The
-// token is a substring of the header; nothing is allocated.
+// bearerFromHeader reads the token from the Authorization header (see
+// internal/bearer). found is false when no Bearer credential was sent: no
+// header, or another scheme. Nothing is allocated.
 func bearerFromHeader(h http.Header) (token string, found bool, err *tgerrors.Error) {
-	values := h["Authorization"]
-	switch len(values) {
-	case 0:
-		return "", false, nil
-	case 1:
-	default:
+	token, res := bearer.FromHeader(h)
+	switch res {
+	case bearer.Found:
+		return token, true, nil
+	case bearer.Malformed:
+		return "", true, errMalformedAuth
+	case bearer.Several:
 		return "", false, errTwoCredentials
 	}
-	v := values[0]
-	const scheme = "bearer"
-	if len(v) < len(scheme) || !equalFoldASCII(v[:len(scheme)], scheme) {
-		return "", false, nil
-	}
-	rest := v[len(scheme):]
-	if rest == "" {
-		return "", true, errMalformedAuth
-	}
-	if rest[0] != ' ' {
-		// "Bearerish …" is another scheme, not a malformed Bearer.
-		return "", false, nil
-	}
-	for rest != "" && rest[0] == ' ' {
-		rest = rest[1:]
-	}
-	if rest == "" {
-		return "", true, errMalformedAuth
-	}
-	return rest, true, nil
-}
-
-// equalFoldASCII compares a and b ignoring ASCII case, without allocating.
-func equalFoldASCII(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
+	return "", false, nil
 }
 
 // extractToken finds the request's one bearer token: the Authorization

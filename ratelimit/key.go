@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tollgate/tollgate/internal/bearer"
 	"github.com/tollgate/tollgate/ipfilter"
 	"github.com/tollgate/tollgate/principal"
 )
@@ -129,9 +130,9 @@ func KeyByToken(headers ...string) KeyFunc {
 		canon[i] = http.CanonicalHeaderKey(h)
 	}
 	return func(r *http.Request) (string, bool) {
-		cred := ""
-		if v := r.Header["Authorization"]; len(v) == 1 && len(v[0]) > 7 && strings.EqualFold(v[0][:7], "bearer ") {
-			cred = strings.TrimLeft(v[0][7:], " ")
+		cred, res := bearer.FromHeader(r.Header)
+		if res != bearer.Found {
+			cred = ""
 		}
 		for _, h := range canon {
 			if cred != "" {

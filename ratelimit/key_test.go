@@ -57,6 +57,13 @@ func TestKeyFuncs(t *testing.T) {
 		{"the bearer scheme in any case", ratelimit.KeyByToken(), withHeader("Authorization", "bEARER tok-1"), "token:" + tokenDigest("tok-1"), false},
 		{"an API key header is keyed by its digest", ratelimit.KeyByToken("x-api-key"), withHeader("X-Api-Key", "mt_live_1"), "token:" + tokenDigest("mt_live_1"), false},
 		{"another scheme is no token", ratelimit.KeyByToken(), withHeader("Authorization", "Basic dTpw"), "", true},
+		{"the spaces after the scheme are skipped, as Authenticate skips them", ratelimit.KeyByToken(), withHeader("Authorization", "Bearer   tok-1"), "token:" + tokenDigest("tok-1"), false},
+		{"a scheme that starts with Bearer is another scheme", ratelimit.KeyByToken(), withHeader("Authorization", "Bearerish tok-1"), "", true},
+		{"a bearer without a token falls back to the API key header", ratelimit.KeyByToken("X-Api-Key"), func() *http.Request {
+			r := withHeader("Authorization", "Bearer  ")
+			r.Header.Set("X-Api-Key", "mt_live_1")
+			return r
+		}(), "token:" + tokenDigest("mt_live_1"), false},
 		{"no credential, no token key", ratelimit.KeyByToken("X-Api-Key"), from("192.0.2.1:1"), "", true},
 		{"a router's own pattern is keyed with the method", ratelimit.KeyByRoutePattern(func(*http.Request) string { return "/orders/{id}" }), from("192.0.2.1:1"), "route:GET /orders/{id}", false},
 		{"an empty router pattern gives no key", ratelimit.KeyByRoutePattern(func(*http.Request) string { return "" }), from("192.0.2.1:1"), "", true},
