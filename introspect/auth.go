@@ -17,6 +17,8 @@ import (
 
 	"github.com/lestrrat-go/jwx/v3/jwa"
 	"github.com/lestrrat-go/jwx/v3/jws"
+
+	"github.com/tollgate/tollgate/internal/bearer"
 )
 
 // ClientAuth is how this resource server authenticates itself to the
@@ -200,7 +202,7 @@ func (a ClientAuth) compile(endpoint string) (clientAuth, error) {
 			return ca, stderrors.New("introspect: ClientSecretPost without a client id")
 		}
 	case authBearer:
-		if !isToken68(a.secret) {
+		if !bearer.Valid(a.secret) {
 			return ca, stderrors.New("introspect: BearerToken is empty or not an RFC 6750 token68")
 		}
 		ca.authorization = "Bearer " + a.secret
@@ -266,30 +268,6 @@ func algorithmFor(pub crypto.PublicKey, want string) (jwa.SignatureAlgorithm, er
 		return have, fmt.Errorf("the algorithm %q does not suit the signer's key (%s does)", want, have)
 	}
 	return have, nil
-}
-
-// isToken68 reports whether s is a non-empty RFC 6750 §2.1 token68, as a
-// bearer token must be: 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" /
-// "/" ) *"=". It allocates nothing.
-func isToken68(s string) bool {
-	i := 0
-	for ; i < len(s); i++ {
-		b := s[i]
-		if 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' ||
-			b == '-' || b == '.' || b == '_' || b == '~' || b == '+' || b == '/' {
-			continue
-		}
-		break
-	}
-	if i == 0 {
-		return false
-	}
-	for ; i < len(s); i++ {
-		if s[i] != '=' {
-			return false
-		}
-	}
-	return true
 }
 
 // apply adds the credentials to a request's form, and returns its

@@ -21,6 +21,7 @@ import (
 	lru "github.com/hashicorp/golang-lru/v2"
 
 	tgerrors "github.com/tollgate/tollgate/errors"
+	"github.com/tollgate/tollgate/internal/bearer"
 	"github.com/tollgate/tollgate/internal/jose"
 	"github.com/tollgate/tollgate/internal/ratelog"
 	"github.com/tollgate/tollgate/principal"
@@ -367,7 +368,7 @@ func (c *Client) Verify(ctx context.Context, token string) (*principal.Principal
 // most maxToken bytes: 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" /
 // "/" ) *"=".
 func (c *Client) wellFormed(token string) bool {
-	return len(token) <= c.maxToken && isToken68(token)
+	return len(token) <= c.maxToken && bearer.Valid(token)
 }
 
 // hashToken is the SHA-256 of token. It reads the string's bytes in place:

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	tgerrors "github.com/tollgate/tollgate/errors"
+	"github.com/tollgate/tollgate/internal/bearer"
 	"github.com/tollgate/tollgate/internal/reqstate"
 	"github.com/tollgate/tollgate/observe"
 	"github.com/tollgate/tollgate/principal"
@@ -194,7 +195,7 @@ func (a *authenticator) verify(r *http.Request, token string) (*principal.Princi
 		obs.ReportTokenCache(r.Context(), p != nil)
 	}
 	if p == nil {
-		if !validToken(token) {
+		if !bearer.Valid(token) {
 			return nil, observe.LayerAuthenticate, errBadToken
 		}
 		var err error

@@ -22,52 +22,6 @@ var (
 	errBadToken       = tgerrors.New(tgerrors.InvalidToken, "")
 )
 
-// token68 marks, with 1, the bytes RFC 6750 §2.1 allows in a bearer token
-// (b64token: ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/", then "="
-// padding).
-var token68 [256]uint8
-
-func init() {
-	for c := 'A'; c <= 'Z'; c++ {
-		token68[c] = 1
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		token68[c] = 1
-	}
-	for c := '0'; c <= '9'; c++ {
-		token68[c] = 1
-	}
-	for _, c := range "-._~+/" {
-		token68[c] = 1
-	}
-}
-
-// validToken reports whether s is a non-empty b64token: token68 characters,
-// then only "=" padding. It runs on every request over the whole token, so
-// it reads eight bytes a step and branches once per step; it does not
-// allocate.
-func validToken(s string) bool {
-	n := len(s)
-	for n > 0 && s[n-1] == '=' {
-		n--
-	}
-	if n == 0 {
-		return false
-	}
-	body := s[:n]
-	ok := uint8(1)
-	i := 0
-	for ; i+8 <= len(body); i += 8 {
-		b := body[i : i+8]
-		ok &= token68[b[0]] & token68[b[1]] & token68[b[2]] & token68[b[3]] &
-			token68[b[4]] & token68[b[5]] & token68[b[6]] & token68[b[7]]
-	}
-	for ; i < len(body); i++ {
-		ok &= token68[body[i]]
-	}
-	return ok == 1
-}
-
 // bearerFromHeader reads the token from the Authorization header (see
 // internal/bearer). found is false when no Bearer credential was sent: no
 // header, or another scheme. Nothing is allocated.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/tollgate/tollgate/internal/bearer"
 	"github.com/tollgate/tollgate/internal/tokencache"
 	"github.com/tollgate/tollgate/principal"
 )
@@ -122,7 +123,7 @@ func (c *CachingVerifier) Verify(ctx context.Context, token string) (*principal.
 	if err != nil || p == nil {
 		return p, err
 	}
-	if c.cache != nil && validToken(token) {
+	if c.cache != nil && bearer.Valid(token) {
 		now := c.now()
 		expires := now.Add(c.maxAge)
 		if exp := p.ExpiresAt(); !exp.IsZero() && exp.Before(expires) {

@@ -1,7 +1,9 @@
 // Package bearer reads a bearer token from the Authorization header (RFC
-// 6750 §2.1). It is the one reading of that header that
-// middleware.Authenticate and ratelimit.KeyByToken share, so that the
-// credential a request is keyed by is the one it was authenticated with.
+// 6750 §2.1) and checks its charset. It is the one reading of that header
+// that middleware.Authenticate and ratelimit.KeyByToken share, so that the
+// credential a request is keyed by is the one it was authenticated with,
+// and the one check of a token's charset, which introspect.Client makes
+// too.
 package bearer
 
 import "net/http"
@@ -53,6 +55,52 @@ func FromHeader(h http.Header) (string, Result) {
 		return "", Malformed
 	}
 	return rest, Found
+}
+
+// token68 marks, with 1, the bytes RFC 6750 §2.1 allows in a bearer token
+// (b64token: ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/", then "="
+// padding).
+var token68 [256]uint8
+
+func init() {
+	for c := 'A'; c <= 'Z'; c++ {
+		token68[c] = 1
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		token68[c] = 1
+	}
+	for c := '0'; c <= '9'; c++ {
+		token68[c] = 1
+	}
+	for _, c := range "-._~+/" {
+		token68[c] = 1
+	}
+}
+
+// Valid reports whether s is a non-empty RFC 6750 §2.1 b64token, as a
+// bearer token must be: 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" /
+// "/" ) *"=". It runs on every request over the whole token, so it reads
+// eight bytes a step and branches once per step; it does not allocate.
+func Valid(s string) bool {
+	n := len(s)
+	for n > 0 && s[n-1] == '=' {
+		n--
+	}
+	if n == 0 {
+		return false
+	}
+	body := s[:n]
+	ok := uint8(1)
+	i := 0
+	for ; i+8 <= len(body); i += 8 {
+		b := body[i : i+8]
+		ok &= token68[b[0]] & token68[b[1]] & token68[b[2]] & token68[b[3]] &
+			token68[b[4]] & token68[b[5]] & token68[b[6]] & token68[b[7]]
+	}
+	for ; i < len(body); i++ {
+		ok &= token68[body[i]]
+	}
+	return ok == 1
 }
 
 // equalFoldASCII compares a and b ignoring ASCII case, without allocating.

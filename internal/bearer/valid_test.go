@@ -1,4 +1,4 @@
-package middleware
+package bearer
 
 import (
 	"math/rand/v2"
@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// b64token is RFC 6750 §2.1's grammar, the reference validToken is held to.
+// b64token is RFC 6750 §2.1's grammar, the reference Valid is held to.
 var b64token = regexp.MustCompile(`^[A-Za-z0-9\-._~+/]+=*$`)
 
 func TestValidTokenMatchesTheGrammar(t *testing.T) {
@@ -18,8 +18,8 @@ func TestValidTokenMatchesTheGrammar(t *testing.T) {
 			b[i] = alphabet[rng.IntN(len(alphabet))]
 		}
 		s := string(b)
-		if got, want := validToken(s), b64token.MatchString(s); got != want {
-			t.Fatalf("validToken(%q) = %v, grammar says %v", s, got, want)
+		if got, want := Valid(s), b64token.MatchString(s); got != want {
+			t.Fatalf("Valid(%q) = %v, grammar says %v", s, got, want)
 		}
 	}
 }
@@ -29,8 +29,8 @@ func FuzzValidToken(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		if got, want := validToken(s), b64token.MatchString(s); got != want {
-			t.Fatalf("validToken(%q) = %v, grammar says %v", s, got, want)
+		if got, want := Valid(s), b64token.MatchString(s); got != want {
+			t.Fatalf("Valid(%q) = %v, grammar says %v", s, got, want)
 		}
 	})
 }
