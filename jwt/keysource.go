@@ -90,8 +90,9 @@ func (l *localKeys) key(h jwsHeader, a *jwsAlgorithm) (*verifyKey, uint64, error
 }
 
 // valid reports whether a token cached under generation gen may still be
-// answered from the cache: the source has not changed its keys since.
+// answered from the cache: the source has not changed its keys since. A
+// new version with the same keys keeps gen (see current), so its tokens
+// stay cached; the first hit after a version change rebuilds the set.
 func (l *localKeys) valid(gen uint64) bool {
-	s := l.cur.Load()
-	return s != nil && s.set.gen == gen && s.version == l.src.KeysVersion()
+	return l.current().gen == gen
 }

@@ -87,11 +87,17 @@ func TestAKeySourceChangeWithTheSameKeysKeepsCachedTokens(t *testing.T) {
 	src.set(key)
 	v, _ := newVerifier(t, clock, Config{Issuers: []Issuer{keySourceIssuer(iss.URL(), src)}})
 	tok := iss.Mint(claims(nil), authtest.WithAlg("ES256"))
-	mustVerify(t, v, tok)
+	first := mustVerify(t, v, tok)
 	src.set(key)
-	mustVerify(t, v, tok) // rebuilds the set: the same keys
-	if v.Remembered(tok) == nil {
+	if p := v.Remembered(tok); p != first {
 		t.Fatal("the same keys under a new version dropped the cached token")
+	}
+	reads := src.reads.Load()
+	if p := mustVerify(t, v, tok); p != first {
+		t.Fatal("the token was verified again, not answered from the cache")
+	}
+	if src.reads.Load() != reads {
+		t.Fatal("the keys were read again without a version change")
 	}
 }
 
