@@ -103,9 +103,9 @@ func TestReadyHoldsForStaticAndLocalKeys(t *testing.T) {
 	v, _ := newVerifier(t, clock, Config{Issuers: []Issuer{{
 		Issuer: iss.URL(), Audiences: []string{testAudience}, Algorithms: []string{"ES256"},
 		Keys: []StaticKey{{ID: iss.KID("ES256"), Public: iss.PublicKey("ES256")}},
-	}}})
+	}, keySourceIssuer("https://local.example", &fakeKeySource{})}})
 	if err := v.Ready(context.Background()); err != nil {
-		t.Fatalf("Ready with static keys = %v", err)
+		t.Fatalf("Ready with static keys and a KeySource = %v", err)
 	}
 }
 
