@@ -14,7 +14,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"github.com/tollgate/tollgate/observe"
 
@@ -371,12 +370,8 @@ func (c *Client) wellFormed(token string) bool {
 	return len(token) <= c.maxToken && bearer.Valid(token)
 }
 
-// hashToken is the SHA-256 of token. It reads the string's bytes in place:
-// converting to []byte would copy the token on every request, and Sum256
-// neither keeps nor modifies its input.
-func hashToken(token string) tokenKey {
-	return sha256.Sum256(unsafe.Slice(unsafe.StringData(token), len(token)))
-}
+// hashToken is the cache's key for token (bearer.Sum256: no copy).
+func hashToken(token string) tokenKey { return bearer.Sum256(token) }
 
 // cached returns the fresh cached answer for key, if any.
 func (c *Client) cached(key tokenKey) (*principal.Principal, *tgerrors.Error, bool) {

@@ -1,7 +1,6 @@
 package ratelimit
 
 import (
-	"crypto/sha256"
 	"encoding/base64"
 	"net/http"
 	"net/netip"
@@ -145,7 +144,7 @@ func KeyByToken(headers ...string) KeyFunc {
 		if cred == "" {
 			return "", false
 		}
-		sum := sha256.Sum256([]byte(cred))
+		sum := bearer.Sum256(cred)
 		var b [6 + 22]byte
 		copy(b[:], "token:")
 		base64.RawURLEncoding.Encode(b[6:], sum[:16])

@@ -118,3 +118,14 @@ func TestKeyByTokenGivesEachTokenItsOwnBucket(t *testing.T) {
 		t.Fatalf("keys %q and %q", a, b)
 	}
 }
+
+// A token is keyed without being copied: the key string is the one
+// allocation, whatever the token's length.
+func TestKeyByTokenAllocatesOnlyTheKey(t *testing.T) {
+	r := httptest.NewRequest(http.MethodGet, "/orders", nil)
+	r.Header.Set("Authorization", "Bearer "+strings.Repeat("a", 700))
+	key := ratelimit.KeyByToken()
+	if allocs := testing.AllocsPerRun(100, func() { key(r) }); allocs != 1 {
+		t.Errorf("KeyByToken allocates %v times for a 700-byte token, want 1 (the key)", allocs)
+	}
+}

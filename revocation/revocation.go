@@ -5,8 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"strings"
-	"unsafe"
 
+	"github.com/tollgate/tollgate/internal/bearer"
 	"github.com/tollgate/tollgate/internal/jose"
 	"github.com/tollgate/tollgate/principal"
 )
@@ -55,10 +55,9 @@ func TokenHash(token string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// hashToken is the SHA-256 that TokenHash encodes. It reads the string's
-// bytes in place: converting to []byte would copy the token on every check,
-// and Sum256 neither keeps nor modifies its input. A canonical JWS or an
-// opaque token costs no allocation; only a non-canonical spelling is copied.
+// hashToken is the SHA-256 that TokenHash encodes, read in place
+// (bearer.Sum256). A canonical JWS or an opaque token costs no allocation;
+// only a non-canonical spelling is copied.
 func hashToken(token string) [sha256.Size]byte {
 	if jose.Classify(token) == jose.NotCanonical {
 		token = jose.Canonicalize(token)
@@ -68,7 +67,7 @@ func hashToken(token string) [sha256.Size]byte {
 	} else if n := signingInputLen(token); n > 0 {
 		token = token[:n]
 	}
-	return sha256.Sum256(unsafe.Slice(unsafe.StringData(token), len(token)))
+	return bearer.Sum256(token)
 }
 
 // signingInputLen returns the index of the second (last) dot of a token of

@@ -2,11 +2,15 @@
 // 6750 §2.1) and checks its charset. It is the one reading of that header
 // that middleware.Authenticate and ratelimit.KeyByToken share, so that the
 // credential a request is keyed by is the one it was authenticated with,
-// and the one check of a token's charset, which introspect.Client makes
-// too.
+// the one check of a token's charset, which introspect.Client makes too,
+// and the one digest of a token that stands for it in keys (Sum256).
 package bearer
 
-import "net/http"
+import (
+	"crypto/sha256"
+	"net/http"
+	"unsafe"
+)
 
 // A Result says what a request's Authorization header holds.
 type Result int
@@ -101,6 +105,15 @@ func Valid(s string) bool {
 		ok &= token68[body[i]]
 	}
 	return ok == 1
+}
+
+// Sum256 is the SHA-256 of token, for a key that stands for a token
+// without holding it (a cache's, a rate-limit bucket's, a revocation
+// list's). It reads the string's bytes in place: converting to []byte would
+// copy the token on every request, and sha256.Sum256 neither keeps nor
+// modifies its input. It does not allocate.
+func Sum256(token string) [sha256.Size]byte {
+	return sha256.Sum256(unsafe.Slice(unsafe.StringData(token), len(token)))
 }
 
 // equalFoldASCII compares a and b ignoring ASCII case, without allocating.
