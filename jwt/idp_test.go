@@ -377,7 +377,7 @@ func TestIdentityProviderConfigErrors(t *testing.T) {
 				_ = v.Close()
 				t.Fatal("accepted")
 			}
-			if !strings.HasPrefix(err.Error(), "middleware: ") {
+			if !strings.HasPrefix(err.Error(), "jwt: ") {
 				t.Errorf("error %q does not say where it comes from", err)
 			}
 			if iss.FetchCount() != before {

@@ -453,10 +453,10 @@ func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
 	for i, is := range c.Issuers {
 		ji, err := compileIssuer(is)
 		if err != nil {
-			return nil, fmt.Errorf("middleware: Config.Issuers[%d] (%q): %w", i, is.Issuer, err)
+			return nil, fmt.Errorf("jwt: Config.Issuers[%d] (%q): %w", i, is.Issuer, err)
 		}
 		if err := v.addIssuer(ji, is, &c); err != nil {
-			return nil, fmt.Errorf("middleware: Config.Issuers[%d]: %w", i, err)
+			return nil, fmt.Errorf("jwt: Config.Issuers[%d]: %w", i, err)
 		}
 	}
 	if c.CacheSize > 0 {
@@ -570,7 +570,7 @@ func (v *Verifier) fromCache(e *cacheEntry, now time.Time) *principal.Principal 
 func (c *Config) withDefaults() (Config, error) {
 	out := *c
 	if len(out.Issuers) == 0 {
-		return out, stderrors.New("middleware: Config.Issuers is empty: no token could ever be accepted")
+		return out, stderrors.New("jwt: Config.Issuers is empty: no token could ever be accepted")
 	}
 	durations := []struct {
 		name string
@@ -586,14 +586,14 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	for _, d := range durations {
 		if *d.d < 0 {
-			return out, fmt.Errorf("middleware: Config.%s is negative (%v)", d.name, *d.d)
+			return out, fmt.Errorf("jwt: Config.%s is negative (%v)", d.name, *d.d)
 		}
 		if *d.d == 0 {
 			*d.d = d.def
 		}
 	}
 	if out.MinRefreshInterval > out.MaxRefreshInterval {
-		return out, fmt.Errorf("middleware: Config.MinRefreshInterval (%v) exceeds MaxRefreshInterval (%v)", out.MinRefreshInterval, out.MaxRefreshInterval)
+		return out, fmt.Errorf("jwt: Config.MinRefreshInterval (%v) exceeds MaxRefreshInterval (%v)", out.MinRefreshInterval, out.MaxRefreshInterval)
 	}
 	switch {
 	case out.Leeway == 0:
@@ -601,13 +601,13 @@ func (c *Config) withDefaults() (Config, error) {
 	case out.Leeway < 0:
 		out.Leeway = 0
 	case out.Leeway > MaxLeeway:
-		return out, fmt.Errorf("middleware: Config.Leeway (%v) exceeds MaxLeeway (%v)", out.Leeway, MaxLeeway)
+		return out, fmt.Errorf("jwt: Config.Leeway (%v) exceeds MaxLeeway (%v)", out.Leeway, MaxLeeway)
 	}
 	if out.CacheSize == 0 {
 		out.CacheSize = defaultJWTCacheSize
 	}
 	if out.MaxJWKSBytes < 0 {
-		return out, fmt.Errorf("middleware: Config.MaxJWKSBytes is negative (%d)", out.MaxJWKSBytes)
+		return out, fmt.Errorf("jwt: Config.MaxJWKSBytes is negative (%d)", out.MaxJWKSBytes)
 	}
 	if out.MaxJWKSBytes == 0 {
 		out.MaxJWKSBytes = defaultMaxJWKSBytes
@@ -806,7 +806,7 @@ func parseRedirectHosts(hosts []string) ([]redirectHost, error) {
 	for _, h := range hosts {
 		u, err := url.Parse("//" + h)
 		if err != nil || h == "" || u.Host != h || u.User != nil || u.Path != "" || u.Hostname() == "" {
-			return nil, fmt.Errorf("middleware: Config.JWKSRedirectHosts: %q is not a host or host:port", h)
+			return nil, fmt.Errorf("jwt: Config.JWKSRedirectHosts: %q is not a host or host:port", h)
 		}
 		out = append(out, redirectHost{host: strings.ToLower(u.Hostname()), port: u.Port()})
 	}
