@@ -14,18 +14,12 @@ func (c *Client) ObservedLayer(string) string { return observe.LayerIntrospect }
 
 // observeCached reports an answer from the cache.
 func (c *Client) observeCached(ctx context.Context, err *tgerrors.Error) {
-	if c.observer == nil || c.observer.Introspection == nil {
-		return
-	}
-	c.observer.Introspection(ctx, observe.IntrospectionCall{Outcome: outcomeOf(err), CacheHit: true})
+	c.observer.ReportIntrospection(ctx, observe.IntrospectionCall{Outcome: outcomeOf(err), CacheHit: true})
 }
 
 // observeCall reports a call to the endpoint that took took.
 func (c *Client) observeCall(ctx context.Context, err *tgerrors.Error, took time.Duration) {
-	if c.observer == nil || c.observer.Introspection == nil {
-		return
-	}
-	c.observer.Introspection(ctx, observe.IntrospectionCall{Outcome: outcomeOf(err), Latency: took})
+	c.observer.ReportIntrospection(ctx, observe.IntrospectionCall{Outcome: outcomeOf(err), Latency: took})
 }
 
 // outcomeOf is the observed outcome of an answer: a token refused by the
